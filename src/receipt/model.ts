@@ -1,0 +1,134 @@
+/**
+ * The vendor-neutral receipt every driver produces (design.md "Receipt"). Money is integer đồng; quantities are
+ * decimal strings exactly as the register printed them; text is NFC with XML-illegal characters removed, so the
+ * same sale always builds the same bytes.
+ */
+import { z } from "zod";
+
+/** Strip characters XML 1.0 cannot carry, fold CR/CRLF to LF, and compose Vietnamese to NFC (signing.md §2). */
+export function cleanText(s: string): string {
+  return (
+    s
+      .normalize("NFC")
+      .replace(/\r\n?/g, "\n")
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing XML-illegal C0 controls is the point
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, "")
+      // lone surrogates cannot be encoded in UTF-8
+      .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "")
+  );
+}
+
+const text = (max: number) =>
+  z
+    .string()
+    .transform(cleanText)
+    .pipe(z.string().max(max, { error: `at most ${max} characters` }));
+
+const requiredText = (max: number) =>
+  z
+    .string()
+    .transform(cleanText)
+    .pipe(
+      z
+        .string()
+        .min(1, { error: "must not be empty" })
+        .max(max, { error: `at most ${max} characters` }),
+    );
+
+/** Whole đồng, never negative on a receipt (refunds are their own kind, not negative lines). */
+export const Dong = z.number().int({ error: "must be a whole number of đồng" }).min(0).max(999_999_999_999_999);
+
+/** A quantity as printed: up to 15 integer digits and 6 decimals (spec §2.3 "num 21,6"). */
+export const Quantity = z
+  .string()
+  .regex(/^\d{1,15}(\.\d{1,6})?$/, { error: "must be a decimal number like 2 or 0.5 (at most 6 decimals)" })
+  .refine((q) => !/^0+(\.0+)?$/.test(q), { error: "must not be zero" });
+
+/**
+ * VAT rate codes exactly as `TSuat` writes them (spec §6.1). `KHAC` alone means "other, rate not determined".
+ */
+export const VatRate = z.union([
+  z.enum(["0%", "5%", "8%", "10%", "KCT", "KKKNT", "KHAC"]),
+  z.string().regex(/^KHAC:\d{1,2}(\.\d{1,2})?%$/, { error: "unknown VAT rate" }),
+]);
+export type VatRate = z.infer<typeof VatRate>;
+
+/** Line nature (`TChat`): 1 goods/service, 2 promotion, 3 trade discount, 4 note. */
+export const LineKind = z.enum(["goods", "promotion", "discount", "note"]);
+export type LineKind = z.infer<typeof LineKind>;
+
+export const ReceiptLine = z.object({
+  kind: LineKind.default("goods"),
+  /** The register's item code (`MHHDVu`). */
+  code: text(50).optional(),
+  name: requiredText(500),
+  unit: text(50).optional(),
+  quantity: Quantity.optional(),
+  unitPrice: Dong.optional(),
+  /** Discount on this line in đồng, already taken off `amount`. */
+  discount: Dong.default(0),
+  /** The line amount as the register printed it (VAT included when the receipt's prices include VAT). */
+  amount: Dong.default(0),
+  /** `TSuat` code. Omitted: the item group's configured rate applies (issue 3), else the config default. */
+  vatRate: VatRate.optional(),
+  /** Item group for date-effective rates (e.g. "beer" stays at 10% during the 8% reduction). */
+  group: text(50).optional(),
+});
+export type ReceiptLine = z.infer<typeof ReceiptLine>;
+
+export const PaymentMethod = z.enum(["cash", "card", "transfer", "ewallet", "other"]);
+export const Payment = z.object({ method: PaymentMethod, amount: Dong });
+
+/** Buyer data only when the buyer asked for it (Decree 254 Art. 10(4)). */
+export const Buyer = z.object({
+  name: text(400).optional(),
+  taxCode: z
+    .string()
+    .regex(/^\d{10}(-\d{3})?$|^\d{12}$/, { error: "a tax code has 10 digits (or 10-3 for a branch)" })
+    .optional(),
+  address: text(400).optional(),
+  phone: text(20).optional(),
+  citizenId: z
+    .string()
+    .regex(/^\d{12}$/, { error: "a citizen ID (CCCD) has 12 digits" })
+    .optional(),
+  personName: text(100).optional(),
+  email: text(50).optional(),
+});
+export type Buyer = z.infer<typeof Buyer>;
+
+/** The invoice a replacement receipt replaces (`TTHDLQuan`, spec §2.3). */
+export const Replaces = z.object({
+  khmshdon: z.string().regex(/^[1-9]$/),
+  khhdon: z.string().regex(/^[CK]\d{2}[A-Z][A-Z0-9]{2}$/),
+  shdon: z.string().regex(/^\d{1,8}$/),
+  /** Issue date of the replaced invoice, YYYY-MM-DD. */
+  date: z.iso.date(),
+  note: text(255).optional(),
+});
+
+export const Receipt = z.object({
+  /** The register's own id for this receipt: unique per register, the key that makes resends harmless. */
+  receiptId: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[\x21-\x7e]+$/, { error: "printable ASCII without spaces" }),
+  /** When the register says the sale happened, ISO 8601 with a zone offset. */
+  issuedAt: z.iso.datetime({ offset: true, error: "an ISO date-time with zone, e.g. 2026-11-20T09:41:07+07:00" }),
+  kind: z.enum(["sale", "replacement"]).default("sale"),
+  replaces: Replaces.optional(),
+  /** Shops mostly print VAT-inclusive prices. */
+  pricesIncludeVat: z.boolean().default(true),
+  currency: z.literal("VND").default("VND"),
+  lines: z.array(ReceiptLine).min(1, { error: "a receipt needs at least one line" }).max(1000),
+  payments: z.array(Payment).default([]),
+  buyer: Buyer.optional(),
+  /** The total the register printed and took money for. */
+  total: Dong,
+  /** What the register says about itself, when its protocol reports it. */
+  device: z.object({ serial: z.string().max(64).optional(), model: z.string().max(64).optional() }).optional(),
+});
+export type Receipt = z.infer<typeof Receipt>;
+/** The receipt as written on the wire, before defaults are applied. */
+export type ReceiptInput = z.input<typeof Receipt>;

@@ -1,0 +1,4 @@
+import { m001Core } from "./001-core.js";
+
+/** Numbered migrations, applied in order and tracked with PRAGMA user_version. Never edit one that shipped. */
+export const MIGRATIONS: readonly string[] = [m001Core];
