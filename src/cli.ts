@@ -1,0 +1,187 @@
+/**
+ * The `hoadon` command line (design.md "Command-line contract"). Each command is loaded lazily so a quick
+ * `hoadon invoice verify` does not pay for serial ports and SQLite. Every command has --help, exits non-zero with
+ * a clear message on failure, and prints data as JSON with --json.
+ */
+import { parseArgs } from "node:util";
+import { type Lang, msg } from "./shared/i18n.js";
+import { DaemonError, isDaemonError } from "./shared/errors.js";
+
+type ArgSpec = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
+
+export interface CommandContext {
+  readonly lang: Lang;
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: ArgSpec;
+  run(values: Record<string, string | boolean | undefined>, positionals: string[], ctx: CommandContext): Promise<number>;
+}
+
+const COMMON = {
+  help: { type: "boolean", short: "h" },
+  lang: { type: "string" },
+  json: { type: "boolean" },
+} as const satisfies ArgSpec;
+
+const COMMANDS: Record<string, Command> = {
+  demo: {
+    summary: "Chạy thử: máy tính tiền giả lập + cơ quan thuế giả lập / demo with a simulated register and authority",
+    usage: "hoadon demo [--sales N] [--data DIR] [--via pty|tcp] [--registers N] [--seed S] [--lang en]",
+    options: {
+      sales: { type: "string" },
+      data: { type: "string" },
+      via: { type: "string" },
+      registers: { type: "string" },
+      seed: { type: "string" },
+      "timeout-ms": { type: "string" },
+    },
+    run: async (v, _p, ctx) => (await import("./demo.js")).runDemo(v, ctx),
+  },
+  run: {
+    summary: "Chạy dịch vụ / run the daemon",
+    usage: "hoadon run --config FILE",
+    options: { config: { type: "string", short: "c" } },
+    run: async (v, _p, ctx) => (await import("./main.js")).runDaemonCommand(required(v, "config"), ctx),
+  },
+  "check-config": {
+    summary: "Kiểm tra tệp cấu hình, liệt kê mọi lỗi / validate a config file, listing every problem",
+    usage: "hoadon check-config FILE [--json]",
+    options: {},
+    run: async (v, p, ctx) => (await import("./commands/config.js")).checkConfigCommand(positional(p, 0, "FILE"), v, ctx),
+  },
+  "config-schema": {
+    summary: "In JSON Schema của tệp cấu hình / print the config JSON Schema",
+    usage: "hoadon config-schema",
+    options: {},
+    run: async (_v, _p, ctx) => (await import("./commands/config.js")).configSchemaCommand(ctx),
+  },
+  invoice: {
+    summary: "build | verify: lập hoặc kiểm tra một hóa đơn / build or verify one invoice",
+    usage:
+      "hoadon invoice build --config FILE --receipt FILE\n  hoadon invoice verify FILE [--trusted-cert PEM] [--json]",
+    options: { config: { type: "string", short: "c" }, receipt: { type: "string" }, "trusted-cert": { type: "string" } },
+    run: async (v, p, ctx) => {
+      const sub = positional(p, 0, "build|verify");
+      const mod = await import("./commands/invoice.js");
+      if (sub === "build") return mod.invoiceBuildCommand(required(v, "config"), required(v, "receipt"), ctx);
+      if (sub === "verify") return mod.invoiceVerifyCommand(positional(p, 1, "FILE"), v, ctx);
+      throw usage(`không có lệnh "invoice ${sub}" / unknown subcommand`);
+    },
+  },
+  sandbox: {
+    summary: "Chạy cơ quan thuế giả lập trên máy này / run the local tax-authority sandbox",
+    usage: "hoadon sandbox [--host 127.0.0.1] [--port 8787] [--trusted-cert PEM] [--reply-delay-ms N]",
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      "trusted-cert": { type: "string" },
+      "reply-delay-ms": { type: "string" },
+      username: { type: "string" },
+      password: { type: "string" },
+    },
+    run: async (v, _p, ctx) => (await import("./commands/sandbox.js")).sandboxCommand(v, ctx),
+  },
+  simulate: {
+    summary: "register: máy tính tiền giả lập / simulated register",
+    usage: "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson] [--count N] [--seed S] [--truth FILE]",
+    options: {
+      port: { type: "string" },
+      protocol: { type: "string" },
+      count: { type: "string" },
+      seed: { type: "string" },
+      truth: { type: "string" },
+    },
+    run: async (v, p, ctx) => {
+      if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");
+      return (await import("./commands/simulate.js")).simulateRegisterCommand(v, ctx);
+    },
+  },
+  status: {
+    summary: "Hàng đợi, hóa đơn cũ nhất chưa gửi, lần chấp nhận gần nhất / backlog and delivery status",
+    usage: "hoadon status --config FILE [--json]",
+    options: { config: { type: "string", short: "c" } },
+    run: async (v, _p, ctx) => (await import("./commands/status.js")).statusCommand(required(v, "config"), v, ctx),
+  },
+};
+
+function usage(message: string): DaemonError {
+  return new DaemonError("USAGE", message);
+}
+
+function required(v: Record<string, string | boolean | undefined>, name: string): string {
+  const value = v[name];
+  if (typeof value !== "string" || value === "") throw usage(`thiếu --${name} / --${name} is required`);
+  return value;
+}
+
+function positional(p: string[], i: number, name: string): string {
+  const value = p[i];
+  if (value === undefined) throw usage(`thiếu ${name} / ${name} is required`);
+  return value;
+}
+
+function helpText(): string {
+  const lines = [
+    "hoadon — hóa đơn điện tử khởi tạo từ máy tính tiền / cash-register e-invoices",
+    "",
+    "Lệnh / commands:",
+  ];
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(14)} ${c.summary}`);
+  lines.push("", "hoadon <lệnh> --help: chi tiết / details. --lang en: English messages.");
+  return lines.join("\n");
+}
+
+/** Run the CLI; returns the process exit status. */
+export async function runCli(argv: string[], io?: Partial<CommandContext>): Promise<number> {
+  const langArg = argv.indexOf("--lang");
+  const lang: Lang = (langArg >= 0 ? argv[langArg + 1] : process.env.HOADON_LANG) === "en" ? "en" : "vi";
+  const ctx: CommandContext = {
+    lang,
+    out: io?.out ?? ((l) => process.stdout.write(`${l}\n`)),
+    err: io?.err ?? ((l) => process.stderr.write(`${l}\n`)),
+  };
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    ctx.out(helpText());
+    return name === undefined ? 64 : 0;
+  }
+  if (name === "--version") {
+    ctx.out("hoadon 0.1.0");
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    ctx.err(`${msg(lang, "error.prefix")}: không có lệnh "${name}" / unknown command\n\n${helpText()}`);
+    return 64;
+  }
+  try {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      options: { ...COMMON, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      ctx.out(`${command.summary}\n\n  ${command.usage}`);
+      return 0;
+    }
+    return await command.run(values as Record<string, string | boolean | undefined>, positionals, ctx);
+  } catch (e) {
+    if (isDaemonError(e)) {
+      ctx.err(`${msg(lang, "error.prefix")} [${e.code}]: ${e.message}`);
+      if (e.code === "USAGE") ctx.err(`\n  ${command.usage}`);
+      return e.exitCode;
+    }
+    if (e instanceof TypeError && (e as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      ctx.err(`${msg(lang, "error.prefix")} [USAGE]: ${e.message}\n\n  ${command.usage}`);
+      return 64;
+    }
+    ctx.err(`${msg(lang, "error.prefix")} [INTERNAL]: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return 70;
+  }
+}

@@ -1,0 +1,77 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ConfigInvalidError, type DriverCatalogue, loadConfig, validateConfig } from "../../src/config/load.js";
+import { tempDir } from "../support/tmp.js";
+
+const catalogue: DriverCatalogue = {
+  get: (id) => (id === "ndjson-v1" ? { options: z.object({ maxLineBytes: z.number().int().default(65536) }) } : undefined),
+  ids: () => ["ndjson-v1"],
+};
+
+const demo = (): Record<string, unknown> => parse(readFileSync("config/demo.yaml", "utf8")) as Record<string, unknown>;
+
+describe("config", () => {
+  it("accepts the embedded demo config and fills defaults", () => {
+    const { config, issues } = validateConfig(demo(), catalogue, "/data");
+    expect(issues).toEqual([]);
+    expect(config?.invoice.profile).toBe("2.1");
+    expect(config?.store.path).toBe("/data/hoadon.sqlite");
+    expect(config?.registers[0]?.options).toEqual({ maxLineBytes: 65536 });
+    expect(config?.authority.batch.maxInvoices).toBe(1000);
+  });
+
+  it("lists every problem with its path, not just the first", () => {
+    const raw = demo();
+    (raw.seller as Record<string, unknown>).taxCode = "12AB";
+    (raw.invoice as Record<string, unknown>).mccqtBlock = "abc";
+    raw.registers = [
+      { id: "quay-1", driver: "nope-v1", port: "/dev/ttyS0" },
+      { id: "quay-1", driver: "ndjson-v1", port: "/dev/ttyS1", options: { maxLineBytes: "big" } },
+    ];
+    const first = validateConfig(raw, catalogue, "/data");
+    expect(first.config).toBeUndefined();
+    expect(first.issues.map((i) => i.path)).toEqual(["seller.taxCode", "invoice.mccqtBlock"]);
+
+    (raw.seller as Record<string, unknown>).taxCode = "0100000001";
+    (raw.invoice as Record<string, unknown>).mccqtBlock = "A1B2C";
+    const second = validateConfig(raw, catalogue, "/data");
+    expect(second.issues.map((i) => i.path)).toEqual([
+      "registers[0].driver",
+      "registers[1].id",
+      "registers[1].options.maxLineBytes",
+    ]);
+    expect(second.issues[0]?.message).toContain("ndjson-v1");
+  });
+
+  it("refuses unknown versions and a missing password source", () => {
+    const raw = demo();
+    raw.version = 2;
+    delete (raw.signing as Record<string, unknown>).passwordFile;
+    const { issues } = validateConfig(raw, catalogue, "/data");
+    expect(issues.map((i) => i.path)).toEqual(expect.arrayContaining(["version", "signing"]));
+  });
+
+  it("loadConfig throws CONFIG_INVALID listing the issues, and CONFIG_UNREADABLE for a missing file", () => {
+    const dir = tempDir();
+    const file = join(dir, "bad.yaml");
+    writeFileSync(file, "version: 1\nseller: {}\n");
+    try {
+      loadConfig(file, catalogue);
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigInvalidError);
+      const err = e as ConfigInvalidError;
+      expect(err.exitCode).toBe(78);
+      expect(err.issues.length).toBeGreaterThan(3);
+      expect(err.message).toContain("seller.taxCode");
+    }
+    writeFileSync(file, "version: [1\n");
+    expect(() => loadConfig(file, catalogue)).toThrowError(expect.objectContaining({ code: "CONFIG_INVALID" }));
+    expect(() => loadConfig(join(dir, "missing.yaml"), catalogue)).toThrowError(
+      expect.objectContaining({ code: "CONFIG_UNREADABLE" }),
+    );
+  });
+});
