@@ -4,8 +4,8 @@
  * a clear message on failure, and prints data as JSON with --json.
  */
 import { parseArgs } from "node:util";
-import { type Lang, msg } from "./shared/i18n.js";
 import { DaemonError, isDaemonError } from "./shared/errors.js";
+import { type Lang, msg } from "./shared/i18n.js";
 
 type ArgSpec = NonNullable<Parameters<typeof parseArgs>[0]>["options"];
 
@@ -19,7 +19,11 @@ interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: ArgSpec;
-  run(values: Record<string, string | boolean | undefined>, positionals: string[], ctx: CommandContext): Promise<number>;
+  run(
+    values: Record<string, string | boolean | undefined>,
+    positionals: string[],
+    ctx: CommandContext,
+  ): Promise<number>;
 }
 
 const COMMON = {
@@ -52,7 +56,8 @@ const COMMANDS: Record<string, Command> = {
     summary: "Kiểm tra tệp cấu hình, liệt kê mọi lỗi / validate a config file, listing every problem",
     usage: "hoadon check-config FILE [--json]",
     options: {},
-    run: async (v, p, ctx) => (await import("./commands/config.js")).checkConfigCommand(positional(p, 0, "FILE"), v, ctx),
+    run: async (v, p, ctx) =>
+      (await import("./commands/config.js")).checkConfigCommand(positional(p, 0, "FILE"), v, ctx),
   },
   "config-schema": {
     summary: "In JSON Schema của tệp cấu hình / print the config JSON Schema",
@@ -64,7 +69,11 @@ const COMMANDS: Record<string, Command> = {
     summary: "build | verify: lập hoặc kiểm tra một hóa đơn / build or verify one invoice",
     usage:
       "hoadon invoice build --config FILE --receipt FILE\n  hoadon invoice verify FILE [--trusted-cert PEM] [--json]",
-    options: { config: { type: "string", short: "c" }, receipt: { type: "string" }, "trusted-cert": { type: "string" } },
+    options: {
+      config: { type: "string", short: "c" },
+      receipt: { type: "string" },
+      "trusted-cert": { type: "string" },
+    },
     run: async (v, p, ctx) => {
       const sub = positional(p, 0, "build|verify");
       const mod = await import("./commands/invoice.js");
@@ -88,7 +97,8 @@ const COMMANDS: Record<string, Command> = {
   },
   simulate: {
     summary: "register: máy tính tiền giả lập / simulated register",
-    usage: "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson] [--count N] [--seed S] [--truth FILE]",
+    usage:
+      "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson] [--count N] [--seed S] [--truth FILE]",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },

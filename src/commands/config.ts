@@ -1,9 +1,8 @@
 /** `hoadon check-config` and `hoadon config-schema`. */
-import { z } from "zod";
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
+import { configJsonSchema } from "../config/json-schema.js";
 import { ConfigInvalidError, loadConfig } from "../config/load.js";
-import { Config } from "../config/schema.js";
 import { msg } from "../shared/i18n.js";
 
 export async function checkConfigCommand(
@@ -23,11 +22,6 @@ export async function checkConfigCommand(
     }
     throw e;
   }
-}
-
-/** The JSON Schema of the config file, generated from the zod schema (the single source). */
-export function configJsonSchema(): unknown {
-  return z.toJSONSchema(Config, { io: "input", unrepresentable: "any" });
 }
 
 export async function configSchemaCommand(ctx: CommandContext): Promise<number> {

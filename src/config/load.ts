@@ -22,7 +22,10 @@ export interface ConfigIssue {
 const pathOf = (p: readonly PropertyKey[]): string =>
   p.length === 0
     ? "(gốc / root)"
-    : p.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
+    : p.reduce<string>(
+        (acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)),
+        "",
+      );
 
 /**
  * Validate an already-parsed config object. Returns every issue found (empty when valid) and the config.
@@ -42,9 +45,11 @@ export function validateConfig(
   const seenIds = new Set<string>();
   const seenPorts = new Set<string>();
   const registers = config.registers.map((reg, i) => {
-    if (seenIds.has(reg.id)) issues.push({ path: `registers[${i}].id`, message: `trùng id "${reg.id}" / duplicate id` });
+    if (seenIds.has(reg.id))
+      issues.push({ path: `registers[${i}].id`, message: `trùng id "${reg.id}" / duplicate id` });
     seenIds.add(reg.id);
-    if (seenPorts.has(reg.port))
+    // Port 0 asks the OS for a free port, so several registers may say it.
+    if (seenPorts.has(reg.port) && !reg.port.endsWith(":0"))
       issues.push({ path: `registers[${i}].port`, message: `hai máy dùng chung cổng ${reg.port} / port used twice` });
     seenPorts.add(reg.port);
     const driver = drivers.get(reg.driver);
@@ -100,9 +105,13 @@ export function loadConfig(file: string, drivers: DriverCatalogue): Config {
     raw = parseYaml(text);
   } catch (cause) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    throw new DaemonError("CONFIG_INVALID", `Tệp cấu hình ${file} không phải YAML hợp lệ / not valid YAML:\n  ${detail}`, {
-      cause,
-    });
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      `Tệp cấu hình ${file} không phải YAML hợp lệ / not valid YAML:\n  ${detail}`,
+      {
+        cause,
+      },
+    );
   }
   const { config, issues } = validateConfig(raw, drivers, dirname(resolve(file)));
   if (!config) throw new ConfigInvalidError(file, issues);

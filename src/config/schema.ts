@@ -125,12 +125,7 @@ export const AuthorityConfig = z
     batch: z
       .object({
         maxInvoices: z.number().int().min(1).max(1000).default(1000),
-        maxBytes: z
-          .number()
-          .int()
-          .min(10_000)
-          .max(2_000_000)
-          .default(2_000_000),
+        maxBytes: z.number().int().min(10_000).max(2_000_000).default(2_000_000),
       })
       .default({ maxInvoices: 1000, maxBytes: 2_000_000 }),
   })

@@ -74,7 +74,7 @@ function generateKey(bits: number, seed: string | undefined): forge.pki.rsa.Priv
 
 /**
  * Creates a TEST-ONLY RSA identity: subject `C=VN, O=<name>, UID=MST:<taxCode>,
- * CN=CHỨNG THƯ THỬ NGHIỆM – TEST ONLY – <name>`, self-signed unless `issuer` is given, in a PFX protected with
+ * OU=CHỨNG THƯ THỬ NGHIỆM – KHÔNG DÙNG THẬT, CN=TEST ONLY – <name>` (CN cut at 64 characters), self-signed unless `issuer` is given, in a PFX protected with
  * {@link TEST_PFX_PASSWORD}. With `seed`, everything but the PFX encryption salt is deterministic.
  */
 export function createTestIdentity(opts: TestIdentityOptions = {}): TestIdentity {
@@ -95,7 +95,9 @@ export function createTestIdentity(opts: TestIdentityOptions = {}): TestIdentity
     { shortName: "C", value: "VN" },
     { name: "organizationName", value: name, valueTagClass: utf8 },
     { type: "0.9.2342.19200300.100.1.1", value: `MST:${taxCode}`, valueTagClass: utf8 },
-    { name: "commonName", value: `CHỨNG THƯ THỬ NGHIỆM – TEST ONLY – ${name}`, valueTagClass: utf8 },
+    { name: "organizationalUnitName", value: "CHỨNG THƯ THỬ NGHIỆM – KHÔNG DÙNG THẬT", valueTagClass: utf8 },
+    // X.520 caps a CN at 64 characters; longer ones make OpenSSL (and xmlsec1) refuse the subject name.
+    { name: "commonName", value: `TEST ONLY – ${name}`.slice(0, 64), valueTagClass: utf8 },
   ];
   cert.setSubject(subject);
 

@@ -21,8 +21,7 @@ function storeError(path: string, cause: unknown): DaemonError {
         `The database file is corrupt or not a hoadon database; nothing was overwritten. Restore it from a backup.`,
       { cause },
     );
-  if (code === "SQLITE_FULL")
-    return new DaemonError("STORE_FULL", `Ổ đĩa đầy (${path}) / the disk is full`, { cause });
+  if (code === "SQLITE_FULL") return new DaemonError("STORE_FULL", `Ổ đĩa đầy (${path}) / the disk is full`, { cause });
   return new DaemonError("STORE_UNAVAILABLE", `Không mở được tệp dữ liệu ${path} / cannot open the database`, {
     cause,
   });
@@ -90,7 +89,8 @@ function migrate(db: Db, path: string): void {
   for (let v = version; v < MIGRATIONS.length; v++) {
     const backup = `${path}.before-v${v + 1}`;
     // A copy of the file as it was, in case a migration goes wrong on a shop's box.
-    if (v > 0 && path !== ":memory:" && !existsSync(backup)) db.exec(`VACUUM INTO '${backup.replaceAll("'", "''")}'`);
+    if (version > 0 && path !== ":memory:" && !existsSync(backup))
+      db.exec(`VACUUM INTO '${backup.replaceAll("'", "''")}'`);
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);
       db.pragma(`user_version = ${v + 1}`);

@@ -85,9 +85,7 @@ export function ingestStore(db: Db): IngestStore {
      VALUES (@receiptRow, @khmshdon, @khhdon, @shdon, @mccqt, @nlap, @total, @qr, @signedXml, @sha256, @chain,
              @createdAt, @deadlineAt)`,
   );
-  const insDelivery = db.prepare(
-    "INSERT INTO deliveries (invoice_id, state, updated_at) VALUES (?, 'pending', ?)",
-  );
+  const insDelivery = db.prepare("INSERT INTO deliveries (invoice_id, state, updated_at) VALUES (?, 'pending', ?)");
   const insQuarantine = db.prepare(
     `INSERT INTO quarantine (register_id, driver, received_at, code, detail, raw)
      VALUES (@registerId, @driver, @receivedAt, @code, @detail, @raw)`,

@@ -1,13 +1,15 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { z } from "zod";
+import { configJsonSchema } from "../../src/config/json-schema.js";
 import { ConfigInvalidError, type DriverCatalogue, loadConfig, validateConfig } from "../../src/config/load.js";
 import { tempDir } from "../support/tmp.js";
 
 const catalogue: DriverCatalogue = {
-  get: (id) => (id === "ndjson-v1" ? { options: z.object({ maxLineBytes: z.number().int().default(65536) }) } : undefined),
+  get: (id) =>
+    id === "ndjson-v1" ? { options: z.object({ maxLineBytes: z.number().int().default(65536) }) } : undefined,
   ids: () => ["ndjson-v1"],
 };
 
@@ -72,6 +74,19 @@ describe("config", () => {
     expect(() => loadConfig(file, catalogue)).toThrowError(expect.objectContaining({ code: "CONFIG_INVALID" }));
     expect(() => loadConfig(join(dir, "missing.yaml"), catalogue)).toThrowError(
       expect.objectContaining({ code: "CONFIG_UNREADABLE" }),
+    );
+  });
+});
+
+describe("config files in the repo", () => {
+  it("shop.example.yaml is valid", () => {
+    const raw = parse(readFileSync("config/shop.example.yaml", "utf8"));
+    expect(validateConfig(raw, catalogue, "/etc/hoadon").issues).toEqual([]);
+  });
+
+  it("config/hoadon.schema.json is what the zod schema generates (regenerate: hoadon config-schema)", async () => {
+    await expect(`${JSON.stringify(configJsonSchema(), null, 2)}\n`).toMatchFileSnapshot(
+      "../../config/hoadon.schema.json",
     );
   });
 });

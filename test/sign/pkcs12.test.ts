@@ -58,7 +58,7 @@ describe("loadPkcs12", () => {
     expect(id.certificatePem).toBe(id.certificate.toString());
     expect(id.chainPem).toEqual([]);
     expect(subjectName(id.certificate)).toBe(
-      "CN=CHỨNG THƯ THỬ NGHIỆM – TEST ONLY – Cửa hàng A, UID=MST:0101234567, O=Cửa hàng A, C=VN",
+      "CN=TEST ONLY – Cửa hàng A, OU=CHỨNG THƯ THỬ NGHIỆM – KHÔNG DÙNG THẬT, UID=MST:0101234567, O=Cửa hàng A, C=VN",
     );
   });
 

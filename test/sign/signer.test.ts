@@ -64,7 +64,7 @@ describe("signEnveloped", () => {
         `Target="#NBan-sig"><SigningTime>${SIGNING_TIME}</SigningTime></SignatureProperty></SignatureProperties></Object></Signature>`,
     );
     expect(sig).toMatch(
-      /<X509SubjectName>CN=CHỨNG THƯ THỬ NGHIỆM – TEST ONLY – Quán Cà Phê ĐÀ LẠT, UID=MST:0101234567, /,
+      /<X509SubjectName>CN=TEST ONLY – Quán Cà Phê ĐÀ LẠT, OU=CHỨNG THƯ THỬ NGHIỆM – KHÔNG DÙNG THẬT, UID=MST:0101234567, /,
     );
     expect(sig).toMatch(/<X509Certificate>[A-Za-z0-9+/=]+<\/X509Certificate>/);
     expect(sig).not.toMatch(/\s<|>\s|\/>/);

@@ -1,0 +1,193 @@
+/**
+ * The composition root: the only module that knows every other one (design.md, style.md §3.2). It builds the
+ * shell (store, ports, HTTP) around the pure core and wires them with plain function calls. No singletons.
+ */
+import { readFileSync } from "node:fs";
+import { driverById } from "../drivers/index.js";
+import { driverCatalogue } from "./catalogue.js";
+import type { CommandContext } from "./cli.js";
+import { loadConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+import { createHttpXmlGateway, type ForwarderEvent, startForwarder } from "./forward/index.js";
+import { type RegisterSession, type SessionEvent, startRegisterSession } from "./ingest/index.js";
+import { createRecorder, type RecorderSettings } from "./record.js";
+import type { Clock } from "./shared/clock.js";
+import { systemClock } from "./shared/clock.js";
+import { DaemonError } from "./shared/errors.js";
+import { msg } from "./shared/i18n.js";
+import { createLogger, type Logger } from "./shared/log.js";
+import { createSigner, loadSigningIdentity } from "./sign/index.js";
+import { openStore } from "./store/db.js";
+import { ingestStore } from "./store/ingest.js";
+
+export interface DaemonDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Aborting stops every loop; `stopped` resolves once ports are closed and the store is closed. */
+  readonly signal: AbortSignal;
+  readonly onSessionEvent?: (event: SessionEvent) => void;
+  readonly onForwarderEvent?: (event: ForwarderEvent) => void;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export interface Daemon {
+  readonly stopped: Promise<void>;
+  readonly sessions: readonly RegisterSession[];
+}
+
+/** Map the config onto what the write path needs. */
+export function recorderSettings(config: Config): RecorderSettings {
+  const inv = config.invoice;
+  return {
+    seller: {
+      name: config.seller.name,
+      taxCode: config.seller.taxCode,
+      address: config.seller.address,
+      ...(config.seller.phone ? { phone: config.seller.phone } : {}),
+      ...(config.seller.email ? { email: config.seller.email } : {}),
+    },
+    providerTaxCode: inv.providerTaxCode,
+    form: inv.form,
+    symbolSuffix: inv.symbolSuffix,
+    registerSuffix: Object.fromEntries(
+      config.registers.flatMap((r) => (r.symbolSuffix ? [[r.id, r.symbolSuffix] as const] : [])),
+    ),
+    mccqtBlock: inv.mccqtBlock,
+    profile: inv.profile,
+    pban: inv.pban,
+    anonymousBuyer: inv.anonymousBuyer,
+    compute: {
+      form: inv.form,
+      defaultVatRate: inv.defaultVatRate,
+      ratesByGroup: inv.ratesByGroup,
+      toleranceDong: inv.toleranceDong,
+      wordsStyle: inv.wordsStyle,
+    },
+    qrCrc: inv.qrCrc,
+  };
+}
+
+function readAuthorityPassword(config: Config, env: Readonly<Record<string, string | undefined>>): string {
+  const { passwordFile, passwordEnv } = config.authority;
+  if (passwordFile !== undefined) {
+    try {
+      return readFileSync(passwordFile, "utf8").replace(/\r?\n$/, "");
+    } catch (cause) {
+      throw new DaemonError(
+        "CONFIG_INVALID",
+        `Không đọc được tệp mật khẩu T-VAN ${passwordFile} / cannot read authority.passwordFile`,
+        { cause },
+      );
+    }
+  }
+  const value = passwordEnv === undefined ? undefined : env[passwordEnv];
+  if (value === undefined)
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      `Biến môi trường ${passwordEnv} chưa đặt / authority.passwordEnv is not set`,
+    );
+  return value;
+}
+
+/**
+ * Start the daemon: signing key, store, forwarder, one session per register. Fails fast (before any port is
+ * opened) on a bad key or store; after that, faults stay local and are retried.
+ */
+export function startDaemon(deps: DaemonDeps): Daemon {
+  const { config, clock, signal } = deps;
+  const env = deps.env ?? process.env;
+  const log = deps.log;
+
+  const { identity, warnings } = loadSigningIdentity(config.signing, env);
+  for (const w of warnings) log.warn({ warning: w }, "signing key permissions");
+  const signer = createSigner(identity);
+  const authorityPassword = readAuthorityPassword(config, env);
+
+  const db = openStore(config.store.path);
+  const store = ingestStore(db);
+  const record = createRecorder({
+    store,
+    signer,
+    settings: recorderSettings(config),
+    clock,
+    log: log.child({ mod: "record" }),
+    storePath: config.store.path,
+  });
+
+  const forwarder = startForwarder({
+    db,
+    gateway: createHttpXmlGateway({
+      baseUrl: config.authority.url,
+      username: config.authority.username,
+      password: authorityPassword,
+      timeoutMs: config.authority.timeoutMs,
+      clock,
+    }),
+    signer,
+    envelope: {
+      pban: config.authority.envelopePban,
+      mngui: config.authority.senderCode,
+      mnnhan: config.authority.receiverCode,
+      mst: config.seller.taxCode,
+      invoiceSignatures: "keep",
+    },
+    limits: config.authority.batch,
+    clock,
+    log: log.child({ mod: "forward" }),
+    signal,
+    pollIntervalMs: config.authority.pollIntervalMs,
+    retry: config.authority.retry,
+    ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
+  });
+
+  const sessions = config.registers.map((register) => {
+    const driver = driverById(register.driver);
+    if (!driver) throw new DaemonError("DRIVER_UNKNOWN", `Không có driver ${register.driver} / unknown driver`);
+    return startRegisterSession({
+      register: { id: register.id, port: register.port, ...(register.serial ? { serial: register.serial } : {}) },
+      driver,
+      options: register.options,
+      record: (input) => {
+        const outcome = record(input);
+        if (outcome.status === "ok") forwarder.kick();
+        return outcome;
+      },
+      quarantine: (q) => {
+        store.quarantine({
+          registerId: q.registerId,
+          driver: q.driverId,
+          receivedAt: q.receivedAt,
+          code: q.code,
+          detail: q.detail,
+          raw: q.raw,
+        });
+      },
+      ...(deps.onSessionEvent ? { onEvent: deps.onSessionEvent } : {}),
+      clock,
+      log,
+      signal,
+      ...(config.capture.enabled && config.capture.dir ? { capture: { dir: config.capture.dir } } : {}),
+    });
+  });
+
+  const stopped = (async () => {
+    await Promise.all([...sessions.map((s) => s.stopped), forwarder.stopped]);
+    db.close();
+  })();
+  return { stopped, sessions };
+}
+
+/** `hoadon run --config FILE`: the daemon until SIGINT/SIGTERM. */
+export async function runDaemonCommand(file: string, ctx: CommandContext): Promise<number> {
+  const config = loadConfig(file, driverCatalogue);
+  const log = createLogger({ level: config.log.level });
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const daemon = startDaemon({ config, log, clock: systemClock, signal: controller.signal });
+  ctx.err(msg(ctx.lang, "run.ready", { registers: config.registers.length, db: config.store.path }));
+  await daemon.stopped;
+  return 0;
+}
