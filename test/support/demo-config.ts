@@ -1,0 +1,25 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { createTestIdentity, type TestIdentity } from "../../src/sign/index.js";
+
+/**
+ * Write config/demo.yaml into `dir` with a test identity and secrets beside it, the way `hoadon demo` does, with
+ * optional overrides (authority URL, registers …). Returns the config file path and the certificate.
+ */
+export function writeDemoConfig(
+  dir: string,
+  over: { identity?: TestIdentity; authorityUrl?: string; registers?: unknown[]; sandboxPassword?: string } = {},
+): { file: string; certPem: string } {
+  const raw = parse(readFileSync("config/demo.yaml", "utf8")) as Record<string, Record<string, unknown>>;
+  const id = over.identity ?? createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
+  writeFileSync(join(dir, "test-only-seller.p12"), id.pfx, { mode: 0o600 });
+  writeFileSync(join(dir, "test-only-seller.pass"), id.password, { mode: 0o600 });
+  writeFileSync(join(dir, "test-only-seller.cert.pem"), id.certPem);
+  writeFileSync(join(dir, "sandbox.pass"), over.sandboxPassword ?? "pw", { mode: 0o600 });
+  if (over.authorityUrl) (raw.authority as Record<string, unknown>).url = over.authorityUrl;
+  if (over.registers) (raw as Record<string, unknown>).registers = over.registers;
+  const file = join(dir, "hoadon.yaml");
+  writeFileSync(file, stringify(raw));
+  return { file, certPem: id.certPem };
+}
