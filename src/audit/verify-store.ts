@@ -60,7 +60,10 @@ export function verifyStore(db: Db, opts: { trustedCertPem?: string; signatures?
     lastSeq.set(seqKey, m.seq);
 
     if (opts.signatures !== false) {
-      const report = verifySignatures(row.signed_xml, opts.trustedCertPem ? { trustedCertPem: opts.trustedCertPem } : {});
+      const report = verifySignatures(
+        row.signed_xml,
+        opts.trustedCertPem ? { trustedCertPem: opts.trustedCertPem } : {},
+      );
       if (!report.ok || report.signatures.length === 0)
         return fail(`${where}: chữ ký không hợp lệ / bad signature: ${report.problem ?? "không có chữ ký / none"}`);
     }

@@ -87,7 +87,9 @@ describe("crash safety", () => {
       await vi.waitFor(
         () => {
           const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
-          const { n } = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'accepted'").get() as { n: number };
+          const { n } = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'accepted'").get() as {
+            n: number;
+          };
           db.close();
           expect(n).toBe(receipts.length);
         },
