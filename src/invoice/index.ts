@@ -1,0 +1,65 @@
+/**
+ * The invoice module: receipt → amounts → canonical XML → HDon, and back (facts + arithmetic) for verification.
+ * Pure: no I/O, no clock, deterministic (style.md §2.1).
+ */
+export {
+  type ComputeOptions,
+  type ComputeResult,
+  computeInvoice,
+  type DraftBuyer,
+  type DraftLine,
+  formatScaled6,
+  type InvoiceDraft,
+  type RateGroup,
+  type RelatedInvoice,
+  type TChat,
+  vatOf,
+  vatRateHundredths,
+} from "./compute.js";
+export {
+  type ArithmeticOptions,
+  assembleHdon,
+  checkArithmetic,
+  type FactLine,
+  type FactRate,
+  type FactsResult,
+  type HdonParts,
+  type InvoiceFacts,
+  readInvoiceFacts,
+} from "./hdon.js";
+export {
+  dlhdonId,
+  formatKhhdon,
+  formatMccqt,
+  isValidShdon,
+  KHHDON_MTT_RE,
+  MCCQT_RE,
+  MCCQT_SEQ_MAX,
+  parseMccqt,
+  SHDON_MAX,
+  SHDON_RE,
+} from "./numbering.js";
+export { InvoiceInvalidError, type Problem } from "./problem.js";
+export {
+  crc16CcittFalse,
+  LOOKUP_GUID,
+  type LookupQrFacts,
+  type LookupQrInput,
+  lookupQr,
+  parseLookupQr,
+  parseTlv,
+  QR_MAX_LENGTH,
+  type TlvField,
+} from "./qr.js";
+export {
+  ANONYMOUS_BUYER_TEXT,
+  checkRender,
+  type ExtraField,
+  LINE_VAT_FIELD,
+  type RenderContext,
+  type RenderedDlhdon,
+  renderDlhdon,
+  SALES_REDUCTION_FIELD,
+  type SellerInfo,
+} from "./render.js";
+export { amountInWords, MAX_WORDS_AMOUNT, parseWords, type WordsOptions } from "./words.js";
