@@ -1,0 +1,9 @@
+/**
+ * Port I/O for registers: transports, the register session and capture files.
+ */
+export * from "./capture.js";
+export * from "./connection.js";
+export * from "./port-source.js";
+export * from "./register-session.js";
+export { type OpenSerialOptions, openSerialPort, safeBinding, serialPortSource } from "./serial-port.js";
+export * from "./tcp.js";

@@ -1,0 +1,386 @@
+/**
+ * One register's port session (design.md "The data path"): bytes → the driver's decoder → `record()` → the reply,
+ * written only after `record()` has returned (the receipt is committed). Reconnects with backoff after an unplug or
+ * an open failure, with a new port instance and a fresh decoder each time. Never throws out: one register's trouble
+ * stays with that register.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import type { Decoder, DecoderEvent, Driver, RecordOutcome, SerialSettings } from "../driver-api/index.js";
+import type { Clock } from "../shared/clock.js";
+import type { Logger } from "../shared/log.js";
+import { type CaptureTap, createCaptureTap } from "./capture.js";
+import type { PortConnection, PortSource } from "./connection.js";
+import { portSourceFor } from "./port-source.js";
+
+/** What the write path is given for one receipt. */
+export interface RecordInput {
+  readonly registerId: string;
+  readonly driverId: string;
+  /** Unvalidated receipt object from the driver (ReceiptInput shape). */
+  readonly receipt: unknown;
+  /** The exact bytes it came from. */
+  readonly raw: Uint8Array;
+  /** Our clock when the bytes were decoded (ms since epoch). */
+  readonly receivedAt: number;
+}
+
+/** What the session quarantines: bytes that did not make a receipt, with the reason. */
+export interface QuarantineInput {
+  readonly registerId: string;
+  readonly driverId: string;
+  /** A decoder `ProblemCode`, or `RECORD_FAILED` when `record()` threw. */
+  readonly code: string;
+  readonly detail: string;
+  readonly raw: Uint8Array;
+  readonly receivedAt: number;
+}
+
+/** Live events for the demo's output and `hoadon status`. `at` is the session clock. */
+export type SessionEvent =
+  | { readonly type: "listening"; readonly registerId: string; readonly address: string; readonly at: number }
+  | { readonly type: "port-up"; readonly registerId: string; readonly port: string; readonly at: number }
+  | { readonly type: "port-down"; readonly registerId: string; readonly error?: string; readonly at: number }
+  | {
+      readonly type: "open-failed";
+      readonly registerId: string;
+      readonly error: string;
+      readonly retryInMs: number;
+      readonly at: number;
+    }
+  | {
+      readonly type: "receipt";
+      readonly registerId: string;
+      /** The register's receipt id when the decoder found one. */
+      readonly receiptId?: string;
+      readonly outcome: RecordOutcome;
+      readonly at: number;
+    }
+  | {
+      readonly type: "problem";
+      readonly registerId: string;
+      readonly code: string;
+      readonly detail: string;
+      readonly at: number;
+    }
+  | { readonly type: "stopped"; readonly registerId: string; readonly at: number };
+
+/** Dependencies of {@link startRegisterSession}. */
+export interface RegisterSessionDeps {
+  readonly register: {
+    readonly id: string;
+    /** A serial device path, `tcp://host:port` or `tcp-listen://host:port`. */
+    readonly port: string;
+    /** Overrides of the driver's serial settings. */
+    readonly serial?: Partial<SerialSettings>;
+  };
+  readonly driver: Driver;
+  /** Driver options, already validated by `driver.options`. */
+  readonly options: unknown;
+  /** The write path. Synchronous: it has committed when it returns. */
+  readonly record: (input: RecordInput) => RecordOutcome;
+  /** Keep undecodable bytes (synchronous). */
+  readonly quarantine: (q: QuarantineInput) => void;
+  readonly onEvent?: (event: SessionEvent) => void;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Aborting stops the session: the port is closed and `stopped` resolves. */
+  readonly signal: AbortSignal;
+  /** Append every byte in and out to `<dir>/<register>-<date>.cap`. */
+  readonly capture?: { readonly dir: string };
+  /** Where connections come from; default: from `register.port`. Tests and custom transports set it. */
+  readonly source?: PortSource;
+  /** Reconnect backoff; default 100 ms doubling to 5 s, ±20 % jitter (never above the maximum). */
+  readonly backoff?: { readonly minMs?: number; readonly maxMs?: number; readonly random?: () => number };
+}
+
+/** A snapshot of a session for status output. */
+export interface RegisterSessionState {
+  readonly registerId: string;
+  readonly connected: boolean;
+  /** The latest port error (kept after a reconnect so status can show what happened). */
+  readonly lastError?: string;
+  /** Receipts the write path took (ok or dup). */
+  readonly receipts: number;
+  /** Problem events plus receipts that were rejected or failed. */
+  readonly problems: number;
+}
+
+/** A running session. */
+export interface RegisterSession {
+  /** Resolves after abort, once the port is closed. Never rejects. */
+  readonly stopped: Promise<void>;
+  state(): RegisterSessionState;
+}
+
+/** How long a connection must stay up before the backoff starts again from the minimum. */
+const STABLE_MS = 5_000;
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : error === undefined ? "closed" : String(error);
+
+const receiptIdOf = (receipt: unknown): string | undefined => {
+  if (typeof receipt !== "object" || receipt === null || !("receiptId" in receipt)) return undefined;
+  return typeof receipt.receiptId === "string" ? receipt.receiptId : undefined;
+};
+
+/** Start a session. Throws only on a malformed `register.port` (a config error). */
+export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession {
+  const { register, driver, options, clock, signal } = deps;
+  const log = deps.log.child({ mod: "ingest", register: register.id, driver: driver.id });
+  const serial: SerialSettings = { ...driver.serial, ...register.serial };
+  const minMs = deps.backoff?.minMs ?? 100;
+  const maxMs = deps.backoff?.maxMs ?? 5_000;
+  const random = deps.backoff?.random ?? Math.random;
+
+  const emit = (event: SessionEvent): void => {
+    if (!deps.onEvent) return;
+    try {
+      deps.onEvent(event);
+    } catch (error) {
+      log.error({ err: error }, "onEvent listener threw");
+    }
+  };
+
+  const source =
+    deps.source ??
+    portSourceFor(register.port, serial, {
+      onListening: (a) => {
+        log.info({ address: `${a.host}:${a.port}` }, "listening");
+        emit({ type: "listening", registerId: register.id, address: `${a.host}:${a.port}`, at: clock.now() });
+      },
+    });
+
+  let connected = false;
+  let lastError: string | undefined;
+  let receipts = 0;
+  let problems = 0;
+  const tap: CaptureTap | undefined = deps.capture
+    ? createCaptureTap({ dir: deps.capture.dir, registerId: register.id, driverId: driver.id, clock, log })
+    : undefined;
+
+  const quarantine = (code: string, detail: string, raw: Uint8Array, receivedAt: number): void => {
+    try {
+      deps.quarantine({ registerId: register.id, driverId: driver.id, code, detail, raw, receivedAt });
+    } catch (error) {
+      log.error({ err: error, code, bytes: raw.length }, "quarantine failed");
+    }
+  };
+
+  /** Serve one connection until it goes down or the session is aborted. */
+  const serve = (conn: PortConnection): Promise<Error | undefined> =>
+    new Promise<Error | undefined>((resolve) => {
+      let decoder: Decoder = driver.createDecoder(options);
+      let idleTimer: NodeJS.Timeout | undefined;
+
+      const send = (bytes: Uint8Array): void => {
+        tap?.sent(bytes);
+        conn.write(bytes).catch((error: unknown) => {
+          log.debug({ err: messageOf(error), bytes: bytes.length }, "reply not written");
+        });
+      };
+
+      const act = (events: readonly DecoderEvent[]): void => {
+        for (const event of events) {
+          switch (event.type) {
+            case "receipt":
+              onReceipt(event);
+              break;
+            case "reply":
+              send(event.bytes);
+              break;
+            case "problem": {
+              const at = clock.now();
+              problems++;
+              log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
+              quarantine(event.code, event.detail, event.raw, at);
+              emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
+              if (event.reply) send(event.reply);
+              break;
+            }
+            default: {
+              const never: never = event;
+              log.error({ event: never }, "unknown decoder event");
+            }
+          }
+        }
+      };
+
+      const onReceipt = (event: Extract<DecoderEvent, { type: "receipt" }>): void => {
+        const receivedAt = clock.now();
+        const receiptId = receiptIdOf(event.receipt);
+        let outcome: RecordOutcome;
+        try {
+          outcome = deps.record({
+            registerId: register.id,
+            driverId: driver.id,
+            receipt: event.receipt,
+            raw: event.raw,
+            receivedAt,
+          });
+        } catch (error) {
+          // Nothing is known to be stored: answer "failed" so the register sends it again, and keep the bytes.
+          log.error({ err: error, receiptId }, "record threw");
+          const message = `Lỗi nội bộ khi ghi, hãy gửi lại / internal error while recording, send again: ${messageOf(error)}`;
+          outcome = { status: "failed", code: "RECORD_FAILED", message };
+          quarantine("RECORD_FAILED", message, event.raw, receivedAt);
+        }
+        if (outcome.status === "ok" || outcome.status === "dup") {
+          receipts++;
+          log.info({ receiptId, status: outcome.status, mccqt: outcome.invoice.mccqt }, "receipt recorded");
+        } else {
+          problems++;
+          log.warn({ receiptId, status: outcome.status, code: outcome.code }, "receipt not invoiced");
+        }
+        emit({
+          type: "receipt",
+          registerId: register.id,
+          ...(receiptId === undefined ? {} : { receiptId }),
+          outcome,
+          at: clock.now(),
+        });
+        let reply: Uint8Array | undefined;
+        try {
+          reply = event.reply(outcome);
+        } catch (error) {
+          log.error({ err: error, receiptId }, "driver reply threw");
+        }
+        if (reply) send(reply);
+      };
+
+      const decode = (run: () => DecoderEvent[], raw: Uint8Array | undefined): void => {
+        let events: DecoderEvent[];
+        try {
+          events = run();
+        } catch (error) {
+          // A driver bug: keep the bytes, start over with a fresh decoder, carry on.
+          const detail = `Lỗi trình điều khiển / driver error: ${messageOf(error)}`;
+          log.error({ err: error }, "decoder threw");
+          problems++;
+          if (raw) quarantine("DECODE_FAILED", detail, raw, clock.now());
+          decoder = driver.createDecoder(options);
+          return;
+        }
+        act(events);
+      };
+
+      const armIdle = (): void => {
+        if (driver.idleMs === undefined) return;
+        if (idleTimer) clearTimeout(idleTimer);
+        idleTimer = setTimeout(() => {
+          idleTimer = undefined;
+          decode(() => decoder.idle(clock.now()), undefined);
+        }, driver.idleMs);
+      };
+
+      const onAbort = (): void => {
+        void conn.close();
+      };
+
+      conn.onData((bytes) => {
+        tap?.received(bytes);
+        decode(() => decoder.push(bytes, clock.now()), bytes);
+        armIdle();
+      });
+      conn.onClose((error) => {
+        signal.removeEventListener("abort", onAbort);
+        if (idleTimer) clearTimeout(idleTimer);
+        // Flush what is complete; replies cannot go out any more, the register will resend.
+        decode(() => decoder.idle(clock.now()), undefined);
+        resolve(error);
+      });
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
+
+  const run = async (): Promise<void> => {
+    let failures = 0;
+    let loggedError: string | undefined;
+    while (!signal.aborted) {
+      let conn: PortConnection;
+      try {
+        conn = await source.open(signal);
+      } catch (error) {
+        if (signal.aborted) break;
+        const message = messageOf(error);
+        const wait = backoffMs(failures++);
+        lastError = message;
+        if (message !== loggedError) {
+          log.warn({ err: message, port: source.description, retryInMs: wait }, "port open failed");
+          loggedError = message;
+        } else {
+          log.debug({ err: message, retryInMs: wait }, "port open failed again");
+        }
+        emit({ type: "open-failed", registerId: register.id, error: message, retryInMs: wait, at: clock.now() });
+        await sleep(wait);
+        continue;
+      }
+      const upAt = clock.now();
+      connected = true;
+      loggedError = undefined;
+      log.info({ port: conn.description }, "port up");
+      tap?.connected(conn.description);
+      emit({ type: "port-up", registerId: register.id, port: conn.description, at: upAt });
+      let error: Error | undefined;
+      try {
+        error = await serve(conn);
+      } catch (e) {
+        // createDecoder threw: a driver bug. Close this connection and retry later.
+        error = e instanceof Error ? e : new Error(String(e));
+        log.error({ err: error }, "session failed");
+        await conn.close();
+      }
+      connected = false;
+      const downAt = clock.now();
+      if (error) lastError = messageOf(error);
+      tap?.note(`disconnected: ${error ? messageOf(error) : "closed"}`);
+      emit({
+        type: "port-down",
+        registerId: register.id,
+        ...(error ? { error: messageOf(error) } : {}),
+        at: downAt,
+      });
+      if (signal.aborted) break;
+      loggedError = error ? messageOf(error) : "closed";
+      log.warn({ err: loggedError }, "port down");
+      // A connection that stayed up a while starts the backoff over; one that drops at once keeps growing it.
+      if (downAt - upAt >= STABLE_MS) failures = 0;
+      await sleep(backoffMs(failures++));
+    }
+  };
+
+  function backoffMs(attempt: number): number {
+    const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+    return Math.min(maxMs, Math.round(base * (0.8 + 0.4 * random())));
+  }
+
+  async function sleep(ms: number): Promise<void> {
+    try {
+      await delay(ms, undefined, { signal });
+    } catch {
+      // aborted
+    }
+  }
+
+  const stopped = run()
+    .catch((error: unknown) => {
+      log.error({ err: error }, "session crashed");
+    })
+    .then(async () => {
+      connected = false;
+      await source.close().catch((error: unknown) => log.warn({ err: error }, "port source close failed"));
+      await tap?.close();
+      log.info("session stopped");
+      emit({ type: "stopped", registerId: register.id, at: clock.now() });
+    });
+
+  return {
+    stopped,
+    state: (): RegisterSessionState => ({
+      registerId: register.id,
+      connected,
+      ...(lastError === undefined ? {} : { lastError }),
+      receipts,
+      problems,
+    }),
+  };
+}

@@ -1,0 +1,162 @@
+/* v8 ignore start */
+/**
+ * The one thin OS wrapper around `serialport` 13 (register-protocols.md §2). Excluded from coverage; the socat
+ * tests in test/ingest exercise it for real.
+ *
+ * Rules from §2.5–2.7, all applied here:
+ * - bindings-cpp#162: a tty that hung up before the first read makes `unixRead` recurse on 0-byte reads forever
+ *   (~90 % CPU, no `close`). {@link safeBinding} replaces the port's `read` with one that turns a 0-byte read into a
+ *   disconnect. It uses only the binding's public `fd` and `poller`, not the package's internal files.
+ * - an `error` listener is always attached (an unhandled `error` kills the process);
+ * - reading starts in the open callback; the port is never left paused;
+ * - `close` may fire twice (stream autoDestroy + DisconnectedError): {@link createConnection} ignores the second;
+ * - writes on a closed port never call back: the connection rejects them when it goes down.
+ */
+import { read as fsRead } from "node:fs";
+import { promisify } from "node:util";
+import type { BindingInterface, BindingPortInterface, OpenOptions } from "@serialport/bindings-cpp";
+import { autoDetect, BindingsError } from "@serialport/bindings-cpp";
+import { SerialPortStream } from "@serialport/stream";
+import type { SerialSettings } from "../driver-api/index.js";
+import { createConnection, type PortConnection, type PortSource } from "./connection.js";
+
+const readAsync = promisify(fsRead);
+
+/** The two public members of bindings-cpp's Linux/Darwin port the read loop needs. */
+interface UnixPort {
+  readonly fd: number | null;
+  readonly poller: { once(event: "readable", cb: (error: Error | null) => void): unknown };
+}
+
+const isUnixPort = (p: unknown): p is UnixPort =>
+  typeof p === "object" && p !== null && "fd" in p && "poller" in p && typeof p.poller === "object";
+
+/** An error the stream treats as a disconnect (`close` with `DisconnectedError`). */
+function disconnect(message: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, { cause }), { disconnect: true });
+}
+
+/**
+ * bindings-cpp's `unixRead` with one change: 0 bytes (EOF, the tty hung up) is a disconnect instead of an
+ * immediate re-read (bindings-cpp#162, PRs #164/#175 unmerged).
+ */
+async function safeUnixRead(
+  port: UnixPort,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+): Promise<{ buffer: Buffer; bytesRead: number }> {
+  for (;;) {
+    const fd = port.fd;
+    if (fd === null) throw new BindingsError("Port is not open", { canceled: true });
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await readAsync(fd, buffer, offset, length, null));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EAGAIN" || code === "EWOULDBLOCK" || code === "EINTR") {
+        if (port.fd === null) throw new BindingsError("Port is not open", { canceled: true });
+        await new Promise<void>((resolve, reject) =>
+          port.poller.once("readable", (pollError) => (pollError ? reject(pollError) : resolve())),
+        );
+        continue;
+      }
+      throw disconnect((error as Error).message ?? String(error), error);
+    }
+    if (bytesRead === 0) throw disconnect("EOF: the tty hung up (0-byte read, bindings-cpp#162)");
+    return { bytesRead, buffer };
+  }
+}
+
+/**
+ * The platform binding, with the §2.6 hot-loop fix on Linux and macOS (both use `unixRead`). Pass another binding to
+ * {@link openSerialPort} in tests.
+ */
+export function safeBinding(base: BindingInterface = autoDetect()): BindingInterface {
+  if (process.platform !== "linux" && process.platform !== "darwin") return base;
+  return {
+    list: () => base.list(),
+    async open(options: OpenOptions): Promise<BindingPortInterface> {
+      const port = await base.open(options);
+      if (isUnixPort(port)) {
+        port.read = (buffer: Buffer, offset: number, length: number) => safeUnixRead(port, buffer, offset, length);
+      }
+      return port;
+    },
+  };
+}
+
+/** Options of {@link openSerialPort}. */
+export interface OpenSerialOptions {
+  /** Override the binding (tests). Default: {@link safeBinding}. */
+  readonly binding?: BindingInterface;
+}
+
+/** Open a serial device and start reading at once. Rejects with the OS error (ENOENT, "Cannot lock port" …). */
+export function openSerialPort(
+  path: string,
+  settings: SerialSettings,
+  options: OpenSerialOptions = {},
+): Promise<PortConnection> {
+  const binding = options.binding ?? safeBinding();
+  return new Promise<PortConnection>((resolve, reject) => {
+    const stream = new SerialPortStream({
+      binding,
+      path,
+      baudRate: settings.baudRate,
+      dataBits: settings.dataBits,
+      parity: settings.parity,
+      stopBits: settings.stopBits,
+      autoOpen: false,
+    });
+    let lastError: Error | undefined;
+    const handle = createConnection(path, {
+      write(bytes, done): void {
+        stream.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (error) => done(error));
+      },
+      close(): void {
+        if (stream.isOpen) stream.close();
+        else {
+          stream.destroy();
+          handle.end();
+        }
+      },
+    });
+    // Always: an unhandled 'error' (EIO on write after unplug) would kill the process.
+    stream.on("error", (error: Error) => {
+      lastError = error;
+    });
+    stream.on("close", (error?: Error | null) => {
+      handle.end(error ?? lastError ?? undefined);
+    });
+    stream.open((error) => {
+      if (error) {
+        stream.destroy();
+        reject(error);
+        return;
+      }
+      // Start reading now: a port never read from is the one bindings-cpp#162 spins on.
+      stream.on("data", (chunk: Buffer) => handle.deliver(Uint8Array.from(chunk)));
+      resolve(handle.connection);
+    });
+  });
+}
+
+/** A {@link PortSource} for a serial device path: a new `SerialPortStream` per open. */
+export function serialPortSource(path: string, settings: SerialSettings, options: OpenSerialOptions = {}): PortSource {
+  return {
+    description: path,
+    open: (signal: AbortSignal): Promise<PortConnection> => {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      return openSerialPort(path, settings, options).then((conn) => {
+        if (signal.aborted) {
+          void conn.close();
+          throw signal.reason;
+        }
+        return conn;
+      });
+    },
+    close: (): Promise<void> => Promise.resolve(),
+  };
+}
+/* v8 ignore stop */

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { ndjson } from "../../drivers/ndjson/index.js";
+import { type DecoderEvent, defineDriver, utf8 } from "../../src/driver-api/index.js";
+import {
+  CaptureFormatError,
+  eventToJson,
+  formatCaptureChunk,
+  parseCapture,
+  replayCapture,
+} from "../../src/ingest/capture.js";
+
+describe("capture files", () => {
+  it("parses headers, chunks, continuation lines, comments and directions", () => {
+    const capture = parseCapture(
+      [
+        "# register: ACME ECR-200 fw 2.13",
+        '# options: {"requireCrc":true}',
+        "# Shows: something",
+        "+0     < 7b 22",
+        "         61 22   # continued",
+        "",
+        "# a comment between chunks: not a header",
+        "+40    > 06",
+        "+3     <",
+      ].join("\r\n"),
+    );
+    expect(capture.headers).toEqual({
+      register: "ACME ECR-200 fw 2.13",
+      options: '{"requireCrc":true}',
+      shows: "something",
+    });
+    expect(capture.chunks.map((c) => [c.deltaMs, c.atMs, c.direction, Array.from(c.bytes)])).toEqual([
+      [0, 0, "in", [0x7b, 0x22, 0x61, 0x22]],
+      [40, 40, "out", [0x06]],
+      [3, 43, "in", []],
+    ]);
+  });
+
+  it("names the line of a malformed entry", () => {
+    expect(() => parseCapture("# ok\n+0 < 7b\n+x < 00\n")).toThrow(CaptureFormatError);
+    try {
+      parseCapture("# ok\n+0 < 7b\n< 00\n");
+    } catch (error) {
+      expect(error).toBeInstanceOf(CaptureFormatError);
+      expect((error as CaptureFormatError).line).toBe(3);
+    }
+    expect(() => parseCapture("   7b 22\n")).toThrow(/line 1/);
+  });
+
+  it("formats chunks that parse back, wrapped or not", () => {
+    const bytes = utf8('{"type":"ping"}\n');
+    for (const wrap of [0, 4]) {
+      const text = formatCaptureChunk(12, "in", bytes, wrap) + formatCaptureChunk(1.4, "out", Uint8Array.of(6));
+      const parsed = parseCapture(text);
+      expect(parsed.chunks.map((c) => [c.deltaMs, c.direction, Array.from(c.bytes)])).toEqual([
+        [12, "in", Array.from(bytes)],
+        [1, "out", [6]],
+      ]);
+    }
+  });
+
+  it("replays with idle() on gaps of the driver's idleMs and at the end", () => {
+    const calls: string[] = [];
+    const driver = defineDriver({
+      ...ndjson,
+      id: "gap-v1",
+      idleMs: 100,
+      createDecoder: () => ({
+        push: (bytes: Uint8Array, now: number): DecoderEvent[] => {
+          calls.push(`push ${bytes.length} @${now}`);
+          return [];
+        },
+        idle: (now: number): DecoderEvent[] => {
+          calls.push(`idle @${now}`);
+          return [];
+        },
+      }),
+    });
+    replayCapture(driver, ndjson.options.parse({}), "+0 < 01\n+50 < 02\n+150 < 03\n+5 > 06\n");
+    expect(calls).toEqual(["push 1 @0", "push 1 @50", "idle @150", "push 1 @200", "idle @200"]);
+  });
+
+  it("shows events as JSON: receipts with sample replies, problems and replies", () => {
+    const input = utf8('{"type":"ping"}\n{x\n{"type":"receipt","id":"R-1","items":[{"name":"Bạc xỉu","qty":1}]}\n');
+    const events = replayCapture(ndjson, ndjson.options.parse({}), formatCaptureChunk(0, "in", input));
+    expect(events.map(eventToJson)).toEqual([
+      { type: "reply", bytes: { text: '{"pong":true}\n' } },
+      expect.objectContaining({ type: "problem", code: "BAD_JSON", raw: "7b780a", reply: expect.any(Object) }),
+      {
+        type: "receipt",
+        receipt: { receiptId: "R-1", lines: [{ name: "Bạc xỉu", quantity: "1" }] },
+        raw: expect.stringMatching(/^7b.*0a$/),
+        replies: {
+          ok: { text: expect.stringMatching(/^\{"ack":"R-1","status":"ok",.*\}\n$/) },
+          rejected: { text: expect.stringMatching(/^\{"nak":"R-1","status":"error","code":"RECEIPT_INVALID",/) },
+        },
+      },
+    ]);
+    const binary = eventToJson({ type: "reply", bytes: Uint8Array.of(0x06) });
+    expect(binary).toEqual({ type: "reply", bytes: { hex: "06" } });
+  });
+});
