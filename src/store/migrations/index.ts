@@ -1,4 +1,5 @@
 import { m001Core } from "./001-core.js";
+import { m002Forward } from "./002-forward.js";
 
 /** Numbered migrations, applied in order and tracked with PRAGMA user_version. Never edit one that shipped. */
-export const MIGRATIONS: readonly string[] = [m001Core];
+export const MIGRATIONS: readonly string[] = [m001Core, m002Forward];

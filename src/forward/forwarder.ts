@@ -1,0 +1,425 @@
+/**
+ * The forwarder: due invoices → TDiep 206 batches → the authority gateway → replies → every invoice accepted or
+ * rejected (design.md "The data path"; style.md §2.7 outbox: claim with a lease, call outside any transaction,
+ * settle).
+ *
+ * One loop, one batch at a time:
+ * 1. batch the due `pending` deliveries (one transaction per call; store/outbox.ts);
+ * 2. claim a batch that has work due (lease, so a crash mid-send recovers by itself);
+ * 3. `ready` → if a previous POST may have arrived unanswered (`in_doubt`: timeout, crash), ASK the gateway for
+ *    replies to that MTDiep first and only POST when it has never seen it (design.md invariant 6); the MTDiep
+ *    never changes, so a resend the T-VAN already has is answered "duplicate" and counts as submitted;
+ * 4. `submitted`/`received` → poll replies: 999 TTTNhan=0 → `received`; 999 TTTNhan=1, -1, -2 → batch failed,
+ *    invoices rejected; 204 LTBao 2 → all accepted; other LTBao → the invoices it names rejected, the rest
+ *    accepted (spec §7.3; replies.ts). A rejected invoice never blocks the others (design.md invariant 8).
+ *
+ * Failures back off exponentially with jitter up to `retry.maxDelayMs`; an unreachable authority only grows the
+ * backlog. Every HTTP call is an `attempts` row; every reply is kept raw.
+ */
+import { createHash } from "node:crypto";
+import type BetterSqlite3 from "better-sqlite3";
+import type { Logger } from "pino";
+import type { Clock } from "../shared/clock.js";
+import type { XmlSigner } from "../sign/index.js";
+import {
+  type AttemptRecord,
+  batchInvoices,
+  batchXml,
+  type ClaimedBatch,
+  claimBatch,
+  createBatches,
+  nextBatchDueAt,
+  type SettledInvoice,
+  settleInvoices,
+  settlePoll,
+  settleSubmit,
+  storedReplies,
+  storeReply,
+} from "../store/outbox.js";
+import { createBatchBuilder, type EnvelopeConfig } from "./batch.js";
+import type { AuthorityGateway, FetchedReply, GatewayCall, Side } from "./gateway.js";
+import { concludeBatch, type ParsedReply } from "./replies.js";
+
+/** What the forwarder reports as it goes (the demo prints these). */
+export type ForwarderEvent =
+  | {
+      readonly type: "batch-created";
+      readonly batchId: number;
+      readonly mtdiep: string;
+      readonly invoices: number;
+      readonly bytes: number;
+    }
+  | {
+      readonly type: "batch-submitted";
+      readonly batchId: number;
+      readonly mtdiep: string;
+      /** `lookup`: a lost answer; the T-VAN already had it, nothing was sent again. */
+      readonly via: "accepted" | "duplicate" | "lookup";
+    }
+  | {
+      readonly type: "attempt-failed";
+      readonly batchId: number;
+      readonly mtdiep: string;
+      readonly kind: "submit" | "poll" | "lookup";
+      readonly side: Side;
+      readonly cause: string;
+      readonly nextAttemptAt: number;
+    }
+  | {
+      readonly type: "invoice-accepted";
+      readonly batchId: number | undefined;
+      readonly invoiceId: number;
+      readonly mccqt: string;
+    }
+  | {
+      readonly type: "invoice-rejected";
+      readonly batchId: number | undefined;
+      readonly invoiceId: number;
+      readonly mccqt: string;
+      readonly reason: string;
+    };
+
+/** Dependencies and settings of {@link startForwarder}. */
+export interface ForwarderDeps {
+  /** The store, opened with WAL + synchronous=FULL and migrated (src/store/db.ts). */
+  readonly db: BetterSqlite3.Database;
+  readonly gateway: AuthorityGateway;
+  /** Signs each batch's `DLieu` into `CKSNNT` (addendum §3). */
+  readonly signer: XmlSigner;
+  readonly envelope: EnvelopeConfig;
+  /** Batch limits (addendum §1d). Defaults: 1000 invoices, 2 000 000 bytes (the smaller reading of "2 MB"). */
+  readonly limits?: { readonly maxInvoices?: number; readonly maxBytes?: number };
+  readonly clock: Clock;
+  /** The module's logger, already a child (`log.child({ mod: "forward" })`, style.md §2.6). */
+  readonly log: Logger;
+  /** Aborting it stops the loop after the current step; `stopped` resolves then. */
+  readonly signal: AbortSignal;
+  /** Time between polls of a submitted batch, and the longest idle sleep. */
+  readonly pollIntervalMs: number;
+  /** Backoff after a failed call: `min · 2^(n−1)` capped at `max`, then jittered down by up to half. */
+  readonly retry: { readonly minDelayMs: number; readonly maxDelayMs: number };
+  /**
+   * How long a claim holds a batch; a crashed process's batch is picked up again after it. Must outlast the
+   * slowest round (up to five HTTP calls, each bounded by the gateway's timeout). Default 300 s.
+   */
+  readonly leaseMs?: number;
+  readonly onEvent?: (event: ForwarderEvent) => void;
+  /** [0, 1) source for jitter; tests may fix it. */
+  readonly random?: () => number;
+  /** UUID source for new MTDiep values; tests may fix it. */
+  readonly uuid?: () => string;
+}
+
+/** A running forwarder. */
+export interface Forwarder {
+  /** Resolves once the loop has stopped (after `signal` aborts). Never rejects. */
+  readonly stopped: Promise<void>;
+  /** New invoices are due: wake up now instead of at the next poll. */
+  kick(): void;
+}
+
+/** Default batch limits (addendum §1d). */
+export const DEFAULT_BATCH_LIMITS = { maxInvoices: 1000, maxBytes: 2_000_000 } as const;
+const DEFAULT_LEASE_MS = 300_000;
+/** Batches built per store call; more are built on the next turn, so sending starts early on a big backlog. */
+const BATCHES_PER_TURN = 8;
+
+/** Starts the forwarding loop. */
+export function startForwarder(deps: ForwarderDeps): Forwarder {
+  const { db, gateway, clock, signal, log } = deps;
+  const random = deps.random ?? Math.random;
+  const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
+  const maxInvoices = deps.limits?.maxInvoices ?? DEFAULT_BATCH_LIMITS.maxInvoices;
+  const maxBytes = deps.limits?.maxBytes ?? DEFAULT_BATCH_LIMITS.maxBytes;
+  const build = createBatchBuilder({
+    envelope: deps.envelope,
+    signer: deps.signer,
+    clock,
+    ...(deps.uuid ? { uuid: deps.uuid } : {}),
+  });
+  /** Consecutive failed polls per batch (backoff only; losing it in a crash is harmless). */
+  const pollFailures = new Map<number, number>();
+  let kicked = false;
+  let wake: (() => void) | undefined;
+
+  function emit(event: ForwarderEvent): void {
+    try {
+      deps.onEvent?.(event);
+    } catch (err) {
+      log.warn({ err }, "event listener failed");
+    }
+  }
+
+  function emitSettled(batchId: number | undefined, settled: readonly SettledInvoice[]): void {
+    for (const s of settled) {
+      if (s.accepted) emit({ type: "invoice-accepted", batchId, invoiceId: s.invoiceId, mccqt: s.mccqt });
+      else {
+        log.warn({ invoice: s.invoiceId, mccqt: s.mccqt, reason: s.error }, "invoice rejected");
+        emit({ type: "invoice-rejected", batchId, invoiceId: s.invoiceId, mccqt: s.mccqt, reason: s.error ?? "" });
+      }
+    }
+  }
+
+  /** Exponential backoff with jitter: never two retries in lockstep, never longer than the cap. */
+  function backoff(n: number): number {
+    const full = Math.min(deps.retry.maxDelayMs, deps.retry.minDelayMs * 2 ** Math.max(0, n - 1));
+    return Math.round(full * (0.5 + random() * 0.5));
+  }
+
+  function wait(ms: number): Promise<void> {
+    if (kicked || signal.aborted) {
+      kicked = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        wake = undefined;
+        kicked = false;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal.addEventListener("abort", done, { once: true });
+      wake = done;
+    });
+  }
+
+  function makeBatches(): void {
+    const { batches, oversized } = createBatches(db, {
+      now: clock.now(),
+      maxInvoices,
+      maxBytes,
+      maxBatches: BATCHES_PER_TURN,
+      build,
+    });
+    for (const b of batches) {
+      log.info({ batch: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes }, "batch created");
+      emit({ type: "batch-created", batchId: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes });
+    }
+    emitSettled(undefined, oversized);
+    // A full turn means more may be due: come round again without sleeping.
+    if (batches.length === BATCHES_PER_TURN) kicked = true;
+  }
+
+  function attemptsOf(calls: readonly GatewayCall[], repliesKind: "poll" | "lookup"): AttemptRecord[] {
+    return calls.map((c) => ({
+      kind: c.kind === "replies" ? repliesKind : c.kind,
+      at: c.at,
+      outcome: c.outcome,
+      httpStatus: c.httpStatus,
+      side: c.side,
+      detail: c.detail,
+      durationMs: c.durationMs,
+    }));
+  }
+
+  /** Keeps the fetched replies and settles the batch as far as all its replies so far allow. */
+  function applyReplies(job: ClaimedBatch, fetched: readonly FetchedReply[], attempts: AttemptRecord[]): void {
+    const now = clock.now();
+    for (const f of fetched) {
+      if (f.parsed.ok) {
+        const r = f.parsed.reply;
+        if (r.mtdtchieu !== "" && r.mtdtchieu !== job.mtdiep) {
+          log.warn({ batch: job.id, reply: r.mtdiep, answers: r.mtdtchieu }, "reply for another message ignored");
+          continue;
+        }
+        const mltdiep = r.mltdiep === "other" ? r.code : r.mltdiep;
+        storeReply(db, job.id, { mltdiep, replyMtdiep: r.mtdiep || digest(f.raw), raw: f.raw, parsed: r }, now);
+      } else {
+        // Kept raw for audit; it cannot move the batch on.
+        log.warn({ batch: job.id, problem: f.parsed.problem }, "unreadable reply");
+        storeReply(db, job.id, { mltdiep: "", replyMtdiep: digest(f.raw), raw: f.raw, parsed: f.parsed }, now);
+      }
+    }
+    const replies = storedReplies(db, job.id).filter(isParsedReply);
+    const invoices = batchInvoices(db, job.id);
+    const verdict = concludeBatch(replies, invoices);
+    switch (verdict.kind) {
+      case "waiting":
+      case "received":
+        pollFailures.delete(job.id);
+        settlePoll(db, {
+          batchId: job.id,
+          now,
+          attempts,
+          state: verdict.kind === "received" ? "received" : undefined,
+          nextPollAt: now + deps.pollIntervalMs,
+        });
+        return;
+      case "failed": {
+        log.warn({ batch: job.id, mtdiep: job.mtdiep, reason: verdict.reason }, "batch failed");
+        const all = new Map(invoices.map((i) => [i.invoiceId, verdict.reason] as const));
+        emitSettled(job.id, settleInvoices(db, { batchId: job.id, now, state: "failed", rejected: all, attempts }));
+        pollFailures.delete(job.id);
+        return;
+      }
+      case "settled": {
+        const settled = settleInvoices(db, {
+          batchId: job.id,
+          now,
+          state: "done",
+          rejected: verdict.rejected,
+          attempts,
+        });
+        log.info(
+          { batch: job.id, mtdiep: job.mtdiep, ltbao: verdict.ltbao, rejected: verdict.rejected.size },
+          "batch settled",
+        );
+        emitSettled(job.id, settled);
+        pollFailures.delete(job.id);
+        return;
+      }
+      default: {
+        const never: never = verdict;
+        throw new Error(`unknown conclusion ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  async function send(job: ClaimedBatch): Promise<void> {
+    const attempts: AttemptRecord[] = [];
+    if (job.inDoubt) {
+      // A previous POST may have arrived (timeout, crash mid-send): ask before sending again.
+      const found = await gateway.replies(job.mtdiep);
+      attempts.push(...attemptsOf(found.calls, "lookup"));
+      const now = clock.now();
+      if (found.kind === "retry") {
+        const nextAttemptAt = now + backoff(job.attempts);
+        settleSubmit(db, {
+          batchId: job.id,
+          now,
+          attempts,
+          result: { kind: "retry", nextAttemptAt, inDoubt: true, error: found.cause },
+        });
+        failed(job, "lookup", found.side, found.cause, nextAttemptAt);
+        return;
+      }
+      if (found.kind === "replies") {
+        settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "submitted", nextPollAt: now } });
+        log.info({ batch: job.id, mtdiep: job.mtdiep }, "batch found by lookup; not sent again");
+        emit({ type: "batch-submitted", batchId: job.id, mtdiep: job.mtdiep, via: "lookup" });
+        applyReplies(job, found.replies, []);
+        return;
+      }
+    }
+    const out = await gateway.submit({ mtdiep: job.mtdiep, xml: job.xml ?? batchXml(db, job.id) });
+    attempts.push(...attemptsOf(out.calls, "lookup"));
+    const now = clock.now();
+    switch (out.kind) {
+      case "accepted":
+      case "duplicate":
+        settleSubmit(db, {
+          batchId: job.id,
+          now,
+          attempts,
+          result: { kind: "submitted", nextPollAt: now + deps.pollIntervalMs },
+        });
+        log.info({ batch: job.id, mtdiep: job.mtdiep, via: out.kind }, "batch submitted");
+        emit({ type: "batch-submitted", batchId: job.id, mtdiep: job.mtdiep, via: out.kind });
+        return;
+      case "rejected": {
+        log.warn({ batch: job.id, mtdiep: job.mtdiep, reason: out.reason }, "batch refused by the gateway");
+        const reason = `T-VAN từ chối thông điệp (${out.reason})`;
+        emitSettled(job.id, settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "failed", reason } }));
+        return;
+      }
+      case "retry": {
+        const nextAttemptAt = now + backoff(job.attempts);
+        settleSubmit(db, {
+          batchId: job.id,
+          now,
+          attempts,
+          result: { kind: "retry", nextAttemptAt, inDoubt: out.maybeReceived, error: out.cause },
+        });
+        failed(job, "submit", out.side, out.cause, nextAttemptAt);
+        return;
+      }
+      default: {
+        const never: never = out;
+        throw new Error(`unknown outcome ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  async function poll(job: ClaimedBatch): Promise<void> {
+    const found = await gateway.replies(job.mtdiep);
+    const attempts = attemptsOf(found.calls, "poll");
+    if (found.kind === "replies") {
+      applyReplies(job, found.replies, attempts);
+      return;
+    }
+    if (found.kind === "unknown") {
+      // The T-VAN took it but no longer knows it (lost or purged). Same MTDiep, same bytes: resending is
+      // idempotent at the T-VAN, and the batch stays `submitted` (state never goes back).
+      log.warn({ batch: job.id, mtdiep: job.mtdiep }, "gateway forgot a submitted batch; sending it again");
+      const out = await gateway.submit({ mtdiep: job.mtdiep, xml: batchXml(db, job.id) });
+      attempts.push(...attemptsOf(out.calls, "poll"));
+    }
+    const n = (pollFailures.get(job.id) ?? 0) + 1;
+    pollFailures.set(job.id, n);
+    const now = clock.now();
+    const nextPollAt = now + Math.max(deps.pollIntervalMs, backoff(n));
+    const cause = found.kind === "retry" ? found.cause : "T-VAN không biết MTDiep này (404)";
+    settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: cause });
+    failed(job, "poll", found.kind === "retry" ? found.side : "theirs", cause, nextPollAt);
+  }
+
+  function failed(
+    job: ClaimedBatch,
+    kind: "submit" | "poll" | "lookup",
+    side: Side,
+    cause: string,
+    next: number,
+  ): void {
+    log.warn({ batch: job.id, mtdiep: job.mtdiep, kind, side, cause, attempt: job.attempts }, "attempt failed");
+    emit({ type: "attempt-failed", batchId: job.id, mtdiep: job.mtdiep, kind, side, cause, nextAttemptAt: next });
+  }
+
+  async function run(): Promise<void> {
+    let errors = 0;
+    while (!signal.aborted) {
+      try {
+        makeBatches();
+        for (;;) {
+          if (signal.aborted) break;
+          const job = claimBatch(db, clock.now(), leaseMs);
+          if (!job) break;
+          if (job.state === "ready") await send(job);
+          else await poll(job);
+        }
+        errors = 0;
+      } catch (err) {
+        // A bug or an unusable store: keep the process alive and try again later; the lease of a half-handled
+        // batch expires by itself.
+        errors += 1;
+        log.error({ err }, "forward loop failed");
+        await wait(backoff(errors));
+        continue;
+      }
+      const due = nextBatchDueAt(db);
+      const now = clock.now();
+      await wait(due === undefined ? deps.pollIntervalMs : Math.min(Math.max(due - now, 0), deps.pollIntervalMs));
+    }
+    log.info("forwarder stopped");
+  }
+
+  const stopped = run().catch((err: unknown) => {
+    log.error({ err }, "forwarder crashed");
+  });
+  return {
+    stopped,
+    kick(): void {
+      kicked = true;
+      wake?.();
+    },
+  };
+}
+
+function isParsedReply(x: unknown): x is ParsedReply {
+  return typeof x === "object" && x !== null && "mltdiep" in x && "errors" in x;
+}
+
+function digest(raw: Buffer): string {
+  return `sha256:${createHash("sha256").update(raw).digest("hex")}`;
+}

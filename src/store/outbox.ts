@@ -1,0 +1,567 @@
+/**
+ * The outbox toward the tax authority (style.md §2.7): due deliveries are grouped into TDiep 206 batches in one
+ * transaction, a batch is claimed with a lease, the HTTP call happens outside any transaction, and a short
+ * settle transaction appends the attempt and moves the state forward. Everything here is synchronous and
+ * works on a `better-sqlite3` handle opened elsewhere (WAL, synchronous=FULL, migrations applied).
+ *
+ * Crash safety: a batch is inserted together with its deliveries moving to `batched`, so an invoice is never
+ * in two batches and never lost; a claim's lease expires if the process dies mid-send; a claim of a `ready`
+ * batch marks it `in_doubt`, so after a crash the forwarder asks the authority about that `MTDiep` before it
+ * sends again (design.md invariant 6).
+ */
+import type BetterSqlite3 from "better-sqlite3";
+
+type Db = BetterSqlite3.Database;
+
+/** Batch states (migration 002). Order matters: a batch only moves to the right, `done`/`failed` are final. */
+export type BatchState = "ready" | "submitted" | "received" | "done" | "failed";
+
+/** What an attempt row says about one HTTP call. */
+export type AttemptKind = "submit" | "poll" | "lookup" | "login";
+
+/** One HTTP call to the authority, as stored in `attempts`. */
+export interface AttemptRecord {
+  readonly kind: AttemptKind;
+  /** Epoch ms when the call started. */
+  readonly at: number;
+  /** Short stable word: `accepted`, `duplicate`, `rejected`, `retry`, `replies`, `unknown`, `ok` … */
+  readonly outcome: string;
+  readonly httpStatus?: number | undefined;
+  /** Whose fault a failed call was (gateway.ts explains the rule); absent when the call worked. */
+  readonly side?: "ours" | "theirs" | undefined;
+  readonly detail: string;
+  readonly durationMs: number;
+}
+
+/** One invoice as the batch builder needs it. */
+export interface BatchInvoiceInput {
+  readonly invoiceId: number;
+  /** The exact signed bytes from `invoices.signed_xml`. */
+  readonly signedXml: Buffer;
+}
+
+/** A group of invoices that may share one TDiep 206: one seller, one form, one symbol (addendum §1d). */
+export interface BatchGroup {
+  readonly khmshdon: string;
+  readonly khhdon: string;
+  /** Oldest first, in the order they must appear in `DLieu`. */
+  readonly invoices: readonly BatchInvoiceInput[];
+}
+
+/** What the builder returns for a group: a fresh `MTDiep` and the complete signed message bytes. */
+export interface BuiltBatch {
+  readonly mtdiep: string;
+  readonly xml: Buffer;
+}
+
+/** Options of {@link createBatches}. */
+export interface CreateBatchesOptions {
+  /** Epoch ms; invoices created after this are not due yet. */
+  readonly now: number;
+  /** At most this many invoices per batch (addendum §1d: 1–1000). */
+  readonly maxInvoices: number;
+  /** At most this many bytes per message, envelope and signature included (addendum §1d: 2 MB). */
+  readonly maxBytes: number;
+  /** Stop after this many batches in one call, so one call never holds the write lock for long. Default 8. */
+  readonly maxBatches?: number;
+  /** Builds and signs the TDiep for a group. Synchronous: it runs inside the transaction. */
+  readonly build: (group: BatchGroup) => BuiltBatch;
+}
+
+/** A batch {@link createBatches} inserted. */
+export interface CreatedBatch {
+  readonly id: number;
+  readonly mtdiep: string;
+  readonly khmshdon: string;
+  readonly khhdon: string;
+  readonly invoiceIds: readonly number[];
+  readonly bytes: number;
+}
+
+/** What {@link createBatches} did. */
+export interface CreateBatchesResult {
+  readonly batches: readonly CreatedBatch[];
+  /** Invoices that can never fit in a message (bigger than `maxBytes` alone); their deliveries are rejected. */
+  readonly oversized: readonly SettledInvoice[];
+}
+
+/** A batch taken by {@link claimBatch}; the caller owns it until `leaseUntil`. */
+export interface ClaimedBatch {
+  readonly id: number;
+  readonly mtdiep: string;
+  /** `ready`: send it (after a lookup when `inDoubt`); `submitted`/`received`: poll for replies. */
+  readonly state: "ready" | "submitted" | "received";
+  /** Submit rounds so far, this one included (only `ready` claims count). */
+  readonly attempts: number;
+  /** A previous POST may have reached the authority unanswered (timeout or crash): look it up first. */
+  readonly inDoubt: boolean;
+  readonly leaseUntil: number;
+  /** The exact bytes to POST; only loaded for `ready` claims. */
+  readonly xml: Buffer | undefined;
+}
+
+/** One invoice of a batch, in `DLieu` order, with what is needed to map authority errors to it. */
+export interface BatchInvoice {
+  readonly invoiceId: number;
+  readonly khmshdon: string;
+  readonly khhdon: string;
+  readonly shdon: number;
+  readonly mccqt: string;
+  /** 1-based position inside `DLieu`. */
+  readonly position: number;
+}
+
+/** An invoice whose delivery reached a final state. */
+export interface SettledInvoice {
+  readonly invoiceId: number;
+  readonly mccqt: string;
+  readonly khmshdon: string;
+  readonly khhdon: string;
+  readonly shdon: number;
+  readonly accepted: boolean;
+  /** Why it was rejected, verbatim from the authority where there is a text. */
+  readonly error?: string | undefined;
+}
+
+/** Result of a submit round, decided by the forwarder from the gateway's outcome. */
+export type SubmitSettlement =
+  /** The T-VAN has the message (accepted, duplicate, or found by a lookup): poll for replies from `nextPollAt`. */
+  | { readonly kind: "submitted"; readonly nextPollAt: number }
+  /** Try again at `nextAttemptAt`; `inDoubt` when the message may have arrived anyway. */
+  | { readonly kind: "retry"; readonly nextAttemptAt: number; readonly inDoubt: boolean; readonly error: string }
+  /** The T-VAN refused the message for good: the batch fails and every invoice in it is rejected. */
+  | { readonly kind: "failed"; readonly reason: string };
+
+/** A reply to store, already parsed (forward/replies.ts). */
+export interface ReplyRecord {
+  readonly mltdiep: string;
+  /** The reply's own MTDiep; storing the same one twice does nothing. */
+  readonly replyMtdiep: string;
+  readonly raw: Buffer;
+  /** Serialised with JSON.stringify. */
+  readonly parsed: unknown;
+}
+
+/** Figures for `hoadon status` and audit. */
+export interface OutboxStatus {
+  /** Deliveries not settled yet (pending or in a batch that has no final answer). */
+  readonly backlog: number;
+  readonly pending: number;
+  readonly batched: number;
+  readonly accepted: number;
+  readonly rejected: number;
+  readonly batchesByState: Readonly<Record<BatchState, number>>;
+  /** The oldest invoice not yet handed to the authority (pending, or in a batch still `ready`). */
+  readonly oldestUnsent:
+    | { readonly invoiceId: number; readonly mccqt: string; readonly createdAt: number; readonly deadlineAt: number }
+    | undefined;
+  /** The most recently accepted invoice. */
+  readonly lastAccepted: { readonly invoiceId: number; readonly mccqt: string; readonly at: number } | undefined;
+}
+
+const DEFAULT_MAX_BATCHES = 8;
+/** Room kept for TTChung, the DLieu tags and the CKSNNT signature with its certificate when planning a batch. */
+const ENVELOPE_RESERVE = 16 * 1024;
+
+/**
+ * Groups due `pending` deliveries (oldest first) into batches of one (KHMSHDon, KHHDon), at most `maxInvoices`
+ * invoices and `maxBytes` bytes each, builds each batch with `build`, and inserts it while moving its deliveries
+ * to `batched`: all in ONE immediate transaction, so a crash leaves either no batch or a complete one.
+ */
+export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatchesResult {
+  const maxBatches = opts.maxBatches ?? DEFAULT_MAX_BATCHES;
+  if (opts.maxInvoices < 1 || opts.maxInvoices > 1000) throw new RangeError("maxInvoices must be 1..1000");
+  const run = db.transaction((): CreateBatchesResult => {
+    const due = db
+      .prepare<[number, number], { id: number; khmshdon: string; khhdon: string; size: number }>(
+        `SELECT i.id, i.khmshdon, i.khhdon, length(i.signed_xml) AS size
+           FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+          WHERE d.state = 'pending' AND i.created_at <= ?
+          ORDER BY i.id LIMIT ?`,
+      )
+      .all(opts.now, opts.maxInvoices * maxBatches);
+    // Groups keep first-seen order, so the group holding the oldest invoice is batched first.
+    const groups = new Map<string, typeof due>();
+    for (const row of due) {
+      const key = `${row.khmshdon};${row.khhdon}`;
+      const g = groups.get(key);
+      if (g) g.push(row);
+      else groups.set(key, [row]);
+    }
+    const loadXml = db.prepare<[number], { signed_xml: Buffer }>("SELECT signed_xml FROM invoices WHERE id = ?");
+    const insertBatch = db.prepare<[string, string, string, number, Buffer, number, number, number]>(
+      `INSERT INTO batches (mtdiep, khmshdon, khhdon, invoice_count, xml, created_at, state, next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?)`,
+    );
+    const moveDelivery = db.prepare<[number, number, number]>(
+      "UPDATE deliveries SET state = 'batched', batch_id = ?, updated_at = ? WHERE invoice_id = ? AND state = 'pending'",
+    );
+    const batches: CreatedBatch[] = [];
+    const oversized: SettledInvoice[] = [];
+    const budget = Math.max(opts.maxBytes - ENVELOPE_RESERVE, 0);
+    for (const rows of groups.values()) {
+      let i = 0;
+      while (i < rows.length && batches.length < maxBatches) {
+        // Plan by the invoices' own sizes, then check the real message size after building.
+        let n = 0;
+        let bytes = 0;
+        while (i + n < rows.length && n < opts.maxInvoices) {
+          const size = (rows[i + n] as (typeof rows)[number]).size;
+          if (n > 0 && bytes + size > budget) break;
+          bytes += size;
+          n += 1;
+        }
+        let chosen = rows.slice(i, i + n);
+        let built = buildGroup(chosen);
+        while (built.xml.length > opts.maxBytes && chosen.length > 1) {
+          // The reserve was too small (a long certificate chain): drop invoices from the tail until it fits.
+          let excess = built.xml.length - opts.maxBytes;
+          let keep = chosen.length;
+          while (keep > 1 && excess > 0) {
+            keep -= 1;
+            excess -= (chosen[keep] as (typeof chosen)[number]).size;
+          }
+          chosen = chosen.slice(0, keep);
+          built = buildGroup(chosen);
+        }
+        i += chosen.length;
+        const only = chosen[0] as (typeof chosen)[number];
+        if (built.xml.length > opts.maxBytes) {
+          oversized.push(
+            rejectOne(
+              db,
+              only.id,
+              opts.now,
+              `Hóa đơn quá lớn để gửi: thông điệp ${built.xml.length} byte vượt giới hạn ${opts.maxBytes} byte (addendum §1d)`,
+            ),
+          );
+          continue;
+        }
+        const info = insertBatch.run(
+          built.mtdiep,
+          only.khmshdon,
+          only.khhdon,
+          chosen.length,
+          built.xml,
+          opts.now,
+          opts.now,
+          opts.now,
+        );
+        const batchId = Number(info.lastInsertRowid);
+        for (const row of chosen) {
+          if (moveDelivery.run(batchId, opts.now, row.id).changes !== 1) {
+            throw new Error(`delivery ${row.id} was not pending while batching`);
+          }
+        }
+        batches.push({
+          id: batchId,
+          mtdiep: built.mtdiep,
+          khmshdon: only.khmshdon,
+          khhdon: only.khhdon,
+          invoiceIds: chosen.map((r) => r.id),
+          bytes: built.xml.length,
+        });
+      }
+    }
+    return { batches, oversized };
+
+    function buildGroup(chosen: readonly { id: number; khmshdon: string; khhdon: string }[]): BuiltBatch {
+      const first = chosen[0] as (typeof chosen)[number];
+      return opts.build({
+        khmshdon: first.khmshdon,
+        khhdon: first.khhdon,
+        invoices: chosen.map((r) => ({
+          invoiceId: r.id,
+          signedXml: (loadXml.get(r.id) as { signed_xml: Buffer }).signed_xml,
+        })),
+      });
+    }
+  });
+  return run.immediate();
+}
+
+function rejectOne(db: Db, invoiceId: number, now: number, error: string): SettledInvoice {
+  db.prepare<[number, string, number]>(
+    "UPDATE deliveries SET state = 'rejected', updated_at = ?, error = ? WHERE invoice_id = ?",
+  ).run(now, error, invoiceId);
+  const inv = db
+    .prepare<[number], { mccqt: string; khmshdon: string; khhdon: string; shdon: number }>(
+      "SELECT mccqt, khmshdon, khhdon, shdon FROM invoices WHERE id = ?",
+    )
+    .get(invoiceId) as { mccqt: string; khmshdon: string; khhdon: string; shdon: number };
+  return { invoiceId, ...inv, accepted: false, error };
+}
+
+/**
+ * Takes the next batch that has work due (a `ready` batch to send, or a `submitted`/`received` one to poll) and
+ * leases it for `leaseMs`, in an IMMEDIATE transaction. A `ready` claim counts as a submit round and marks the
+ * batch in doubt until {@link settleSubmit} says otherwise, so a crash mid-send is followed by a lookup.
+ */
+export function claimBatch(db: Db, now: number, leaseMs: number): ClaimedBatch | undefined {
+  const run = db.transaction((): ClaimedBatch | undefined => {
+    const row = db
+      .prepare<
+        [number, number],
+        { id: number; mtdiep: string; state: ClaimedBatch["state"]; attempts: number; in_doubt: number }
+      >(
+        `SELECT id, mtdiep, state, attempts, in_doubt FROM batches
+          WHERE state IN ('ready', 'submitted', 'received') AND next_attempt_at <= ?
+            AND (lease_until IS NULL OR lease_until <= ?)
+          ORDER BY next_attempt_at, id LIMIT 1`,
+      )
+      .get(now, now);
+    if (!row) return undefined;
+    const leaseUntil = now + leaseMs;
+    const sending = row.state === "ready";
+    db.prepare<[number, number, number, number, number]>(
+      `UPDATE batches SET lease_until = ?, attempts = attempts + ?, in_doubt = max(in_doubt, ?), updated_at = ?
+        WHERE id = ?`,
+    ).run(leaseUntil, sending ? 1 : 0, sending ? 1 : 0, now, row.id);
+    const xml = sending ? batchXml(db, row.id) : undefined;
+    return {
+      id: row.id,
+      mtdiep: row.mtdiep,
+      state: row.state,
+      attempts: row.attempts + (sending ? 1 : 0),
+      inDoubt: row.in_doubt === 1,
+      leaseUntil,
+      xml,
+    };
+  });
+  return run.immediate();
+}
+
+/** Appends one attempt row (poll, lookup, login, or a submit settled elsewhere). */
+export function recordAttempt(db: Db, batchId: number | null, attempt: AttemptRecord): void {
+  db.prepare<[number | null, number, string, string, number | null, string | null, string, number]>(
+    `INSERT INTO attempts (batch_id, at, kind, outcome, http_status, side, detail, duration_ms)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    batchId,
+    attempt.at,
+    attempt.kind,
+    attempt.outcome,
+    attempt.httpStatus ?? null,
+    attempt.side ?? null,
+    attempt.detail,
+    Math.max(0, Math.round(attempt.durationMs)),
+  );
+}
+
+/**
+ * Ends a submit round in one transaction: appends its attempt rows (login, lookup, submit, in call order),
+ * releases the lease and moves the batch on. `failed` rejects every invoice of the batch with the reason and
+ * returns them; otherwise the result is empty.
+ */
+export function settleSubmit(
+  db: Db,
+  input: {
+    readonly batchId: number;
+    readonly now: number;
+    readonly attempts: readonly AttemptRecord[];
+    readonly result: SubmitSettlement;
+  },
+): readonly SettledInvoice[] {
+  const run = db.transaction((): readonly SettledInvoice[] => {
+    for (const a of input.attempts) recordAttempt(db, input.batchId, a);
+    const r = input.result;
+    switch (r.kind) {
+      case "submitted":
+        db.prepare<[number, number, number]>(
+          `UPDATE batches SET state = CASE WHEN state = 'ready' THEN 'submitted' ELSE state END, in_doubt = 0,
+                  lease_until = NULL, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?`,
+        ).run(r.nextPollAt, input.now, input.batchId);
+        return [];
+      case "retry":
+        db.prepare<[number, number, string, number, number]>(
+          `UPDATE batches SET in_doubt = ?, lease_until = NULL, next_attempt_at = ?, last_error = ?, updated_at = ?
+            WHERE id = ?`,
+        ).run(r.inDoubt ? 1 : 0, r.nextAttemptAt, r.error, input.now, input.batchId);
+        return [];
+      case "failed": {
+        const all = new Map(batchInvoices(db, input.batchId).map((i) => [i.invoiceId, r.reason] as const));
+        return settleInvoices(db, { batchId: input.batchId, now: input.now, state: "failed", rejected: all });
+      }
+      default: {
+        const never: never = r;
+        throw new Error(`unknown settlement ${JSON.stringify(never)}`);
+      }
+    }
+  });
+  return run.immediate();
+}
+
+/**
+ * Ends a poll round without a final answer: appends its attempt rows, moves the batch forward to `state` when
+ * given (`received` after a 999 TTTNhan=0), releases the lease and schedules the next poll.
+ */
+export function settlePoll(
+  db: Db,
+  input: {
+    readonly batchId: number;
+    readonly now: number;
+    readonly attempts: readonly AttemptRecord[];
+    readonly state?: "submitted" | "received" | undefined;
+    readonly nextPollAt: number;
+    readonly error?: string | undefined;
+  },
+): void {
+  const run = db.transaction((): void => {
+    for (const a of input.attempts) recordAttempt(db, input.batchId, a);
+    db.prepare<[string | null, number, string | null, number, number]>(
+      `UPDATE batches SET state = coalesce(?, state), lease_until = NULL, next_attempt_at = ?, last_error = ?,
+              updated_at = ? WHERE id = ?`,
+    ).run(input.state ?? null, input.nextPollAt, input.error ?? null, input.now, input.batchId);
+  });
+  run.immediate();
+}
+
+/** Keeps a reply (raw bytes and parsed JSON). Returns false when a reply with that MTDiep was stored before. */
+export function storeReply(db: Db, batchId: number, reply: ReplyRecord, receivedAt: number): boolean {
+  const info = db
+    .prepare<[number, string, string, Buffer, string, number]>(
+      `INSERT INTO replies (batch_id, mltdiep, reply_mtdiep, raw, parsed, received_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (reply_mtdiep) DO NOTHING`,
+    )
+    .run(batchId, reply.mltdiep, reply.replyMtdiep, reply.raw, JSON.stringify(reply.parsed), receivedAt);
+  return info.changes === 1;
+}
+
+/** The invoices of a batch in `DLieu` order (the order {@link createBatches} gave the builder). */
+export function batchInvoices(db: Db, batchId: number): BatchInvoice[] {
+  const rows = db
+    .prepare<[number], { id: number; khmshdon: string; khhdon: string; shdon: number; mccqt: string }>(
+      `SELECT i.id, i.khmshdon, i.khhdon, i.shdon, i.mccqt FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+        WHERE d.batch_id = ? ORDER BY i.id`,
+    )
+    .all(batchId);
+  return rows.map((r, k) => ({
+    invoiceId: r.id,
+    khmshdon: r.khmshdon,
+    khhdon: r.khhdon,
+    shdon: r.shdon,
+    mccqt: r.mccqt,
+    position: k + 1,
+  }));
+}
+
+/**
+ * Gives every still-`batched` invoice of a batch its final state, in one transaction: those in `rejected` are
+ * rejected with their error text, all others accepted; the batch becomes `state`. A rejected invoice never holds
+ * the others back (design.md invariant 8). Returns what changed, so the caller can report it.
+ */
+export function settleInvoices(
+  db: Db,
+  input: {
+    readonly batchId: number;
+    readonly now: number;
+    readonly state: "done" | "failed";
+    readonly rejected: ReadonlyMap<number, string>;
+    readonly attempts?: readonly AttemptRecord[];
+  },
+): SettledInvoice[] {
+  const run = db.transaction((): SettledInvoice[] => {
+    for (const a of input.attempts ?? []) recordAttempt(db, input.batchId, a);
+    const open = db
+      .prepare<[number], { id: number; khmshdon: string; khhdon: string; shdon: number; mccqt: string }>(
+        `SELECT i.id, i.khmshdon, i.khhdon, i.shdon, i.mccqt FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+          WHERE d.batch_id = ? AND d.state = 'batched' ORDER BY i.id`,
+      )
+      .all(input.batchId);
+    const update = db.prepare<[string, number, string | null, number]>(
+      "UPDATE deliveries SET state = ?, updated_at = ?, error = ? WHERE invoice_id = ?",
+    );
+    const out: SettledInvoice[] = [];
+    for (const r of open) {
+      const error = input.rejected.get(r.id);
+      update.run(error === undefined ? "accepted" : "rejected", input.now, error ?? null, r.id);
+      out.push({
+        invoiceId: r.id,
+        mccqt: r.mccqt,
+        khmshdon: r.khmshdon,
+        khhdon: r.khhdon,
+        shdon: r.shdon,
+        accepted: error === undefined,
+        error,
+      });
+    }
+    db.prepare<[string, string | null, number, number]>(
+      "UPDATE batches SET state = ?, lease_until = NULL, in_doubt = 0, last_error = ?, updated_at = ? WHERE id = ?",
+    ).run(
+      input.state,
+      input.state === "failed" ? (input.rejected.values().next().value ?? null) : null,
+      input.now,
+      input.batchId,
+    );
+    return out;
+  });
+  return run.immediate();
+}
+
+/** The exact bytes of a batch, as built. */
+export function batchXml(db: Db, batchId: number): Buffer {
+  const row = db.prepare<[number], { xml: Buffer }>("SELECT xml FROM batches WHERE id = ?").get(batchId);
+  if (!row) throw new Error(`no batch ${batchId}`);
+  return row.xml;
+}
+
+/** The parsed form of every reply stored for a batch, oldest first (JSON as given to {@link storeReply}). */
+export function storedReplies(db: Db, batchId: number): unknown[] {
+  return db
+    .prepare<[number], { parsed: string }>("SELECT parsed FROM replies WHERE batch_id = ? ORDER BY id")
+    .all(batchId)
+    .map((r) => JSON.parse(r.parsed) as unknown);
+}
+
+/**
+ * Epoch ms at which the next batch becomes claimable (its retry time or its lease end, whichever is later), or
+ * undefined when no batch is waiting for anything.
+ */
+export function nextBatchDueAt(db: Db): number | undefined {
+  const row = db
+    .prepare<[], { due: number | null }>(
+      `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) AS due FROM batches
+        WHERE state IN ('ready', 'submitted', 'received')`,
+    )
+    .get();
+  return row?.due ?? undefined;
+}
+
+/** Backlog, oldest unsent and last accepted invoice, and batch counts per state. */
+export function outboxStatus(db: Db): OutboxStatus {
+  const counts = db
+    .prepare<[], { state: string; n: number }>("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
+    .all();
+  const by = (s: string): number => counts.find((c) => c.state === s)?.n ?? 0;
+  const batchCounts = db
+    .prepare<[], { state: BatchState; n: number }>("SELECT state, count(*) AS n FROM batches GROUP BY state")
+    .all();
+  const batchesByState: Record<BatchState, number> = { ready: 0, submitted: 0, received: 0, done: 0, failed: 0 };
+  for (const b of batchCounts) batchesByState[b.state] = b.n;
+  const oldest = db
+    .prepare<[], { id: number; mccqt: string; created_at: number; deadline_at: number }>(
+      `SELECT i.id, i.mccqt, i.created_at, i.deadline_at FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+         LEFT JOIN batches b ON b.id = d.batch_id
+        WHERE d.state = 'pending' OR (d.state = 'batched' AND b.state = 'ready')
+        ORDER BY i.id LIMIT 1`,
+    )
+    .get();
+  const last = db
+    .prepare<[], { id: number; mccqt: string; updated_at: number }>(
+      `SELECT i.id, i.mccqt, d.updated_at FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+        WHERE d.state = 'accepted' ORDER BY d.updated_at DESC, i.id DESC LIMIT 1`,
+    )
+    .get();
+  return {
+    backlog: by("pending") + by("batched"),
+    pending: by("pending"),
+    batched: by("batched"),
+    accepted: by("accepted"),
+    rejected: by("rejected"),
+    batchesByState,
+    oldestUnsent: oldest
+      ? { invoiceId: oldest.id, mccqt: oldest.mccqt, createdAt: oldest.created_at, deadlineAt: oldest.deadline_at }
+      : undefined,
+    lastAccepted: last ? { invoiceId: last.id, mccqt: last.mccqt, at: last.updated_at } : undefined,
+  };
+}
