@@ -123,6 +123,7 @@ export function startDaemon(deps: DaemonDeps): Daemon {
       password: authorityPassword,
       timeoutMs: config.authority.timeoutMs,
       clock,
+      signal, // stopping must not wait out an HTTP timeout
     }),
     signer,
     envelope: {

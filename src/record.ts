@@ -163,7 +163,7 @@ export function createRecorder(deps: RecorderDeps): Recorder {
     const parsed = Receipt.safeParse(input.receipt);
     if (!parsed.success) {
       const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "receipt"}: ${i.message}`).join("; ");
-      return reject(input, "RECEIPT_INVALID", `Hóa đơn bán lẻ không hợp lệ / invalid receipt: ${detail}`);
+      return reject(input, "RECEIPT_INVALID", `Phiếu tính tiền không hợp lệ / invalid receipt: ${detail}`);
     }
     const receipt = parsed.data;
 

@@ -22,7 +22,7 @@ const text = (max: number) =>
   z
     .string()
     .transform(cleanText)
-    .pipe(z.string().max(max, { error: `at most ${max} characters` }));
+    .pipe(z.string().max(max, { error: `tối đa ${max} ký tự / at most ${max} characters` }));
 
 const requiredText = (max: number) =>
   z
@@ -31,26 +31,35 @@ const requiredText = (max: number) =>
     .pipe(
       z
         .string()
-        .min(1, { error: "must not be empty" })
-        .max(max, { error: `at most ${max} characters` }),
+        .min(1, { error: "không được để trống / must not be empty" })
+        .max(max, { error: `tối đa ${max} ký tự / at most ${max} characters` }),
     );
 
 /** Whole đồng, never negative on a receipt (refunds are their own kind, not negative lines). */
-export const Dong = z.number().int({ error: "must be a whole number of đồng" }).min(0).max(999_999_999_999_999);
+export const Dong = z
+  .number({ error: "phải là số tiền / must be an amount" })
+  .int({ error: "phải là số đồng nguyên / must be a whole number of đồng" })
+  .min(0, { error: "không được âm / must not be negative" })
+  .max(999_999_999_999_999, { error: "quá lớn / too large" });
 
 /** A quantity as printed: up to 15 integer digits and 6 decimals (spec §2.3 "num 21,6"). */
 export const Quantity = z
   .string()
-  .regex(/^\d{1,15}(\.\d{1,6})?$/, { error: "must be a decimal number like 2 or 0.5 (at most 6 decimals)" })
-  .refine((q) => !/^0+(\.0+)?$/.test(q), { error: "must not be zero" });
+  .regex(/^\d{1,15}(\.\d{1,6})?$/, {
+    error: "phải là số như 2 hoặc 0.5 (tối đa 6 chữ số thập phân) / a decimal number like 2 or 0.5",
+  })
+  .refine((q) => !/^0+(\.0+)?$/.test(q), { error: "không được bằng 0 / must not be zero" });
 
 /**
  * VAT rate codes exactly as `TSuat` writes them (spec §6.1). `KHAC` alone means "other, rate not determined".
  */
-export const VatRate = z.union([
-  z.enum(["0%", "5%", "8%", "10%", "KCT", "KKKNT", "KHAC"]),
-  z.string().regex(/^KHAC:\d{1,2}(\.\d{1,2})?%$/, { error: "unknown VAT rate" }),
-]);
+export const VatRate = z.union(
+  [
+    z.enum(["0%", "5%", "8%", "10%", "KCT", "KKKNT", "KHAC"]),
+    z.string().regex(/^KHAC:\d{1,2}(\.\d{1,2})?%$/, { error: "thuế suất không hợp lệ / unknown VAT rate" }),
+  ],
+  { error: "thuế suất không hợp lệ / unknown VAT rate" },
+);
 export type VatRate = z.infer<typeof VatRate>;
 
 /** Line nature (`TChat`): 1 goods/service, 2 promotion, 3 trade discount, 4 note. */
@@ -84,13 +93,15 @@ export const Buyer = z.object({
   name: text(400).optional(),
   taxCode: z
     .string()
-    .regex(/^\d{10}(-\d{3})?$|^\d{12}$/, { error: "a tax code has 10 digits (or 10-3 for a branch)" })
+    .regex(/^\d{10}(-\d{3})?$|^\d{12}$/, {
+      error: "mã số thuế gồm 10 chữ số (chi nhánh 10-3) / a tax code has 10 digits (10-3 for a branch)",
+    })
     .optional(),
   address: text(400).optional(),
   phone: text(20).optional(),
   citizenId: z
     .string()
-    .regex(/^\d{12}$/, { error: "a citizen ID (CCCD) has 12 digits" })
+    .regex(/^\d{12}$/, { error: "số CCCD gồm 12 chữ số / a citizen ID has 12 digits" })
     .optional(),
   personName: text(100).optional(),
   email: text(50).optional(),
@@ -113,15 +124,21 @@ export const Receipt = z.object({
     .string()
     .min(1)
     .max(64)
-    .regex(/^[\x21-\x7e]+$/, { error: "printable ASCII without spaces" }),
+    .regex(/^[\x21-\x7e]+$/, { error: "chỉ gồm ký tự ASCII, không dấu cách / printable ASCII without spaces" }),
   /** When the register says the sale happened, ISO 8601 with a zone offset. */
-  issuedAt: z.iso.datetime({ offset: true, error: "an ISO date-time with zone, e.g. 2026-11-20T09:41:07+07:00" }),
+  issuedAt: z.iso.datetime({
+    offset: true,
+    error: "thời điểm ISO có múi giờ, ví dụ 2026-11-20T09:41:07+07:00 / an ISO date-time with zone",
+  }),
   kind: z.enum(["sale", "replacement"]).default("sale"),
   replaces: Replaces.optional(),
   /** Shops mostly print VAT-inclusive prices. */
   pricesIncludeVat: z.boolean().default(true),
   currency: z.literal("VND").default("VND"),
-  lines: z.array(ReceiptLine).min(1, { error: "a receipt needs at least one line" }).max(1000),
+  lines: z
+    .array(ReceiptLine)
+    .min(1, { error: "cần ít nhất một dòng hàng / a receipt needs at least one line" })
+    .max(1000),
   payments: z.array(Payment).default([]),
   buyer: Buyer.optional(),
   /** The total the register printed and took money for. */
