@@ -14,7 +14,9 @@ function files(dir: string): string[] {
 }
 
 const importsOf = (file: string): string[] =>
-  [...readFileSync(file, "utf8").matchAll(/^\s*(?:import|export)\b[^;]*?from\s+"([^"]+)"/gm)].map((m) => m[1] as string);
+  [...readFileSync(file, "utf8").matchAll(/^\s*(?:import|export)\b[^;]*?from\s+"([^"]+)"/gm)].map(
+    (m) => m[1] as string,
+  );
 
 describe("architecture", () => {
   it("drivers import only src/driver-api (and zod)", () => {
@@ -46,7 +48,7 @@ describe("architecture", () => {
     for (const file of files("src")) {
       const text = readFileSync(file, "utf8").replace(/RAISE\(ABORT[^)]*\)/g, "");
       const deletes = text.match(/\bDELETE\s+FROM\b/gi) ?? [];
-      const allowed = file.includes("migrations") ? text.match(/BEFORE DELETE ON/gi)?.length ?? 0 : 0;
+      const allowed = file.includes("migrations") ? (text.match(/BEFORE DELETE ON/gi)?.length ?? 0) : 0;
       expect.soft(deletes.length, `${file} deletes rows`).toBeLessThanOrEqual(allowed);
     }
   });
