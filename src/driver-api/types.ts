@@ -42,10 +42,21 @@ export type ProblemCode =
   | "DECODE_FAILED"
   | "BAD_JSON";
 
+/**
+ * The two ends a tap or bridge sits between: the register (or POS, the host that sends commands and sales) and the
+ * device it talks to (a receipt printer, a fiscal printer).
+ */
+export type Side = "register" | "device";
+
 /** What a decoder can say, in order. The session acts on events in the order given. */
 export type DecoderEvent =
   | {
       readonly type: "receipt";
+      /**
+       * Where `reply` bytes go. Default "register" (an ack). A bridge may answer the device instead, e.g. the
+       * invoice code and lookup QR printed at the foot of the receipt before the held cut.
+       */
+      readonly replyTo?: Side;
       /** Unvalidated receipt object (ReceiptInput shape); the write path validates it with zod. */
       readonly receipt: unknown;
       /** The exact bytes this receipt came from. */
@@ -55,6 +66,15 @@ export type DecoderEvent =
     }
   /** Protocol bytes to send now that do not depend on a commit (status answers, SYN …). */
   | { readonly type: "reply"; readonly bytes: Uint8Array }
+  /** The register said who it is (serial number, model, firmware); the session pins it and alerts on a change. */
+  | {
+      readonly type: "identity";
+      readonly serial?: string;
+      readonly model?: string;
+      readonly firmware?: string;
+    }
+  /** Bytes a bridge writes to one side now (pass-through, status answers in sink role …). */
+  | { readonly type: "forward"; readonly to: Side; readonly bytes: Uint8Array }
   | {
       readonly type: "problem";
       readonly code: ProblemCode;
@@ -72,6 +92,13 @@ export interface Decoder {
   idle(nowMs: number): DecoderEvent[];
 }
 
+/** A decoder that sees both directions (tap and bridge roles). Same rules as {@link Decoder}. */
+export interface TapDecoder {
+  /** Bytes as they arrived from one side. */
+  push(bytes: Uint8Array, nowMs: number, from: Side): DecoderEvent[];
+  idle(nowMs: number): DecoderEvent[];
+}
+
 export interface Driver<Options = unknown> {
   /** Stable id, stored with every receipt. Never rename; add a new id. */
   readonly id: string;
@@ -83,6 +110,8 @@ export interface Driver<Options = unknown> {
   /** Per-register options, validated at config load. */
   readonly options: z.ZodType<Options>;
   createDecoder(options: Options): Decoder;
+  /** For drivers with a tap or bridge role: a decoder fed from both sides (the session owns both ports). */
+  createTapDecoder?(options: Options): TapDecoder;
 }
 
 export const defineDriver = <O>(driver: Driver<O>): Driver<O> => driver;

@@ -169,6 +169,10 @@ export function eventToJson(event: DecoderEvent): Record<string, unknown> {
       if (event.reply !== undefined) out["reply"] = bytesJson(event.reply);
       return out;
     }
+    case "identity":
+      return { type: "identity", serial: event.serial, model: event.model, firmware: event.firmware };
+    case "forward":
+      return { type: "forward", to: event.to, bytes: bytesJson(event.bytes) };
     default: {
       const never: never = event;
       throw new TypeError(`unknown event ${JSON.stringify(never)}`);

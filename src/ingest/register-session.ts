@@ -197,6 +197,14 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
               if (event.reply) send(event.reply);
               break;
             }
+            case "identity":
+              // Pinning the identity per port and alerting on a change comes with the store's register table.
+              log.info({ serial: event.serial, model: event.model, firmware: event.firmware }, "register identity");
+              break;
+            case "forward":
+              // A single-port session has only the register side.
+              if (event.to === "register") send(event.bytes);
+              break;
             default: {
               const never: never = event;
               log.error({ event: never }, "unknown decoder event");
