@@ -2,23 +2,15 @@
  * Bad input reaches the real daemon over TCP: each bad line gets a nak with the reason, its bytes are kept in
  * quarantine, and the register (and the daemon) keep going. A broken config is refused before any port opens.
  */
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { crc32Hex } from "../../src/driver-api/index.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { writeDemoConfig } from "../support/demo-config.js";
+import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const good = (id: string, over: Record<string, unknown> = {}): string =>
   JSON.stringify({

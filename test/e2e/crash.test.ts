@@ -2,7 +2,6 @@
  * Design.md invariant 1, shown with a real process: a daemon killed with SIGKILL at random moments while a register
  * is sending, then started again, has lost no acknowledged receipt, invoiced none twice, and its numbering has no gap.
  */
-import { createServer } from "node:net";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
@@ -12,17 +11,8 @@ import { createTestIdentity } from "../../src/sign/index.js";
 import { generateReceipts, startSimulatedRegister } from "../../src/simulator/index.js";
 import { spawnHoadon } from "../support/cli.js";
 import { writeDemoConfig } from "../support/demo-config.js";
+import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === "object" && addr ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** mulberry32: the kill points are random but the same on every run. */
 function seeded(seed: number): () => number {
