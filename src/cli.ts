@@ -111,6 +111,22 @@ const COMMANDS: Record<string, Command> = {
       return (await import("./commands/simulate.js")).simulateRegisterCommand(v, ctx);
     },
   },
+  decode: {
+    summary: "Giải mã tệp ghi byte (.cap) thành sự kiện JSON / decode a capture file into JSON events",
+    usage: "hoadon decode --driver ID [--options JSON] FILE",
+    options: { driver: { type: "string" }, options: { type: "string" } },
+    run: async (v, p, ctx) => (await import("./commands/decode.js")).decodeCommand(positional(p, 0, "FILE"), v, ctx),
+  },
+  audit: {
+    summary: "verify: kiểm tra chuỗi băm, số hóa đơn và chữ ký (chỉ đọc) / verify chain, numbering, signatures",
+    usage: "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]",
+    options: { db: { type: "string" }, "trusted-cert": { type: "string" } },
+    run: async (v, p, ctx) => {
+      const sub = positional(p, 0, "verify");
+      if (sub !== "verify") throw usage(`không có lệnh "audit ${sub}" / unknown subcommand`);
+      return (await import("./commands/audit.js")).auditVerifyCommand(required(v, "db"), v, ctx);
+    },
+  },
   status: {
     summary: "Hàng đợi, hóa đơn cũ nhất chưa gửi, lần chấp nhận gần nhất / backlog and delivery status",
     usage: "hoadon status --config FILE [--json]",

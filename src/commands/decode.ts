@@ -1,0 +1,44 @@
+/** `hoadon decode --driver ID [--options JSON] FILE`: a capture file → one JSON event per line. */
+import { readFileSync } from "node:fs";
+import { driverCatalogue } from "../catalogue.js";
+import type { CommandContext } from "../cli.js";
+import { eventToJson, replayCapture } from "../ingest/index.js";
+import { DaemonError } from "../shared/errors.js";
+
+export async function decodeCommand(
+  file: string,
+  v: Record<string, string | boolean | undefined>,
+  ctx: CommandContext,
+): Promise<number> {
+  const id = typeof v.driver === "string" ? v.driver : undefined;
+  if (!id) throw new DaemonError("USAGE", "thiếu --driver / --driver is required");
+  const driver = driverCatalogue.get(id);
+  if (!driver)
+    throw new DaemonError(
+      "DRIVER_UNKNOWN",
+      `không có driver "${id}"; có / known: ${driverCatalogue.ids().join(", ")} / unknown driver`,
+    );
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new DaemonError("INPUT_UNREADABLE", `Không đọc được ${file} / cannot read the capture`, { cause });
+  }
+  let rawOptions: unknown = {};
+  if (typeof v.options === "string") {
+    try {
+      rawOptions = JSON.parse(v.options);
+    } catch (cause) {
+      throw new DaemonError("USAGE", "--options phải là JSON / --options must be JSON", { cause });
+    }
+  }
+  const options = driver.options.safeParse(rawOptions);
+  if (!options.success)
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      options.error.issues.map((i) => `options.${i.path.join(".")}: ${i.message}`).join("\n"),
+    );
+  for (const event of replayCapture(driver as Parameters<typeof replayCapture>[0], options.data, text))
+    ctx.out(JSON.stringify(eventToJson(event)));
+  return 0;
+}
