@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System tools the integration tests use: socat (pseudo-terminal registers), xmlsec1 and xmllint (independent
-# signature and canonical-form checks). Installed when we may (root + apt); otherwise named, and those tests skip.
+# signature and canonical-form checks), chromium (the audit web page in a real browser). Installed when we may
+# (root + apt); otherwise named, and those tests skip.
 need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v socat   >/dev/null 2>&1 || need+=(socat)
 command -v xmlsec1 >/dev/null 2>&1 || need+=(xmlsec1)
 command -v xmllint >/dev/null 2>&1 || need+=(libxml2-utils)

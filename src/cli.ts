@@ -118,13 +118,22 @@ const COMMANDS: Record<string, Command> = {
     run: async (v, p, ctx) => (await import("./commands/decode.js")).decodeCommand(positional(p, 0, "FILE"), v, ctx),
   },
   audit: {
-    summary: "verify: kiểm tra chuỗi băm, số hóa đơn và chữ ký (chỉ đọc) / verify chain, numbering, signatures",
-    usage: "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]",
-    options: { db: { type: "string" }, "trusted-cert": { type: "string" } },
+    summary: "verify | serve: kiểm tra toàn vẹn, trang web chỉ đọc / integrity check, read-only web page",
+    usage:
+      "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]\n  hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]",
+    options: {
+      db: { type: "string" },
+      "trusted-cert": { type: "string" },
+      host: { type: "string" },
+      port: { type: "string" },
+      token: { type: "string" },
+    },
     run: async (v, p, ctx) => {
-      const sub = positional(p, 0, "verify");
-      if (sub !== "verify") throw usage(`không có lệnh "audit ${sub}" / unknown subcommand`);
-      return (await import("./commands/audit.js")).auditVerifyCommand(required(v, "db"), v, ctx);
+      const sub = positional(p, 0, "verify|serve");
+      const mod = await import("./commands/audit.js");
+      if (sub === "verify") return mod.auditVerifyCommand(required(v, "db"), v, ctx);
+      if (sub === "serve") return mod.auditServeCommand(required(v, "db"), v, ctx);
+      throw usage(`không có lệnh "audit ${sub}" / unknown subcommand`);
     },
   },
   status: {

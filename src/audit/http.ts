@@ -1,0 +1,270 @@
+/**
+ * The auditor's read-only web page (design.md "audit"). It opens the store read-only, has no route that changes
+ * anything (every method but GET/HEAD is 405), binds 127.0.0.1 by default and asks for a token when bound elsewhere.
+ * Plain server-rendered HTML: nothing to build, nothing loaded from outside, works in any browser on the box.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readInvoiceFacts } from "../invoice/index.js";
+import { vnDateTime } from "../shared/clock.js";
+import type { Lang } from "../shared/i18n.js";
+import { formatDong } from "../shared/i18n.js";
+import type { Db } from "../store/db.js";
+import { outboxStatus } from "../store/outbox.js";
+import { verifyStore } from "./verify-store.js";
+
+export interface AuditHttpOptions {
+  readonly db: Db;
+  readonly host?: string;
+  readonly port?: number;
+  /** Required when `host` is not a loopback address: `?token=` or `Authorization: Bearer`. */
+  readonly token?: string;
+  readonly trustedCertPem?: string;
+  readonly now?: () => number;
+}
+
+const PAGE_SIZE = 50;
+
+const esc = (s: unknown): string =>
+  String(s ?? "").replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string,
+  );
+
+const T = {
+  title: { vi: "Kiểm tra hóa đơn máy tính tiền", en: "Cash-register invoice audit" },
+  summary: { vi: "Tổng quan", en: "Summary" },
+  invoices: { vi: "Hóa đơn", en: "Invoices" },
+  quarantine: { vi: "Cần xem lại", en: "Held for review" },
+  verify: { vi: "Kiểm tra toàn vẹn", en: "Integrity check" },
+  accepted: { vi: "Đã được chấp nhận", en: "Accepted" },
+  rejected: { vi: "Bị từ chối", en: "Rejected" },
+  backlog: { vi: "Chờ gửi", en: "Waiting to be sent" },
+  oldest: { vi: "Cũ nhất chưa gửi", en: "Oldest unsent" },
+  overdue: { vi: "QUÁ HẠN", en: "OVERDUE" },
+  dueIn: { vi: "còn", en: "due in" },
+  state: { vi: "Trạng thái", en: "State" },
+  date: { vi: "Ngày lập", en: "Issued" },
+  total: { vi: "Tổng tiền", en: "Total" },
+  symbol: { vi: "Ký hiệu", en: "Symbol" },
+  number: { vi: "Số", en: "No." },
+  register: { vi: "Máy", en: "Register" },
+  reason: { vi: "Lý do", en: "Reason" },
+  received: { vi: "Nhận lúc", en: "Received" },
+  download: { vi: "Tải XML đã ký (nguyên bản)", en: "Download the signed XML (exact bytes)" },
+  intact: { vi: "Toàn vẹn", en: "Intact" },
+  broken: { vi: "KHÔNG toàn vẹn", en: "NOT intact" },
+  readOnly: { vi: "Chỉ đọc — trang này không thay đổi dữ liệu.", en: "Read-only — this page changes nothing." },
+  next: { vi: "Trang sau", en: "Next page" },
+  prev: { vi: "Trang trước", en: "Previous page" },
+  notFound: { vi: "Không tìm thấy", en: "Not found" },
+} as const satisfies Record<string, Record<Lang, string>>;
+
+const STATE_WORDS: Record<string, Record<Lang, string>> = {
+  pending: { vi: "chờ gửi", en: "pending" },
+  batched: { vi: "đã gửi, chờ trả lời", en: "sent, awaiting reply" },
+  accepted: { vi: "đã chấp nhận", en: "accepted" },
+  rejected: { vi: "bị từ chối", en: "rejected" },
+};
+
+function layout(lang: Lang, title: string, body: string): string {
+  const t = (k: keyof typeof T): string => T[k][lang];
+  const q = lang === "en" ? "?lang=en" : "";
+  return `<!doctype html><html lang="${lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>${esc(title)} · hoadon</title><style>
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fafafa}
+header{background:#0b5394;color:#fff;padding:.6rem 1rem}header a{color:#fff;margin-right:1rem;text-decoration:none}
+main{padding:1rem;max-width:70rem}table{border-collapse:collapse;width:100%;background:#fff}
+th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}td.n{text-align:right}
+.ok{color:#0a6b2b;font-weight:600}.bad{color:#b00020;font-weight:600}.muted{color:#666;font-size:.9em}
+pre{white-space:pre-wrap;word-break:break-all;background:#fff;border:1px solid #ddd;padding:.5rem;font-size:12px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:#555}
+</style></head><body><header><strong>${esc(t("title"))}</strong> &nbsp;
+<a href="/${q}">${esc(t("summary"))}</a><a href="/invoices${q}">${esc(t("invoices"))}</a>
+<a href="/quarantine${q}">${esc(t("quarantine"))}</a><a href="/verify${q}">${esc(t("verify"))}</a>
+<a href="?lang=${lang === "en" ? "vi" : "en"}">${lang === "en" ? "Tiếng Việt" : "English"}</a></header>
+<main><h1>${esc(title)}</h1>${body}<p class="muted">${esc(t("readOnly"))}</p></main></body></html>`;
+}
+
+interface InvoiceRow {
+  id: number;
+  khmshdon: string;
+  khhdon: string;
+  shdon: number;
+  mccqt: string;
+  nlap: string;
+  total: number;
+  state: string | null;
+  error: string | null;
+  register_id: string;
+  created_at: number;
+}
+
+/** The request handler, separate from listening so tests can drive it directly. */
+export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { db } = opts;
+  const now = opts.now ?? Date.now;
+  const listInvoices = db.prepare<[number, number], InvoiceRow>(
+    `SELECT i.id, i.khmshdon, i.khhdon, i.shdon, i.mccqt, i.nlap, i.total, d.state, d.error, r.register_id, i.created_at
+       FROM invoices i JOIN receipts r ON r.id = i.receipt_row LEFT JOIN deliveries d ON d.invoice_id = i.id
+      ORDER BY i.id DESC LIMIT ? OFFSET ?`,
+  );
+  const oneInvoice = db.prepare<
+    [number],
+    InvoiceRow & { signed_xml: Buffer; qr: string; sha256: string; receipt_json: string }
+  >(
+    `SELECT i.*, d.state, d.error, r.register_id, r.receipt_json FROM invoices i JOIN receipts r ON r.id = i.receipt_row
+       LEFT JOIN deliveries d ON d.invoice_id = i.id WHERE i.id = ?`,
+  );
+  const listQuarantine = db.prepare<
+    [],
+    { id: number; register_id: string; received_at: number; code: string; detail: string }
+  >("SELECT id, register_id, received_at, code, detail FROM quarantine ORDER BY id DESC LIMIT 200");
+  const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
+
+  const authorised = (req: IncomingMessage, url: URL): boolean => {
+    if (!opts.token) return true;
+    const given = url.searchParams.get("token") ?? req.headers.authorization?.replace(/^Bearer /, "") ?? "";
+    const a = Buffer.from(given);
+    const b = Buffer.from(opts.token);
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+
+  return (req, res) => {
+    const url = new URL(req.url ?? "/", "http://audit.local");
+    const lang: Lang = url.searchParams.get("lang") === "en" ? "en" : "vi";
+    const t = (k: keyof typeof T): string => T[k][lang];
+    const send = (status: number, body: string | Buffer, type = "text/html; charset=utf-8"): void => {
+      res.writeHead(status, {
+        "content-type": type,
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+      });
+      res.end(req.method === "HEAD" ? undefined : body);
+    };
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.setHeader("allow", "GET, HEAD");
+      return send(405, layout(lang, "405", "<p>Chỉ đọc / read-only</p>"));
+    }
+    if (!authorised(req, url)) return send(401, layout(lang, "401", "<p>Cần mã truy cập / token required</p>"));
+    const q = lang === "en" ? "?lang=en" : "";
+    const path = url.pathname;
+    try {
+      if (path === "/") {
+        const s = outboxStatus(db);
+        const invoices = count("SELECT count(*) AS n FROM invoices");
+        const held = count("SELECT count(*) AS n FROM quarantine");
+        let oldest = "—";
+        if (s.oldestUnsent) {
+          const left = Math.round((s.oldestUnsent.deadlineAt - now()) / 60_000);
+          oldest = `${esc(s.oldestUnsent.mccqt)} · ${
+            left >= 0
+              ? `${t("dueIn")} ${Math.floor(left / 60)} h ${left % 60} min`
+              : `<span class="bad">${t("overdue")} ${Math.floor(-left / 60)} h ${-left % 60} min</span>`
+          }`;
+        }
+        return send(
+          200,
+          layout(
+            lang,
+            t("summary"),
+            `<dl><dt>${t("invoices")}</dt><dd id="invoices">${invoices}</dd>
+<dt>${t("accepted")}</dt><dd id="accepted">${s.accepted}</dd><dt>${t("rejected")}</dt><dd id="rejected">${s.rejected}</dd>
+<dt>${t("backlog")}</dt><dd id="backlog">${s.backlog}</dd><dt>${t("oldest")}</dt><dd>${oldest}</dd>
+<dt>${t("quarantine")}</dt><dd id="held">${held}</dd></dl>`,
+          ),
+        );
+      }
+      if (path === "/invoices") {
+        const page = Math.max(0, Number(url.searchParams.get("page") ?? 0) | 0);
+        const rows = listInvoices.all(PAGE_SIZE, page * PAGE_SIZE);
+        const body = `<table><thead><tr><th>MCCQT</th><th>${t("symbol")}</th><th>${t("number")}</th><th>${t("date")}</th>
+<th>${t("register")}</th><th>${t("total")}</th><th>${t("state")}</th></tr></thead><tbody>${rows
+          .map(
+            (
+              r,
+            ) => `<tr><td><a href="/invoices/${r.id}${q}">${esc(r.mccqt)}</a></td><td>${esc(r.khmshdon + r.khhdon)}</td>
+<td class="n">${r.shdon}</td><td>${esc(r.nlap)}</td><td>${esc(r.register_id)}</td><td class="n">${formatDong(r.total)} đ</td>
+<td>${esc(STATE_WORDS[r.state ?? ""]?.[lang] ?? r.state)}${r.error ? `<br><span class="muted">${esc(r.error)}</span>` : ""}</td></tr>`,
+          )
+          .join(
+            "",
+          )}</tbody></table><p>${page > 0 ? `<a href="/invoices?page=${page - 1}${lang === "en" ? "&lang=en" : ""}">${t("prev")}</a> ` : ""}${
+          rows.length === PAGE_SIZE
+            ? `<a href="/invoices?page=${page + 1}${lang === "en" ? "&lang=en" : ""}">${t("next")}</a>`
+            : ""
+        }</p>`;
+        return send(200, layout(lang, t("invoices"), body));
+      }
+      const xmlMatch = /^\/invoices\/(\d+)\.xml$/.exec(path);
+      if (xmlMatch) {
+        const row = oneInvoice.get(Number(xmlMatch[1]));
+        if (!row) return send(404, layout(lang, t("notFound"), ""));
+        return send(200, row.signed_xml, "application/xml");
+      }
+      const detail = /^\/invoices\/(\d+)$/.exec(path);
+      if (detail) {
+        const row = oneInvoice.get(Number(detail[1]));
+        if (!row) return send(404, layout(lang, t("notFound"), ""));
+        const facts = readInvoiceFacts(row.signed_xml.toString("utf8"));
+        const lines = facts.ok
+          ? `<table><thead><tr><th>#</th><th>Tên / name</th><th>SL / qty</th><th>Đơn giá / price</th><th>Thành tiền / amount</th><th>Thuế suất / VAT</th></tr></thead><tbody>${facts.facts.lines
+              .map(
+                (l, i) =>
+                  `<tr><td>${i + 1}</td><td>${esc(l.THHDVu)}</td><td class="n">${esc(l.SLuong)}</td><td class="n">${esc(l.DGia)}</td><td class="n">${esc(l.ThTien)}</td><td>${esc(l.TSuat)}</td></tr>`,
+              )
+              .join("")}</tbody></table>`
+          : "";
+        const body = `<dl><dt>MCCQT</dt><dd id="mccqt">${esc(row.mccqt)}</dd><dt>${t("symbol")}</dt><dd>${esc(row.khmshdon + row.khhdon)} · ${t("number")} ${row.shdon}</dd>
+<dt>${t("date")}</dt><dd>${esc(row.nlap)} (${esc(vnDateTime(row.created_at))})</dd><dt>${t("register")}</dt><dd>${esc(row.register_id)}</dd>
+<dt>${t("total")}</dt><dd>${formatDong(row.total)} đ</dd><dt>${t("state")}</dt><dd>${esc(STATE_WORDS[row.state ?? ""]?.[lang] ?? row.state)}</dd>
+<dt>DLQRCode</dt><dd><code>${esc(row.qr)}</code></dd><dt>sha256</dt><dd><code>${esc(row.sha256)}</code></dd></dl>
+${lines}<p><a href="/invoices/${row.id}.xml">${t("download")}</a></p><pre>${esc(row.signed_xml.toString("utf8"))}</pre>`;
+        return send(200, layout(lang, `${t("invoices")} ${row.mccqt}`, body));
+      }
+      if (path === "/quarantine") {
+        const rows = listQuarantine.all();
+        const body = `<table><thead><tr><th>#</th><th>${t("received")}</th><th>${t("register")}</th><th>${t("reason")}</th></tr></thead><tbody>${rows
+          .map(
+            (r) =>
+              `<tr><td>${r.id}</td><td>${esc(vnDateTime(r.received_at))}</td><td>${esc(r.register_id)}</td><td><strong>${esc(r.code)}</strong> ${esc(r.detail)}</td></tr>`,
+          )
+          .join("")}</tbody></table>`;
+        return send(200, layout(lang, t("quarantine"), body));
+      }
+      if (path === "/verify") {
+        const check = verifyStore(db, opts.trustedCertPem ? { trustedCertPem: opts.trustedCertPem } : {});
+        const body = check.ok
+          ? `<p class="ok" id="verdict">${t("intact")}: ${check.invoices}</p>`
+          : `<p class="bad" id="verdict">${t("broken")}: ${esc(check.problem)}</p>`;
+        return send(200, layout(lang, t("verify"), body));
+      }
+      return send(404, layout(lang, t("notFound"), ""));
+    } catch (e) {
+      return send(500, layout(lang, "500", `<pre>${esc(e instanceof Error ? e.message : e)}</pre>`));
+    }
+  };
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/** Listen; refuses a non-loopback host without a token. */
+export async function startAuditHttp(
+  opts: AuditHttpOptions,
+): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+  const host = opts.host ?? "127.0.0.1";
+  if (!LOOPBACK.has(host) && !opts.token)
+    throw new Error("Trang kiểm tra mở ra ngoài máy cần --token / a non-loopback audit page needs a token");
+  const server = createServer(auditHandler(opts));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 8765, host, () => resolve());
+  });
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    server,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

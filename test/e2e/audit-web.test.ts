@@ -1,0 +1,76 @@
+/**
+ * The auditor's web page in a real browser (Debian chromium driven by playwright-core): read-only, Vietnamese
+ * first, the numbers match the database, an invoice opens with its lines and exact signed bytes.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { startAuditHttp } from "../../src/audit/http.js";
+import { openStoreReadOnly } from "../../src/store/db.js";
+import { runHoadon } from "../support/cli.js";
+import { tempDir } from "../support/tmp.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+
+describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
+  it("shows the summary, the invoice list and one invoice, and refuses writes", async () => {
+    const dir = tempDir();
+    const demo = await runHoadon(["demo", "--sales", "6", "--via", "tcp", "--data", dir]);
+    expect(demo.code).toBe(0);
+    const db = openStoreReadOnly(join(dir, "hoadon.sqlite"));
+    const web = await startAuditHttp({ db, port: 0 });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${web.url}/`);
+      expect(await page.textContent("h1")).toBe("Tổng quan");
+      expect(await page.textContent("#invoices")).toBe("6");
+      expect(await page.textContent("#accepted")).toBe("6");
+      expect(await page.textContent("#backlog")).toBe("0");
+
+      await page.click('header a[href^="/invoices"]');
+      await page.waitForSelector("tbody tr");
+      const codes = await page.$$eval("tbody tr td:first-child a", (as) => as.map((a) => a.textContent));
+      expect(codes).toHaveLength(6);
+      expect(codes[0]).toBe("M1-26-A1B2C-00000000006");
+      await page.click("text=M1-26-A1B2C-00000000003");
+      expect(await page.textContent("#mccqt")).toBe("M1-26-A1B2C-00000000003");
+      expect(await page.$$("table tbody tr")).not.toHaveLength(0);
+      await page.screenshot({ path: join(dir, "invoice.png"), fullPage: true });
+
+      await page.goto(`${web.url}/verify?lang=en`);
+      expect(await page.textContent("#verdict")).toBe("Intact: 6");
+
+      const xml = await fetch(`${web.url}/invoices/3.xml`);
+      const row = db.prepare("SELECT signed_xml FROM invoices WHERE id = 3").get() as { signed_xml: Buffer };
+      expect(Buffer.from(await xml.arrayBuffer()).equals(row.signed_xml)).toBe(true);
+      for (const method of ["POST", "PUT", "DELETE"]) {
+        const res = await fetch(`${web.url}/invoices/3`, { method });
+        expect(res.status, method).toBe(405);
+      }
+    } finally {
+      await browser.close();
+      await web.close();
+      db.close();
+    }
+  });
+
+  it("will not listen beyond this machine without a token, and checks the token when given", async () => {
+    const dir = tempDir();
+    expect((await runHoadon(["demo", "--sales", "1", "--via", "tcp", "--data", dir])).code).toBe(0);
+    const db = openStoreReadOnly(join(dir, "hoadon.sqlite"));
+    try {
+      await expect(startAuditHttp({ db, host: "0.0.0.0", port: 0 })).rejects.toThrow(/token/);
+      const web = await startAuditHttp({ db, port: 0, token: "s3cret-token" });
+      expect((await fetch(`${web.url}/`)).status).toBe(401);
+      expect((await fetch(`${web.url}/?token=s3cret-token`)).status).toBe(200);
+      await web.close();
+    } finally {
+      db.close();
+    }
+  });
+});
