@@ -54,16 +54,18 @@ export function recorderSettings(config: Config): RecorderSettings {
       config.registers.flatMap((r) => (r.symbolSuffix ? [[r.id, r.symbolSuffix] as const] : [])),
     ),
     mccqtBlock: inv.mccqtBlock,
+    ...(inv.mccqtRange ? { mccqtRange: inv.mccqtRange } : {}),
     profile: inv.profile,
     pban: inv.pban,
     anonymousBuyer: inv.anonymousBuyer,
     compute: {
       form: inv.form,
-      defaultVatRate: inv.defaultVatRate,
-      ratesByGroup: inv.ratesByGroup,
       toleranceDong: inv.toleranceDong,
       wordsStyle: inv.wordsStyle,
     },
+    rates: inv.rates,
+    holdRatesNotInForce: inv.holdRatesNotInForce,
+    corrections: { fullRefund: inv.fullRefund },
     qrCrc: inv.qrCrc,
   };
 }

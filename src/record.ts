@@ -9,20 +9,28 @@ import type { InvoiceRef, RecordOutcome } from "./driver-api/types.js";
 import {
   assembleHdon,
   type ComputeOptions,
+  type CorrectionOptions,
   computeInvoice,
   dlhdonId,
+  type FindIssuedInvoice,
   formatKhhdon,
   formatMccqt,
   type InvoiceDraft,
   InvoiceInvalidError,
   lookupQr,
+  MCCQT_SEQ_MAX,
+  type RateRule,
   type RenderContext,
+  ratesOn,
   renderDlhdon,
+  resolveCorrection,
+  SHDON_MAX,
+  STATUTORY_RATES,
 } from "./invoice/index.js";
 import { Receipt } from "./receipt/model.js";
 import type { Clock } from "./shared/clock.js";
 import { vnDate, vnDateTime, vnEndOfDay } from "./shared/clock.js";
-import { isDaemonError } from "./shared/errors.js";
+import { DaemonError, isDaemonError } from "./shared/errors.js";
 import type { Logger } from "./shared/log.js";
 import type { XmlSigner } from "./sign/index.js";
 import { classifyStoreError } from "./store/db.js";
@@ -37,6 +45,17 @@ export interface RecordInput {
   readonly receivedAt: number;
 }
 
+/** The options of `computeInvoice` that do not depend on the invoice date (rates do: see {@link computeOptionsOn}). */
+export type ComputeBase = Omit<ComputeOptions, "defaultVatRate" | "ratesByGroup" | "ratesNotInForce" | "issueDate">;
+
+/** An inclusive range of the 11-digit `MCCQT` sequence reserved for this box (spec §4: disjoint per box). */
+export interface SequenceRange {
+  /** First value, ≥ 1. */
+  readonly start: number;
+  /** Last value, ≤ 99 999 999 999. */
+  readonly end: number;
+}
+
 /** What the write path needs to know about the shop and its invoices (mapped from config by main.ts). */
 export interface RecorderSettings {
   readonly seller: RenderContext["seller"];
@@ -46,11 +65,71 @@ export interface RecorderSettings {
   /** Per-register symbol suffix overrides. */
   readonly registerSuffix: Readonly<Record<string, string>>;
   readonly mccqtBlock: string;
+  /**
+   * This box's share of the `MCCQT` sequence. Absent: 1 … 99 999 999 999. When several boxes share one 5-character
+   * block, each gets a disjoint range so their codes never collide; an exhausted range stops the write path with
+   * `CONFIG_INVALID` (nothing is committed, the register resends) until a new range is configured.
+   */
+  readonly mccqtRange?: SequenceRange;
   readonly profile: RenderContext["profile"];
   readonly pban: string;
   readonly anonymousBuyer: RenderContext["anonymousBuyer"];
-  readonly compute: ComputeOptions;
+  readonly compute: ComputeBase;
+  /**
+   * The shop's VAT rules (`config.invoice.rates`), applied after the law's schedule `STATUTORY_RATES`; resolved for
+   * each invoice by its `NLap` (src/invoice/rates.ts).
+   */
+  readonly rates: readonly RateRule[];
+  /** Hold a receipt whose line carries a rate not in force that day (the reduced 8% after 2026-12-31). */
+  readonly holdRatesNotInForce: boolean;
+  /** How refunds and replacements are turned into replacement invoices. */
+  readonly corrections: CorrectionOptions;
   readonly qrCrc: boolean;
+}
+
+/** The `computeInvoice` options for an invoice dated `nlap` (YYYY-MM-DD, Vietnam local): rates of that day. */
+export function computeOptionsOn(settings: RecorderSettings, nlap: string): ComputeOptions {
+  const day = ratesOn([...STATUTORY_RATES, ...settings.rates], nlap);
+  return {
+    ...settings.compute,
+    defaultVatRate: day.defaultVatRate,
+    ratesByGroup: day.ratesByGroup,
+    ...(settings.holdRatesNotInForce ? { ratesNotInForce: day.notInForce } : {}),
+    issueDate: nlap,
+  };
+}
+
+/**
+ * The next `MCCQT` sequence value of this box, from the store counter `n` (1, 2, …) for its range. The counter name
+ * carries the range start, so a box moved to a new range starts at its beginning and a range is never reused.
+ *
+ * @throws DaemonError `CONFIG_INVALID` when the range is used up
+ */
+export function mccqtSequence(range: SequenceRange | undefined, n: number): number {
+  const start = range?.start ?? 1;
+  const end = range?.end ?? MCCQT_SEQ_MAX;
+  const seq = start - 1 + n;
+  if (seq > end) {
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      `Đã dùng hết dải số MCCQT ${start}–${end} của máy này: cấu hình dải mới (invoice.mccqtRange) / ` +
+        `the MCCQT range ${start}–${end} of this box is used up: configure a new invoice.mccqtRange`,
+    );
+  }
+  return seq;
+}
+
+/** Store counter names of the write path (both restart with the year: the year is part of the key, spec §3.3, §4). */
+export function counterNames(
+  khmshdon: string,
+  khhdon: string,
+  nlap: string,
+  range?: SequenceRange,
+): { shdon: string; mccqt: string } {
+  const base = `mccqt:${khmshdon}:${nlap.slice(2, 4)}`;
+  // The whole-sequence default keeps the name it always had, so stores made before ranges existed continue.
+  const mccqt = range === undefined || range.start === 1 ? base : `${base}:${range.start}`;
+  return { shdon: `shdon:${khmshdon}:${khhdon}`, mccqt };
 }
 
 /** The numbers an invoice carries; allocated by the store's counters in the write path. */
@@ -125,8 +204,16 @@ export function buildSignedInvoice(args: {
 
 export type Recorder = (input: RecordInput) => RecordOutcome;
 
+const joinProblems = (problems: readonly { readonly message: string }[]): string =>
+  problems.map((p) => p.message).join("; ");
+
 export interface RecorderDeps {
   readonly store: IngestStore;
+  /**
+   * Finds an invoice this box issued, for corrections (src/invoice/corrections.ts). Without it, refunds are held
+   * (`REFUND_NEEDS_STORE`) and replacements are taken as the register sends them.
+   */
+  readonly findIssued?: FindIssuedInvoice;
   readonly signer: XmlSigner;
   readonly settings: RecorderSettings;
   readonly clock: Clock;
@@ -138,6 +225,8 @@ export interface RecorderDeps {
 /** Build the synchronous write path. Never throws: every outcome is a value. */
 export function createRecorder(deps: RecorderDeps): Recorder {
   const { store, signer, settings, clock, log } = deps;
+  // The rates of the current day, worked out once per day rather than once per receipt.
+  let day: { readonly nlap: string; readonly options: ComputeOptions } | undefined;
 
   const reject = (input: RecordInput, code: string, message: string): RecordOutcome => {
     try {
@@ -165,29 +254,36 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       const detail = parsed.error.issues.map((i) => `${i.path.join(".") || "receipt"}: ${i.message}`).join("; ");
       return reject(input, "RECEIPT_INVALID", `Phiếu tính tiền không hợp lệ / invalid receipt: ${detail}`);
     }
-    const receipt = parsed.data;
+    const sent = parsed.data;
 
+    // NLap and SigningTime come from our clock, not the register's: the invoice is made now, and a register with
+    // a wrong clock must not push an invoice into another day or year. The register's time is kept in TTKhac.
+    // The VAT rates are those in force on NLap (src/invoice/rates.ts).
+    const now = clock.now();
+    const nlap = vnDate(now);
+
+    let receipt: Receipt;
     try {
-      const earlier = store.findInvoiceForReceipt(input.registerId, receipt.receiptId);
+      const earlier = store.findInvoiceForReceipt(input.registerId, sent.receiptId);
       if (earlier) return { status: "dup", invoice: earlier };
+      // A refund becomes the replacement of the newest invoice of its sale; the stored receipt is that replacement
+      // (the register's own message stays in the raw bytes).
+      const corrected = resolveCorrection(sent, deps.findIssued, settings.corrections);
+      if (!corrected.ok) {
+        return reject(input, corrected.problems[0]?.code ?? "RECEIPT_INVALID", joinProblems(corrected.problems));
+      }
+      receipt = corrected.receipt;
     } catch (cause) {
       const err = classifyStoreError(deps.storePath, cause);
       return { status: "failed", code: err.code, message: err.message };
     }
 
-    const computed = computeInvoice(receipt, settings.compute);
+    if (day?.nlap !== nlap) day = { nlap, options: computeOptionsOn(settings, nlap) };
+    const computed = computeInvoice(receipt, day.options);
     if (!computed.ok) {
-      return reject(
-        input,
-        computed.problems[0]?.code ?? "RECEIPT_INVALID",
-        computed.problems.map((p) => p.message).join("; "),
-      );
+      return reject(input, computed.problems[0]?.code ?? "RECEIPT_INVALID", joinProblems(computed.problems));
     }
 
-    // NLap and SigningTime come from our clock, not the register's: the invoice is made now, and a register with
-    // a wrong clock must not push an invoice into another day or year. The register's time is kept in TTKhac.
-    const now = clock.now();
-    const nlap = vnDate(now);
     const khmshdon = settings.form;
     const khhdon = formatKhhdon(
       Number(nlap.slice(0, 4)),
@@ -196,9 +292,18 @@ export function createRecorder(deps: RecorderDeps): Recorder {
 
     try {
       const invoice = store.transaction((): InvoiceRef => {
-        // Both counters restart with the year because the year is part of their key (spec §3.3, §4).
-        const shdon = store.nextCounter(`shdon:${khmshdon}:${khhdon}`);
-        const seq = store.nextCounter(`mccqt:${khmshdon}:${nlap.slice(2, 4)}`);
+        // Both counters restart with the year because the year is part of their key (spec §3.3, §4). A throw
+        // below rolls the counters back with everything else.
+        const names = counterNames(khmshdon, khhdon, nlap, settings.mccqtRange);
+        const shdon = store.nextCounter(names.shdon);
+        if (shdon > SHDON_MAX) {
+          throw new DaemonError(
+            "CONFIG_INVALID",
+            `Ký hiệu ${khhdon} đã dùng hết ${SHDON_MAX} số trong năm: đăng ký ký hiệu mới (symbolSuffix) / ` +
+              `symbol ${khhdon} has used all ${SHDON_MAX} numbers this year: register a new symbolSuffix`,
+          );
+        }
+        const seq = mccqtSequence(settings.mccqtRange, store.nextCounter(names.mccqt));
         const { signedXml, mccqt, qr } = buildSignedInvoice({
           draft: computed.draft,
           receipt,

@@ -8,6 +8,7 @@ import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
 import {
   checkArithmetic,
+  checkStructure,
   computeInvoice,
   formatKhhdon,
   type InvoiceFacts,
@@ -17,11 +18,13 @@ import {
   type Problem,
   parseLookupQr,
   readInvoiceFacts,
+  readXmlTree,
+  resolveCorrection,
   SHDON_RE,
 } from "../invoice/index.js";
 import { recorderSettings } from "../main.js";
 import { Receipt } from "../receipt/model.js";
-import { buildSignedInvoice } from "../record.js";
+import { buildSignedInvoice, computeOptionsOn } from "../record.js";
 import { systemClock, vnDate } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { msg } from "../shared/i18n.js";
@@ -55,18 +58,22 @@ export async function invoiceBuildCommand(
       parsed.error.issues.map((i) => `${i.path.join(".") || "receipt"}: ${i.message}`).join("\n"),
     );
   const settings = recorderSettings(config);
-  const computed = computeInvoice(parsed.data, settings.compute);
+  const now = systemClock.now();
+  const nlap = vnDate(now);
+  // Outside the queue there is no store: a replacement is taken as written, a refund cannot be resolved.
+  const corrected = resolveCorrection(parsed.data, undefined, settings.corrections);
+  if (!corrected.ok) throw new DaemonError("INVOICE_INVALID", corrected.problems.map((p) => p.message).join("\n"));
+  const computed = computeInvoice(corrected.receipt, computeOptionsOn(settings, nlap));
   if (!computed.ok) throw new DaemonError("INVOICE_INVALID", computed.problems.map((p) => p.message).join("\n"));
   const { identity } = loadSigningIdentity(config.signing);
-  const now = systemClock.now();
   const built = buildSignedInvoice({
     draft: computed.draft,
-    receipt: parsed.data,
+    receipt: corrected.receipt,
     registerId: config.registers[0]?.id ?? "cli",
     // Outside the queue no counter is consumed: the invoice is numbered 1, for inspection only.
     numbers: {
       khmshdon: settings.form,
-      khhdon: formatKhhdon(Number(vnDate(now).slice(0, 4)), settings.symbolSuffix),
+      khhdon: formatKhhdon(Number(nlap.slice(0, 4)), settings.symbolSuffix),
       shdon: 1,
       seq: 1,
     },
@@ -137,7 +144,12 @@ function checkCodes(f: InvoiceFacts): Problem[] {
   return out;
 }
 
-/** Every check `hoadon invoice verify` makes, as a value. */
+/**
+ * Every check `hoadon invoice verify` makes, as a value, in this order: the signature (it must verify and cover
+ * `HDon/DLHDon`), the structure (element order and requiredness per profile, src/invoice/structure.ts), the codes
+ * (`KHHDon`, `SHDon`, `MCCQT`, the lookup QR against the invoice) and the arithmetic (lines, rates, totals, words).
+ * `problem` is the first one found.
+ */
 export function checkInvoice(xml: string, file: string, trustedCertPem?: string): InvoiceCheck {
   const report = verifySignatures(xml, trustedCertPem ? { trustedCertPem } : {});
   const problems: Problem[] = [];
@@ -150,9 +162,10 @@ export function checkInvoice(xml: string, file: string, trustedCertPem?: string)
       p("SIGNATURE_SCOPE", "Signature", "Chữ ký không phủ HDon/DLHDon / the signature does not cover DLHDon"),
     );
 
-  const facts = readInvoiceFacts(xml.replace(/^\uFEFF/, ""));
+  const doc = xml.replace(/^\uFEFF/, "");
+  const facts = readInvoiceFacts(doc);
   if (!facts.ok) problems.push(...facts.problems);
-  else problems.push(...checkCodes(facts.facts), ...checkArithmetic(facts.facts));
+  else problems.push(...checkStructure(readXmlTree(doc)), ...checkCodes(facts.facts), ...checkArithmetic(facts.facts));
   const first = problems[0];
   return {
     ok: problems.length === 0,

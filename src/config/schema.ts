@@ -30,45 +30,110 @@ export const SellerConfig = z
   })
   .describe("The shop, as registered with the tax authority.");
 
-export const InvoiceConfig = z
+/** One rule of the VAT schedule (src/invoice/rates.ts): a rate for an item group, or for everything, for a time. */
+export const RateRuleConfig = z
   .object({
-    form: z.enum(["1", "2"]).default("1").describe("KHMSHDon: 1 = VAT invoice (credit method), 2 = sales invoice."),
-    symbolSuffix: z
+    group: z
       .string()
-      .regex(/^[A-Z0-9]{2}$/, { error: "2 chữ in hoa hoặc số / two upper-case letters or digits" })
-      .default("YY")
-      .describe("The two seller-chosen characters of KHHDon = C{YY}M{suffix}; a register may override it."),
-    mccqtBlock: z
-      .string()
-      .regex(/^[A-Z0-9]{5}$/, { error: "5 ký tự trong thông báo 01/TB-ĐKĐT / the 5 characters from notice 103" })
-      .describe("The 5-character block the tax authority assigned in its acceptance notice (message 103)."),
-    providerTaxCode: taxCode.describe("MSTTCGP: tax code of the invoicing-solution provider."),
-    profile: z
-      .enum(["2.1", "2.0.1"])
-      .default("2.1")
-      .describe("[U] Field profile. 2.1: DVTTe/HTTToan/MSTTCGP/HDCTTChinh in TTChung. 2.0.1: those facts in TTKhac."),
-    pban: z.string().max(6).default("2.1.0").describe("[U] PBan written on each invoice."),
-    defaultVatRate: VatRate.default("8%").describe("TSuat for lines whose item group has no configured rate."),
-    ratesByGroup: z
-      .record(z.string(), VatRate)
-      .default({})
-      .describe("TSuat per item group, e.g. { beer: '10%' } (excise goods stay at 10% during the 8% reduction)."),
-    toleranceDong: z
-      .number()
-      .int()
-      .min(0)
-      .default(0)
-      .describe("How far the lines may differ from the printed total before the receipt is held for review."),
-    anonymousBuyer: z
-      .object({
-        mode: z.enum(["omit", "empty", "name"]).default("omit"),
-        text: z.string().max(400).optional(),
-      })
-      .default({ mode: "omit" })
-      .describe("[U] NMua for a buyer who gave no data: omit the element, write <NMua></NMua>, or a name text."),
-    wordsStyle: z.enum(["north", "south"]).default("north").describe("Amount in words: nghìn/linh or ngàn/lẻ."),
-    qrCrc: z.boolean().default(true).describe("[U] Append 6304+CRC to DLQRCode (the GDT portal omits it)."),
+      .min(1)
+      .max(50)
+      .transform((g) => g.normalize("NFC"))
+      .optional()
+      .describe("Item group as the register reports it (lines[].group); absent: every item without a rule of its own."),
+    rate: VatRate.refine((r) => r !== "KHAC", {
+      error: "KHAC không xác định được tiền thuế / a bare KHAC leaves the VAT undetermined",
+    }).describe("TSuat: 0% 5% 8% 10% KCT KKKNT KHAC:x%."),
+    from: z.iso.date().optional().describe("First day (NLap, Vietnam local date), inclusive; absent: since always."),
+    until: z.iso.date().optional().describe("Last day, inclusive; absent: until further notice."),
   })
+  .refine((r) => r.from === undefined || r.until === undefined || r.from <= r.until, {
+    error: "from phải trước until / from must not be after until",
+    path: ["until"],
+  });
+
+const REMOVED_INVOICE_KEYS: Readonly<Record<string, string>> = {
+  defaultVatRate: "thay bằng invoice.rates: [{ rate }] / replaced by invoice.rates: [{ rate }]",
+  ratesByGroup: "thay bằng invoice.rates: [{ group, rate }] / replaced by invoice.rates: [{ group, rate }]",
+};
+
+export const InvoiceConfig = z
+  .strictObject(
+    {
+      form: z.enum(["1", "2"]).default("1").describe("KHMSHDon: 1 = VAT invoice (credit method), 2 = sales invoice."),
+      symbolSuffix: z
+        .string()
+        .regex(/^[A-Z0-9]{2}$/, { error: "2 chữ in hoa hoặc số / two upper-case letters or digits" })
+        .default("YY")
+        .describe("The two seller-chosen characters of KHHDon = C{YY}M{suffix}; a register may override it."),
+      mccqtBlock: z
+        .string()
+        .regex(/^[A-Z0-9]{5}$/, { error: "5 ký tự trong thông báo 01/TB-ĐKĐT / the 5 characters from notice 103" })
+        .describe("The 5-character block the tax authority assigned in its acceptance notice (message 103)."),
+      mccqtRange: z
+        .object({
+          start: z.number().int().min(1).max(99_999_999_999).describe("First 11-digit sequence value of this box."),
+          end: z.number().int().min(1).max(99_999_999_999).describe("Last value of this box, inclusive."),
+        })
+        .refine((r) => r.start <= r.end, { error: "start phải ≤ end / start must not exceed end", path: ["end"] })
+        .optional()
+        .describe(
+          "This box's share of the 11-digit MCCQT sequence when several boxes share one block: give each box a " +
+            "disjoint range. Absent: the whole sequence. When it is used up, invoicing stops with CONFIG_INVALID; " +
+            "a new range must not overlap one this box used before (a range continues where it stopped only when " +
+            "its start stays the same).",
+        ),
+      providerTaxCode: taxCode.describe("MSTTCGP: tax code of the invoicing-solution provider."),
+      profile: z
+        .enum(["2.1", "2.0.1"])
+        .default("2.1")
+        .describe("[U] Field profile. 2.1: DVTTe/HTTToan/MSTTCGP/HDCTTChinh in TTChung. 2.0.1: those facts in TTKhac."),
+      pban: z.string().max(6).default("2.1.0").describe("[U] PBan written on each invoice."),
+      rates: z
+        .array(RateRuleConfig)
+        .default([])
+        .describe(
+          "VAT rates per item group and date, applied on top of the law's schedule (10%; 8% from 2025-07-01 to " +
+            "2026-12-31). For an invoice date, a rule naming the group beats one for everything, and a later rule " +
+            "beats an earlier one. List the groups excluded from the reduction ({ group: beer, rate: '10%' }); " +
+            "extend a reduction with a dated rule ({ rate: '8%', from: '2027-01-01', until: '2027-06-30' }).",
+        ),
+      holdRatesNotInForce: z
+        .boolean()
+        .default(true)
+        .describe(
+          "Hold a receipt whose register still sends a rate not in force on the invoice date (8% after the " +
+            "reduction ends) instead of invoicing it.",
+        ),
+      fullRefund: z
+        .enum(["replace", "hold"])
+        .default("replace")
+        .describe(
+          "[U] A refund of everything: 'replace' issues a replacement invoice with a note line and total 0; " +
+            "'hold' quarantines it for manual handling (error notice 04/SS-HĐĐT).",
+        ),
+      toleranceDong: z
+        .number()
+        .int()
+        .min(0)
+        .default(0)
+        .describe("How far the lines may differ from the printed total before the receipt is held for review."),
+      anonymousBuyer: z
+        .object({
+          mode: z.enum(["omit", "empty", "name"]).default("omit"),
+          text: z.string().max(400).optional(),
+        })
+        .default({ mode: "omit" })
+        .describe("[U] NMua for a buyer who gave no data: omit the element, write <NMua></NMua>, or a name text."),
+      wordsStyle: z.enum(["north", "south"]).default("north").describe("Amount in words: nghìn/linh or ngàn/lẻ."),
+      qrCrc: z.boolean().default(true).describe("[U] Append 6304+CRC to DLQRCode (the GDT portal omits it)."),
+    },
+    {
+      error: (iss) =>
+        iss.code === "unrecognized_keys"
+          ? iss.keys.map((k) => `${k}: ${REMOVED_INVOICE_KEYS[k] ?? "khóa không biết / unknown key"}`).join("; ")
+          : undefined,
+    },
+  )
   .describe("How invoices are numbered and written.");
 
 export const SigningConfig = z

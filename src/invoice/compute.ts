@@ -3,7 +3,7 @@
  * deterministic: the same receipt and options always give the same draft. Nothing is silently fixed: a receipt
  * whose lines do not add up comes back as problems, never as a corrected invoice.
  */
-import { type Receipt, type ReceiptLine, VatRate } from "../receipt/model.js";
+import type { Receipt, ReceiptLine, VatRate } from "../receipt/model.js";
 import { divRound, lineAmount, parseDecimal } from "../shared/money.js";
 import { dong as d, type Problem, problem as p } from "./problem.js";
 import { amountInWords } from "./words.js";
@@ -14,8 +14,16 @@ export interface ComputeOptions {
   readonly form: "1" | "2";
   /** `TSuat` for a line with no rate of its own and no configured group rate. */
   readonly defaultVatRate: VatRate;
-  /** `TSuat` per item group (date-effective rates are resolved by the caller, spec §6.1). */
+  /** `TSuat` per item group (date-effective rates are resolved by the caller with `ratesOn`, spec §6.1). */
   readonly ratesByGroup?: Readonly<Record<string, VatRate>>;
+  /**
+   * Rates that are not in force on the invoice date (`ratesOn(…).notInForce`: the reduced 8% after the reduction
+   * ends). A line whose register sends one of them is held for review rather than invoiced at a rate the law no
+   * longer allows; lines without a rate of their own always get the schedule's rate.
+   */
+  readonly ratesNotInForce?: readonly VatRate[];
+  /** `NLap` (YYYY-MM-DD) when known: a replacement may not replace an invoice of a later date. */
+  readonly issueDate?: string;
   /** How far (đồng) the computed total may differ from the printed total before the receipt is refused. */
   readonly toleranceDong: number;
   /**
@@ -125,13 +133,23 @@ const TCHAT: Readonly<Record<ReceiptLine["kind"], TChat>> = { goods: 1, promotio
  * for a bare `KHAC` (spec §6.1: the rate could not be determined), or undefined for an unknown code.
  */
 export function vatRateHundredths(code: string): number | "undetermined" | undefined {
-  if (!VatRate.safeParse(code).success) return undefined;
-  if (code === "KCT" || code === "KKKNT") return 0;
+  // The codes of the VatRate schema, checked here without zod: this runs for every line of every sale.
+  const fixed = FIXED_RATES[code];
+  if (fixed !== undefined) return fixed;
   if (code === "KHAC") return "undetermined";
-  const m = /^(?:KHAC:)?(\d{1,2})(?:\.(\d{1,2}))?%$/.exec(code);
+  const m = /^KHAC:(\d{1,2})(?:\.(\d{1,2}))?%$/.exec(code);
   if (!m) return undefined;
   return Number(m[1]) * 100 + Number((m[2] ?? "").padEnd(2, "0"));
 }
+
+const FIXED_RATES: Readonly<Record<string, number>> = Object.assign(Object.create(null), {
+  "0%": 0,
+  "5%": 500,
+  "8%": 800,
+  "10%": 1000,
+  KCT: 0,
+  KKKNT: 0,
+});
 
 /**
  * The one VAT rounding of spec §6.4 (half away from zero, whole đồng), in both directions: VAT contained in a
@@ -195,6 +213,8 @@ interface Work {
   net: bigint;
   vat: bigint;
   discountNet: bigint;
+  /** Set by `draftLine` when the derived 6-decimal unit price does not give back the amount within 1 đồng. */
+  priceOff?: boolean;
 }
 
 /**
@@ -235,6 +255,16 @@ export function computeInvoice(receipt: Receipt, opts: ComputeOptions): ComputeR
 
   // STT is 1…n in receipt order: every line of the receipt is a line of the invoice.
   const lines = work.map((w, k) => draftLine(w, k + 1, vatForm, inclusive, opts));
+  // Only derived unit prices can be off: a printed one was checked against its amount in readLine.
+  const imprecise = work.findIndex((w) => w.priceOff === true);
+  if (imprecise >= 0) {
+    // A unit price derived from a VAT-inclusive price has 6 decimals; times a huge quantity that may not give back
+    // ThTien within 1 đồng, and the invoice would fail its own arithmetic check (checkArithmetic). Refuse instead.
+    const n = imprecise + 1;
+    const vi = `Dòng ${n}: đơn giá trước thuế 6 chữ số thập phân nhân số lượng không ra đúng thành tiền`;
+    const en = `line ${n}: a 6-decimal net unit price times the quantity does not give the amount`;
+    return { ok: false, problems: [p("UNIT_PRICE_PRECISION", `lines[${imprecise}]`, vi, en)] };
+  }
   const sumOf = (tchat: TChat): number => lines.reduce((s, l) => s + (l.TChat === tchat ? (l.ThTien ?? 0) : 0), 0);
   const discounts = sumOf(3);
   const TgTCThue = rateGroups.reduce((s, g) => s + g.ThTien, 0);
@@ -284,18 +314,42 @@ function checkHeader(receipt: Receipt, opts: ComputeOptions, problems: Problem[]
   if (receipt.currency !== "VND") {
     problems.push(p("CURRENCY_UNSUPPORTED", "currency", "Chỉ hỗ trợ VND", "only VND invoices are supported (§6.3)"));
   }
+  const hasGoods = receipt.lines.some((l) => l.kind === "goods");
   const r = receipt.replaces;
-  if (receipt.kind !== "replacement") {
+  if (receipt.kind === "sale") {
     if (r) {
       const vi = "Có thông tin hóa đơn bị thay thế nhưng loại hóa đơn không phải thay thế";
       problems.push(p("REPLACES_UNEXPECTED", "replaces", vi, "replaces is set but kind is not replacement"));
     }
+    if (!hasGoods) {
+      const vi = "Phiếu bán hàng không có dòng hàng hóa, dịch vụ nào";
+      problems.push(p("NO_GOODS", "lines", vi, "a sale needs at least one goods line"));
+    }
+    return undefined;
+  }
+  if (receipt.kind === "refund") {
+    // The write path turns a refund into a replacement first (it needs the original, corrections.ts).
+    const vi = "Phiếu trả hàng cần hóa đơn gốc để lập hóa đơn thay thế";
+    problems.push(p("REFUND_UNRESOLVED", "kind", vi, "a refund must be turned into a replacement first"));
     return undefined;
   }
   if (!r) {
     const vi = "Hóa đơn thay thế thiếu thông tin hóa đơn bị thay thế";
     problems.push(p("REPLACES_MISSING", "replaces", vi, "a replacement needs the invoice it replaces"));
     return undefined;
+  }
+  if (r.khmshdon !== opts.form) {
+    const vi = `Hóa đơn mẫu ${opts.form} không thay thế được hóa đơn mẫu ${r.khmshdon}`;
+    problems.push(p("REPLACES_FORM_MISMATCH", "replaces.khmshdon", vi, "a replacement keeps the form it replaces"));
+  }
+  if (r.date === undefined) {
+    const vi = "Thiếu ngày lập của hóa đơn bị thay thế";
+    problems.push(p("REPLACES_DATE_MISSING", "replaces.date", vi, "the replaced invoice's date is missing"));
+    return undefined;
+  }
+  if (opts.issueDate !== undefined && r.date > opts.issueDate) {
+    const vi = `Hóa đơn bị thay thế lập ngày ${r.date}, sau ngày lập hóa đơn thay thế ${opts.issueDate}`;
+    problems.push(p("REPLACES_DATE_AFTER", "replaces.date", vi, "the replaced invoice is dated after its replacement"));
   }
   return {
     TCHDon: 1,
@@ -365,6 +419,10 @@ function readLine(line: ReceiptLine, i: number, opts: ComputeOptions): Work | Pr
   };
   if (opts.form !== "1" || w.sign === 0) return w;
   const { code, path } = resolveRate(line, i, opts);
+  if (line.vatRate !== undefined && opts.ratesNotInForce?.includes(line.vatRate)) {
+    const vi = `Dòng ${n}: thuế suất ${code} không còn (hoặc chưa) áp dụng vào ngày lập hóa đơn`;
+    return p("RATE_NOT_IN_FORCE", path, vi, `line ${n}: the ${code} rate is not in force on the invoice date`);
+  }
   const h = vatRateHundredths(code);
   if (h === undefined) {
     return p("RATE_UNKNOWN", path, `Dòng ${n}: thuế suất "${code}" không hợp lệ`, `line ${n}: unknown VAT rate`);
@@ -479,10 +537,16 @@ function draftLine(w: Work, stt: number, vatForm: boolean, inclusive: boolean, o
     const quantity = line.quantity ?? "1";
     const converted = vatForm && inclusive && (w.hundredths ?? 0) > 0;
     out.SLuong = quantity;
-    out.DGia =
-      line.unitPrice !== undefined && !converted
-        ? String(line.unitPrice)
-        : formatScaled6(divRound((w.net + w.discountNet) * SCALE6 * SCALE6, parseDecimal(quantity)));
+    if (line.unitPrice !== undefined && !converted) out.DGia = String(line.unitPrice);
+    else {
+      const q = parseDecimal(quantity);
+      const target = (w.net + w.discountNet) * SCALE6 * SCALE6;
+      const price = divRound(target, q);
+      out.DGia = formatScaled6(price);
+      // SLuong × DGia must give ThTien + STCKhau back within 1 đồng (checkArithmetic), exact in 10^-12 đồng.
+      const off = q * price - target;
+      w.priceOff = off > SCALE6 * SCALE6 || -off > SCALE6 * SCALE6;
+    }
     if (w.discountNet > 0n) out.STCKhau = Number(w.discountNet);
   }
   out.ThTien = Number(w.net);

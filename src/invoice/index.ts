@@ -17,6 +17,16 @@ export {
   vatRateHundredths,
 } from "./compute.js";
 export {
+  applyRefund,
+  type CorrectionOptions,
+  type CorrectionResult,
+  type FindIssuedInvoice,
+  type InvoiceNumberRef,
+  type IssuedInvoice,
+  REFUND_NOTE,
+  resolveCorrection,
+} from "./corrections.js";
+export {
   type ArithmeticOptions,
   assembleHdon,
   checkArithmetic,
@@ -52,6 +62,16 @@ export {
   type TlvField,
 } from "./qr.js";
 export {
+  checkRateRules,
+  isIsoDate,
+  type RateRule,
+  type RatesOnDate,
+  rateFor,
+  ratesOn,
+  ruleInForce,
+  STATUTORY_RATES,
+} from "./rates.js";
+export {
   ANONYMOUS_BUYER_TEXT,
   checkRender,
   type ExtraField,
@@ -62,4 +82,6 @@ export {
   SALES_REDUCTION_FIELD,
   type SellerInfo,
 } from "./render.js";
+export { checkStructure, type StructureProfile, structureProfileOf } from "./structure.js";
 export { amountInWords, MAX_WORDS_AMOUNT, parseWords, type WordsOptions } from "./words.js";
+export { readXmlTree, type XNode } from "./xml-read.js";

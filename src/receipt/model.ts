@@ -108,15 +108,38 @@ export const Buyer = z.object({
 });
 export type Buyer = z.infer<typeof Buyer>;
 
-/** The invoice a replacement receipt replaces (`TTHDLQuan`, spec §2.3). */
+/**
+ * The invoice a replacement or refund receipt corrects (`TTHDLQuan`, spec §2.3), as printed on the customer's copy:
+ * form (`KHMSHDon`), symbol (`KHHDon`) and number (`SHDon`).
+ */
 export const Replaces = z.object({
-  khmshdon: z.string().regex(/^[1-9]$/),
-  khhdon: z.string().regex(/^[CK]\d{2}[A-Z][A-Z0-9]{2}$/),
-  shdon: z.string().regex(/^\d{1,8}$/),
-  /** Issue date of the replaced invoice, YYYY-MM-DD. */
-  date: z.iso.date(),
+  khmshdon: z.string().regex(/^[1-9]$/, { error: "mẫu số là 1 chữ số / form is one digit" }),
+  khhdon: z.string().regex(/^[CK]\d{2}[A-Z][A-Z0-9]{2}$/, { error: "ký hiệu dạng C26MAB / a symbol like C26MAB" }),
+  /** `SHDon`; leading zeros as some receipts print it ("00000123") are dropped. */
+  shdon: z
+    .string()
+    .regex(/^\d{1,8}$/, { error: "số hóa đơn 1–8 chữ số / number of 1–8 digits" })
+    .transform((s) => s.replace(/^0+(?=\d)/, ""))
+    .refine((s) => s !== "0", { error: "số hóa đơn bắt đầu từ 1 / numbers start at 1" }),
+  /**
+   * Issue date (`NLap`) of the corrected invoice, YYYY-MM-DD. May be left out when this box issued that invoice: the
+   * write path then takes it from the store.
+   */
+  date: z.iso.date().optional(),
+  /** `GChu`: why the invoice is replaced (≤ 255). */
   note: text(255).optional(),
 });
+export type Replaces = z.infer<typeof Replaces>;
+
+/**
+ * What the receipt is. `sale`: an ordinary sale. `replacement`: the full corrected content of an earlier invoice
+ * (`replaces`), issued as a replacement invoice (`TTHDLQuan/TCHDon` 1) — the only way to correct a cash-register
+ * invoice (Circular 91/2026 Art. 10(1)(c), spec §7.3). `refund`: goods taken back (return or storno) from the sale
+ * of `replaces`; its lines are the returned items and its total the money given back. The write path turns it into a
+ * replacement invoice holding what the customer kept (src/invoice/corrections.ts); the original stays untouched.
+ */
+export const ReceiptKind = z.enum(["sale", "replacement", "refund"]);
+export type ReceiptKind = z.infer<typeof ReceiptKind>;
 
 export const Receipt = z.object({
   /** The register's own id for this receipt: unique per register, the key that makes resends harmless. */
@@ -130,7 +153,8 @@ export const Receipt = z.object({
     offset: true,
     error: "thời điểm ISO có múi giờ, ví dụ 2026-11-20T09:41:07+07:00 / an ISO date-time with zone",
   }),
-  kind: z.enum(["sale", "replacement"]).default("sale"),
+  kind: ReceiptKind.default("sale"),
+  /** The invoice a replacement or refund corrects; required for those kinds, refused on a sale. */
   replaces: Replaces.optional(),
   /** Shops mostly print VAT-inclusive prices. */
   pricesIncludeVat: z.boolean().default(true),
@@ -141,7 +165,7 @@ export const Receipt = z.object({
     .max(1000),
   payments: z.array(Payment).default([]),
   buyer: Buyer.optional(),
-  /** The total the register printed and took money for. */
+  /** The total the register printed and took money for (a refund: the money given back). */
   total: Dong,
   /** What the register says about itself, when its protocol reports it. */
   device: z.object({ serial: z.string().max(64).optional(), model: z.string().max(64).optional() }).optional(),

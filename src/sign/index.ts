@@ -14,6 +14,13 @@ export {
   type SigningKeySource,
   subjectName,
 } from "./pkcs12.js";
-export { createSigner, type SignEnvelopedArgs, type XmlSigner } from "./signer.js";
+export {
+  createSigner,
+  type SignatureStyle,
+  type SignEnvelopedArgs,
+  XADES_NS,
+  XADES_SIGNED_PROPERTIES_TYPE,
+  type XmlSigner,
+} from "./signer.js";
 export { createTestIdentity, TEST_PFX_PASSWORD, type TestIdentity, type TestIdentityOptions } from "./test-identity.js";
 export { type SignatureReport, type VerifyOptions, type VerifyReport, verifySignatures } from "./verify.js";

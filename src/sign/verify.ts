@@ -264,6 +264,7 @@ function verifyOne(sig: Element, ctx: Context): SignatureReport {
       throw new Problem("Giá trị chữ ký không hợp lệ (SignatureValue does not verify with the KeyInfo certificate)");
     }
     signer = verifiedBy;
+    checkXadesSigningCertificate(sig, verifiedBy, referenced);
 
     if (ctx.trusted && !chainsTo(verifiedBy, ctx.trusted, certs)) {
       throw new Problem(
@@ -283,6 +284,39 @@ function verifyOne(sig: Element, ctx: Context): SignatureReport {
   } catch (e) {
     if (e instanceof Problem) return report(e.message);
     return report(`Lỗi khi kiểm tra chữ ký (internal error: ${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+const XADES_NAMESPACES = new Set(["http://uri.etsi.org/01903/v1.3.2#", "http://uri.etsi.org/01903/v1.4.1#"]);
+
+/**
+ * XAdES-BES (ETSI TS 101 903 §7.2.2): when the signature carries signed `xades:SigningCertificate`, one of its
+ * `Cert/CertDigest` must be the digest of the certificate the signature verified with — otherwise the signed
+ * properties name someone else. Unsigned properties are not trusted, so they are not checked here.
+ */
+function checkXadesSigningCertificate(sig: Element, signer: X509Certificate, referenced: readonly Node[]): void {
+  const all = sig.getElementsByTagName("*");
+  const digests: Element[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const el = all.item(i);
+    if (el?.localName === "CertDigest" && XADES_NAMESPACES.has(el.namespaceURI ?? "")) {
+      if (referenced.some((r) => isInside(el, r))) digests.push(el);
+    }
+  }
+  if (digests.length === 0) return;
+  const matches = digests.some((d) => {
+    const hash = DIGESTS[children(d, "DigestMethod")[0]?.getAttribute("Algorithm") ?? ""];
+    const value = children(d, "DigestValue")[0];
+    return (
+      hash !== undefined &&
+      value !== undefined &&
+      createHash(hash).update(signer.raw).digest().equals(decodeBase64(value, "CertDigest"))
+    );
+  });
+  if (!matches) {
+    throw new Problem(
+      "Chứng thư trong SigningCertificate không phải chứng thư đã ký (XAdES SigningCertificate does not name the signer certificate)",
+    );
   }
 }
 

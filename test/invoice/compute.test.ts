@@ -320,6 +320,17 @@ describe("computeInvoice", () => {
   it("is deterministic", () => {
     expect(JSON.stringify(computeInvoice(SAMPLE, OPTS))).toBe(JSON.stringify(computeInvoice(SAMPLE, OPTS)));
   });
+
+  it("refuses a VAT-inclusive line whose 6-decimal net unit price cannot give back its amount", () => {
+    // 123 456 789.123456 × 7 đồng at 8%: the net unit price 6.481481… rounded to 6 decimals is off by ~40 đồng.
+    const huge = receipt({
+      lines: [{ name: "Hạt", unit: "g", quantity: "123456789.123456", unitPrice: 7, amount: 864197524 }],
+      total: 864197524,
+    });
+    expect(problems(computeInvoice(huge, OPTS))).toEqual(["UNIT_PRICE_PRECISION lines[0]"]);
+    // Net prices keep the printed unit price, which is exact.
+    expect(computeInvoice({ ...huge, pricesIncludeVat: false, total: 933333326 }, OPTS).ok).toBe(true);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,61 +1,23 @@
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
-  assembleHdon,
-  type ComputeOptions,
   checkArithmetic,
   checkRender,
-  computeInvoice,
   type InvoiceDraft,
   InvoiceInvalidError,
-  lookupQr,
   type RenderContext,
   readInvoiceFacts,
   renderDlhdon,
 } from "../../src/invoice/index.js";
-import { Receipt } from "../../src/receipt/model.js";
-import { vnDateTime } from "../../src/shared/clock.js";
+import { buildCase, CASES, FIXTURES } from "./fixtures.js";
 
-const FIXTURES = fileURLToPath(new URL("../fixtures/invoices/", import.meta.url));
-const CASES = readdirSync(FIXTURES)
-  .filter((d) => statSync(join(FIXTURES, d)).isDirectory())
-  .sort();
 const HAS_XMLLINT = spawnSync("xmllint", ["--version"]).status === 0;
 
-interface CaseContext {
-  readonly compute: ComputeOptions;
-  readonly render: RenderContext;
-  readonly mccqt: string;
-}
-
 /** One fixture case built the way src/record.ts builds an invoice (register time and id in TTKhac). */
-function build(name: string): { draft: InvoiceDraft; ctx: RenderContext; id: string; dlhdon: string; hdon: string } {
-  const dir = join(FIXTURES, name);
-  const receipt = Receipt.parse(JSON.parse(readFileSync(join(dir, "receipt.json"), "utf8")));
-  const c = JSON.parse(readFileSync(join(dir, "context.json"), "utf8")) as CaseContext;
-  const computed = computeInvoice(receipt, c.compute);
-  if (!computed.ok) throw new Error(JSON.stringify(computed.problems));
-  const ctx: RenderContext = {
-    ...c.render,
-    extra: [
-      { name: "ThoiDiemLap", type: "dateTime", value: vnDateTime(Date.parse(receipt.issuedAt)) },
-      { name: "MaMayTinhTien", type: "string", value: "POS-01" },
-    ],
-  };
-  const { id, xml } = renderDlhdon(computed.draft, ctx);
-  const qr = lookupQr({
-    sellerTaxCode: ctx.seller.taxCode,
-    khmshdon: ctx.khmshdon,
-    khhdon: ctx.khhdon,
-    shdon: ctx.shdon,
-    nlap: ctx.nlap,
-    total: computed.draft.TgTTTBSo,
-  });
-  return { draft: computed.draft, ctx, id, dlhdon: xml, hdon: assembleHdon({ dlhdon: xml, qr, mccqt: c.mccqt }) };
-}
+const build = (name: string) => buildCase(name);
 
 function c14n(file: string): Buffer {
   const r = spawnSync("xmllint", ["--c14n", file]);
