@@ -8,7 +8,7 @@ import { fc, test as fcTest } from "@fast-check/vitest";
 import { describe, expect, it } from "vitest";
 import { drivers } from "../drivers/index.js";
 import { concatBytes, type DecoderEvent, type Driver } from "../src/driver-api/index.js";
-import { eventToJson, parseCapture, replayCapture } from "../src/ingest/capture.js";
+import { type Capture, eventToJson, idleMsOf, parseCapture, replayCapture } from "../src/ingest/capture.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "drivers");
 const folders = readdirSync(root).filter((f) => statSync(join(root, f)).isDirectory());
@@ -74,6 +74,38 @@ const cases = folders.flatMap((folder) =>
   }),
 );
 
+/** Adjacent `forward` events to the same side as one (how a bridge cuts its pass-through depends on chunking). */
+function mergeForwards(events: readonly DecoderEvent[]): DecoderEvent[] {
+  const out: DecoderEvent[] = [];
+  for (const e of events) {
+    const prev = out[out.length - 1];
+    if (e.type === "forward" && prev?.type === "forward" && prev.to === e.to) {
+      out[out.length - 1] = { type: "forward", to: e.to, bytes: concatBytes([prev.bytes, e.bytes]) };
+    } else out.push(e);
+  }
+  return out;
+}
+
+/** The capture with each chunk's bytes cut again at `cuts` (offsets into the concatenated chunk bytes). */
+function rechunk(capture: Capture, cuts: readonly number[]): Capture {
+  const sorted = [...new Set(cuts)].sort((a, b) => a - b);
+  const chunks: Capture["chunks"][number][] = [];
+  let base = 0;
+  for (const chunk of capture.chunks) {
+    const inside = sorted.filter((c) => c > base && c < base + chunk.bytes.length).map((c) => c - base);
+    const points = [0, ...inside, chunk.bytes.length];
+    for (let i = 1; i < points.length; i++) {
+      chunks.push({
+        ...chunk,
+        deltaMs: i === 1 ? chunk.deltaMs : 0,
+        bytes: chunk.bytes.subarray(points[i - 1]!, points[i]!),
+      });
+    }
+    base += chunk.bytes.length;
+  }
+  return { headers: capture.headers, chunks };
+}
+
 describe("captures", () => {
   it.each(cases)("$name replays to its expected events", async ({ folder, cap, driver, capture, options }) => {
     const events = replayCapture(driver, options, capture);
@@ -82,7 +114,32 @@ describe("captures", () => {
     );
   });
 
-  describe.each(cases.filter((c) => c.driver.idleMs === undefined))("$name", ({ driver, capture, options }) => {
+  describe.each(cases)("$name", ({ driver, capture, options }) => {
+    const replay = (c: Capture): string => asJson(mergeForwards(replayCapture(driver, options, c)));
+    const whole = replay(capture);
+    const total = capture.chunks.reduce((n, c) => n + c.bytes.length, 0);
+
+    fcTest.prop([fc.uniqueArray(fc.integer({ min: 1, max: Math.max(1, total - 1) }), { maxLength: 64 })], {
+      numRuns: 40,
+    })("gives the same events however each chunk is cut again", (cuts) => {
+      expect(replay(rechunk(capture, cuts))).toBe(whole);
+    });
+
+    it("gives the same events with every chunk fed one byte at a time", () => {
+      expect(
+        replay(
+          rechunk(
+            capture,
+            Array.from({ length: total }, (_, i) => i),
+          ),
+        ),
+      ).toBe(whole);
+    });
+  });
+
+  describe.each(
+    cases.filter((c) => idleMsOf(c.driver, c.options) === undefined && c.capture.headers["decoder"] !== "tap"),
+  )("$name", ({ driver, capture, options }) => {
     const bytes = concatBytes(capture.chunks.filter((c) => c.direction === "in").map((c) => c.bytes));
     const decodeIn = (pieces: readonly Uint8Array[]): string => {
       const decoder = driver.createDecoder(options);

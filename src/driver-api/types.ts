@@ -40,13 +40,32 @@ export type ProblemCode =
   | "TRUNCATED"
   | "TOO_LONG"
   | "DECODE_FAILED"
-  | "BAD_JSON";
+  | "BAD_JSON"
+  /** A print job made mostly of images (no text to read): kept for review, never guessed into an invoice. */
+  | "RASTER_ONLY"
+  /** A print job that matches none of the register's receipt templates (or has no item lines). */
+  | "NO_TEMPLATE"
+  /** The printed lines do not add up to the printed total (or a line to quantity × unit price). */
+  | "TOTAL_MISMATCH"
+  /** A field a template found cannot be read (an amount with decimals, a date that does not exist …). */
+  | "FIELD_INVALID";
 
 /**
  * The two ends a tap or bridge sits between: the register (or POS, the host that sends commands and sales) and the
  * device it talks to (a receipt printer, a fiscal printer).
  */
 export type Side = "register" | "device";
+
+/**
+ * Where an event's bytes lie in the stream of one side: byte offsets counted from the first byte that side pushed into
+ * this decoder (`end` exclusive). The session adds the journal offset the decoder started at, so a receipt can name
+ * the exact journal range it came from (issue 4 "provenance").
+ */
+export interface ByteSpan {
+  readonly side: Side;
+  readonly start: number;
+  readonly end: number;
+}
 
 /** What a decoder can say, in order. The session acts on events in the order given. */
 export type DecoderEvent =
@@ -61,6 +80,8 @@ export type DecoderEvent =
       readonly receipt: unknown;
       /** The exact bytes this receipt came from. */
       readonly raw: Uint8Array;
+      /** Where `raw` lies in the stream, when the driver knows (else the session finds it). */
+      readonly span?: ByteSpan;
       /** Bytes to answer once the outcome is known (ack/nak), or undefined when the protocol has no answer. */
       readonly reply: (outcome: RecordOutcome) => Uint8Array | undefined;
     }
@@ -80,7 +101,9 @@ export type DecoderEvent =
       readonly code: ProblemCode;
       readonly detail: string;
       readonly raw: Uint8Array;
-      /** e.g. a NAK line; sent right away. */
+      /** Where `raw` lies in the stream, when the driver knows. */
+      readonly span?: ByteSpan;
+      /** e.g. a NAK line; sent right away, to the register. */
       readonly reply?: Uint8Array;
     };
 
@@ -92,11 +115,21 @@ export interface Decoder {
   idle(nowMs: number): DecoderEvent[];
 }
 
-/** A decoder that sees both directions (tap and bridge roles). Same rules as {@link Decoder}. */
+/**
+ * A decoder that sees both directions (tap and bridge roles). Same rules as {@link Decoder}. In a bridge the decoder
+ * decides what passes: bytes reach the other side only through `forward` events (and receipt replies with
+ * `replyTo`), so it can hold back a cut until the receipt is committed. It must forward everything else at once.
+ */
 export interface TapDecoder {
   /** Bytes as they arrived from one side. */
   push(bytes: Uint8Array, nowMs: number, from: Side): DecoderEvent[];
+  /** The register side was quiet for the driver's idle time, or its port closed: flush whatever is complete. */
   idle(nowMs: number): DecoderEvent[];
+  /**
+   * A side's port came up or went down (the device unplugged, the printer switched off …). A bridge may answer for
+   * an absent device, or release bytes it held for it.
+   */
+  link?(side: Side, up: boolean, nowMs: number): DecoderEvent[];
 }
 
 export interface Driver<Options = unknown> {
@@ -107,6 +140,13 @@ export interface Driver<Options = unknown> {
   readonly serial: SerialSettings;
   /** Set for inter-byte-timeout protocols; the session owns the timer. */
   readonly idleMs?: number;
+  /** The idle time for these options, when it is a per-register setting (overrides `idleMs`). */
+  idleMsFor?(options: Options): number | undefined;
+  /**
+   * How many ports a register with these options needs: 1 (the default; `createDecoder`) or 2 (a bridge or tap
+   * between the register and its device; `createTapDecoder`, with the register's `devicePort`).
+   */
+  portsFor?(options: Options): 1 | 2;
   /** Per-register options, validated at config load. */
   readonly options: z.ZodType<Options>;
   createDecoder(options: Options): Decoder;

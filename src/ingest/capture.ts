@@ -7,12 +7,14 @@
  * +0     < 7b 22 76 22 3a 31      ← +ms since the previous chunk, `<` from the register, hex bytes
  *          2c 22 74 79 70 65      ← an indented hex line continues the chunk above
  * +2     > 7b 22 61 63 6b          ← `>` written by us
+ * +1     <d 12                     ← `<d` / `>d`: from / to the device side of a bridge (the printer)
  * ```
- * Chunk boundaries are kept because they are where bugs live.
+ * Chunk boundaries are kept because they are where bugs live. A capture with `# decoder: tap` is replayed through
+ * the driver's tap decoder, both sides in order; others through its one-port decoder (register side only).
  */
 import { createWriteStream, mkdirSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import type { Decoder, DecoderEvent, Driver, RecordOutcome } from "../driver-api/index.js";
+import type { Decoder, DecoderEvent, Driver, RecordOutcome, Side, TapDecoder } from "../driver-api/index.js";
 import { fromHex, toHex, utf8Text } from "../driver-api/index.js";
 import { type Clock, vnDate, vnDateTime } from "../shared/clock.js";
 import type { Logger } from "../shared/log.js";
@@ -25,6 +27,8 @@ export interface CaptureChunk {
   readonly atMs: number;
   /** `in`: from the register (`<`); `out`: written by us (`>`). */
   readonly direction: "in" | "out";
+  /** Which port: the register's (`<`, `>`) or, in a bridge, the device's (`<d`, `>d`). */
+  readonly side: Side;
   readonly bytes: Uint8Array;
 }
 
@@ -46,14 +50,14 @@ export class CaptureFormatError extends Error {
   }
 }
 
-const CHUNK = /^\+(\d+)\s+([<>])((?:\s+[0-9a-fA-F]{2})*)\s*(?:#.*)?$/;
+const CHUNK = /^\+(\d+)\s+([<>])(d?)((?:\s+[0-9a-fA-F]{2})*)\s*(?:#.*)?$/;
 const CONTINUATION = /^\s+((?:[0-9a-fA-F]{2}\s*)+)(?:#.*)?$/;
 const HEADER = /^#\s*([A-Za-z][A-Za-z0-9 _-]*):\s*(.*?)\s*$/;
 
 /** Parse capture text. Throws {@link CaptureFormatError} with the line number on a malformed line. */
 export function parseCapture(text: string): Capture {
   const headers: Record<string, string> = {};
-  const chunks: { deltaMs: number; atMs: number; direction: "in" | "out"; hex: string[] }[] = [];
+  const chunks: { deltaMs: number; atMs: number; direction: "in" | "out"; side: Side; hex: string[] }[] = [];
   let at = 0;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -68,7 +72,13 @@ export function parseCapture(text: string): Capture {
     if (c) {
       const deltaMs = Number(c[1]);
       at += deltaMs;
-      chunks.push({ deltaMs, atMs: at, direction: c[2] === "<" ? "in" : "out", hex: [c[3]!] });
+      chunks.push({
+        deltaMs,
+        atMs: at,
+        direction: c[2] === "<" ? "in" : "out",
+        side: c[3] === "d" ? "device" : "register",
+        hex: [c[4]!],
+      });
       continue;
     }
     const cont = CONTINUATION.exec(line);
@@ -84,42 +94,68 @@ export function parseCapture(text: string): Capture {
       deltaMs: c.deltaMs,
       atMs: c.atMs,
       direction: c.direction,
+      side: c.side,
       bytes: fromHex(c.hex.join(" ")),
     })),
   };
 }
 
-/** One chunk as capture text: `+ms < hex…\n`, wrapped every `wrap` bytes onto indented continuation lines. */
-export function formatCaptureChunk(deltaMs: number, direction: "in" | "out", bytes: Uint8Array, wrap = 0): string {
+/**
+ * One chunk as capture text: `+ms < hex…\n`, wrapped every `wrap` bytes onto indented continuation lines. The device
+ * side of a bridge is marked `<d` / `>d`.
+ */
+export function formatCaptureChunk(
+  deltaMs: number,
+  direction: "in" | "out",
+  bytes: Uint8Array,
+  wrap = 0,
+  side: Side = "register",
+): string {
   const head = `+${Math.max(0, Math.round(deltaMs))}`.padEnd(6);
-  const arrow = direction === "in" ? "<" : ">";
+  const arrow = (direction === "in" ? "<" : ">") + (side === "device" ? "d" : "");
   if (wrap <= 0 || bytes.length <= wrap) return `${head} ${arrow} ${toHex(bytes, " ")}\n`;
   let out = "";
   for (let i = 0; i < bytes.length; i += wrap) {
     const hex = toHex(bytes.subarray(i, i + wrap), " ");
-    out += i === 0 ? `${head} ${arrow} ${hex}\n` : `         ${hex}\n`;
+    out += i === 0 ? `${head} ${arrow} ${hex}\n` : `${" ".repeat(head.length + arrow.length + 2)}${hex}\n`;
   }
   return out;
 }
 
+/** The idle time a driver uses with these options (per register when the driver says so). */
+export function idleMsOf<O>(driver: Driver<O>, options: O): number | undefined {
+  return driver.idleMsFor?.(options) ?? driver.idleMs;
+}
+
 /**
- * Replay the `<` chunks of a capture through a fresh decoder, as the session would: `idle()` when a gap reaches
- * the driver's `idleMs`, and once at the end (the port closed). `>` chunks are ignored.
+ * Replay a capture through a fresh decoder, as the session would: `idle()` when a register-side gap reaches the
+ * driver's idle time, and once at the end (the port closed). One-port captures feed the `<` chunks to
+ * `createDecoder`; `# decoder: tap` captures feed `<` (register) and `<d` (device) chunks to `createTapDecoder`.
+ * `>` chunks (what we wrote) are not replayed.
  */
 export function replayCapture<O>(driver: Driver<O>, options: O, capture: string | Capture): DecoderEvent[] {
   const parsed = typeof capture === "string" ? parseCapture(capture) : capture;
-  const decoder: Decoder = driver.createDecoder(options);
+  const tap = parsed.headers["decoder"] === "tap";
+  if (tap && !driver.createTapDecoder) throw new TypeError(`driver ${driver.id} has no tap decoder`);
+  const tapDecoder: TapDecoder | undefined = tap ? driver.createTapDecoder!(options) : undefined;
+  const decoder: Decoder | undefined = tap ? undefined : driver.createDecoder(options);
+  const push = (bytes: Uint8Array, at: number, side: Side): DecoderEvent[] =>
+    tapDecoder ? tapDecoder.push(bytes, at, side) : decoder!.push(bytes, at);
+  const idle = (at: number): DecoderEvent[] => (tapDecoder ? tapDecoder.idle(at) : decoder!.idle(at));
+  const idleMs = idleMsOf(driver, options);
   const events: DecoderEvent[] = [];
   let last: number | undefined;
   for (const chunk of parsed.chunks) {
     if (chunk.direction !== "in") continue;
-    if (driver.idleMs !== undefined && last !== undefined && chunk.atMs - last >= driver.idleMs) {
-      events.push(...decoder.idle(last + driver.idleMs));
+    if (chunk.side === "device" && !tapDecoder) continue;
+    if (chunk.side === "register") {
+      if (idleMs !== undefined && last !== undefined && chunk.atMs - last >= idleMs)
+        events.push(...idle(last + idleMs));
+      last = chunk.atMs;
     }
-    events.push(...decoder.push(chunk.bytes, chunk.atMs));
-    last = chunk.atMs;
+    events.push(...push(chunk.bytes, chunk.atMs, chunk.side));
   }
-  events.push(...decoder.idle(last ?? 0));
+  events.push(...idle(last ?? 0));
   return events;
 }
 
@@ -155,7 +191,14 @@ export function eventToJson(event: DecoderEvent): Record<string, unknown> {
         const bytes = event.reply(outcome);
         replies[name] = bytes === undefined ? null : bytesJson(bytes);
       }
-      return { type: "receipt", receipt: event.receipt, raw: toHex(event.raw), replies };
+      return {
+        type: "receipt",
+        ...(event.replyTo === undefined ? {} : { replyTo: event.replyTo }),
+        receipt: event.receipt,
+        raw: toHex(event.raw),
+        ...(event.span === undefined ? {} : { span: event.span }),
+        replies,
+      };
     }
     case "reply":
       return { type: "reply", bytes: bytesJson(event.bytes) };
@@ -166,6 +209,7 @@ export function eventToJson(event: DecoderEvent): Record<string, unknown> {
         detail: event.detail,
         raw: toHex(event.raw),
       };
+      if (event.span !== undefined) out["span"] = event.span;
       if (event.reply !== undefined) out["reply"] = bytesJson(event.reply);
       return out;
     }
@@ -184,10 +228,10 @@ export function eventToJson(event: DecoderEvent): Record<string, unknown> {
 export interface CaptureTap {
   /** A new connection: writes a comment block; the next chunk starts at `+0`. */
   connected(port: string): void;
-  /** Bytes from the register. */
-  received(bytes: Uint8Array): void;
-  /** Bytes we wrote. */
-  sent(bytes: Uint8Array): void;
+  /** Bytes from the register (or, in a bridge, from the device: `side = "device"`). */
+  received(bytes: Uint8Array, side?: Side): void;
+  /** Bytes we wrote to the register (or to the device). */
+  sent(bytes: Uint8Array, side?: Side): void;
   /** A note in the capture (`# …`), e.g. the port going down. */
   note(text: string): void;
   /** Flush and close the file. */
@@ -201,6 +245,8 @@ export interface CaptureTapOptions {
   readonly driverId: string;
   readonly clock: Clock;
   readonly log: Logger;
+  /** A bridge's tap: both ports in one file, marked `# decoder: tap`. */
+  readonly tap?: boolean;
 }
 
 /**
@@ -235,17 +281,20 @@ export function createCaptureTap(options: CaptureTapOptions): CaptureTap {
         broken = true;
       });
       stream = s;
-      s.write(`# register: ${registerId}\n# driver: ${driverId}\n# file opened: ${vnDateTime(now)}+07:00\n`);
+      s.write(
+        `# register: ${registerId}\n# driver: ${driverId}\n${options.tap ? "# decoder: tap\n" : ""}` +
+          `# file opened: ${vnDateTime(now)}+07:00\n`,
+      );
       last = undefined;
     }
     stream.write(text);
   };
 
-  const chunk = (direction: "in" | "out", bytes: Uint8Array): void => {
+  const chunk = (direction: "in" | "out", bytes: Uint8Array, side: Side): void => {
     const now = clock.now();
     const delta = last === undefined ? 0 : now - last;
     last = now;
-    write(formatCaptureChunk(delta, direction, bytes));
+    write(formatCaptureChunk(delta, direction, bytes, 0, side));
   };
 
   return {
@@ -253,8 +302,8 @@ export function createCaptureTap(options: CaptureTapOptions): CaptureTap {
       write(`# connected: ${port} at ${vnDateTime(clock.now())}+07:00\n`);
       last = undefined;
     },
-    received: (bytes) => chunk("in", bytes),
-    sent: (bytes) => chunk("out", bytes),
+    received: (bytes, side = "register") => chunk("in", bytes, side),
+    sent: (bytes, side = "register") => chunk("out", bytes, side),
     note(text: string): void {
       write(`# ${text.replace(/\r?\n/g, " ")}\n`);
     },

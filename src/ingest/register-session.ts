@@ -5,11 +5,19 @@
  * stays with that register.
  */
 import { setTimeout as delay } from "node:timers/promises";
-import type { Decoder, DecoderEvent, Driver, RecordOutcome, SerialSettings } from "../driver-api/index.js";
+import type { ByteSpan, Decoder, DecoderEvent, Driver, RecordOutcome, SerialSettings } from "../driver-api/index.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/log.js";
-import { type CaptureTap, createCaptureTap } from "./capture.js";
+import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
 import type { PortConnection, PortSource } from "./connection.js";
+import type {
+  DeviceIdentity,
+  IdentityObservation,
+  IdentityPins,
+  JournalRange,
+  JournalSink,
+  JournalStream,
+} from "./journal-sink.js";
 import { portSourceFor } from "./port-source.js";
 
 /** What the write path is given for one receipt. */
@@ -22,6 +30,11 @@ export interface RecordInput {
   readonly raw: Uint8Array;
   /** Our clock when the bytes were decoded (ms since epoch). */
   readonly receivedAt: number;
+  /**
+   * Where `raw` lies in the raw capture journal, when the session keeps one. The write path stores it with the
+   * receipt row, in the same transaction (`linkJournal(db)("receipt", receiptRowId, journal)`).
+   */
+  readonly journal?: JournalRange;
 }
 
 /** What the session quarantines: bytes that did not make a receipt, with the reason. */
@@ -33,6 +46,8 @@ export interface QuarantineInput {
   readonly detail: string;
   readonly raw: Uint8Array;
   readonly receivedAt: number;
+  /** Where `raw` lies in the raw capture journal, when known. */
+  readonly journal?: JournalRange;
 }
 
 /** Live events for the demo's output and `hoadon status`. `at` is the session clock. */
@@ -60,6 +75,15 @@ export type SessionEvent =
       readonly registerId: string;
       readonly code: string;
       readonly detail: string;
+      readonly at: number;
+    }
+  | {
+      readonly type: "identity";
+      readonly registerId: string;
+      /** `changed`: the register (or its printer) was swapped or updated; an alert is in the event log. */
+      readonly status: IdentityObservation["status"];
+      readonly identity: DeviceIdentity;
+      readonly previous?: DeviceIdentity;
       readonly at: number;
     }
   | { readonly type: "stopped"; readonly registerId: string; readonly at: number };
@@ -91,6 +115,16 @@ export interface RegisterSessionDeps {
   readonly source?: PortSource;
   /** Reconnect backoff; default 100 ms doubling to 5 s, ±20 % jitter (never above the maximum). */
   readonly backoff?: { readonly minMs?: number; readonly maxMs?: number; readonly random?: () => number };
+  /** The raw capture journal: every byte in and out is appended (and flushed as `journalFlush` says). */
+  readonly journal?: JournalSink;
+  /**
+   * `before-record` (default): the session flushes the journal (its own commit) before each `record()`, so a
+   * receipt's journal range is durable before the receipt. `by-record`: the write path calls `journal.flush()` inside
+   * its own transaction (one commit for both; the lead's wiring), and the session only flushes when it stops.
+   */
+  readonly journalFlush?: "before-record" | "by-record";
+  /** Pin identity reports per register (alert on a change). Without it they are only logged. */
+  readonly identity?: IdentityPins;
 }
 
 /** A snapshot of a session for status output. */
@@ -123,6 +157,72 @@ const receiptIdOf = (receipt: unknown): string | undefined => {
   return typeof receipt.receiptId === "string" ? receipt.receiptId : undefined;
 };
 
+/**
+ * Journal bookkeeping for one stream of one session: appends chunks and turns decoder spans (offsets since the
+ * decoder started) into journal ranges. Drivers that give no span are located by searching the recent bytes.
+ */
+export interface StreamJournal {
+  /** A new decoder starts here (its span offsets count from the next byte). */
+  restart(): void;
+  /** A chunk was read (or written). */
+  append(bytes: Uint8Array, at: number): void;
+  /** The journal range of an event's bytes, or undefined when unknown. */
+  rangeOf(raw: Uint8Array, span: ByteSpan | undefined): JournalRange | undefined;
+}
+
+/** How far back a receipt without a span is looked for. */
+const RECENT_BYTES = 1 << 20;
+
+/** {@link StreamJournal} over a sink (or a no-op without one). */
+export function streamJournal(sink: JournalSink | undefined, stream: JournalStream): StreamJournal {
+  if (!sink) return { restart: () => {}, append: () => {}, rangeOf: () => undefined };
+  let base = sink.offset(stream);
+  // Chunks since the last located receipt (no span), to find the next one's bytes in.
+  let chunks: Uint8Array[] = [];
+  let chunksStart = base;
+  let chunksLength = 0;
+  /** Where the next located receipt may start (the end of the previous one). */
+  let searchFrom = base;
+  const forgetBefore = (offset: number): void => {
+    while (chunks.length > 0 && chunksStart + chunks[0]!.length <= offset) {
+      chunksStart += chunks[0]!.length;
+      chunksLength -= chunks[0]!.length;
+      chunks.shift();
+    }
+  };
+  return {
+    restart(): void {
+      base = sink.offset(stream);
+      chunks = [];
+      chunksStart = base;
+      chunksLength = 0;
+      searchFrom = base;
+    },
+    append(bytes: Uint8Array, at: number): void {
+      const offset = sink.append(stream, bytes, at);
+      if (offset !== chunksStart + chunksLength) {
+        chunks = [];
+        chunksStart = offset;
+        chunksLength = 0;
+      }
+      chunks.push(bytes);
+      chunksLength += bytes.length;
+      forgetBefore(chunksStart + chunksLength - RECENT_BYTES);
+    },
+    rangeOf(raw: Uint8Array, span: ByteSpan | undefined): JournalRange | undefined {
+      if (span && span.side === stream.side) return { ...stream, start: base + span.start, end: base + span.end };
+      if (raw.length === 0 || chunksLength === 0) return undefined;
+      const window = Buffer.concat(chunks);
+      const at = window.indexOf(raw, Math.max(0, searchFrom - chunksStart));
+      if (at < 0) return undefined;
+      const start = chunksStart + at;
+      searchFrom = start + raw.length;
+      forgetBefore(searchFrom);
+      return { ...stream, start, end: searchFrom };
+    },
+  };
+}
+
 /** Start a session. Throws only on a malformed `register.port` (a config error). */
 export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession {
   const { register, driver, options, clock, signal } = deps;
@@ -154,13 +254,67 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
   let lastError: string | undefined;
   let receipts = 0;
   let problems = 0;
+  const inJournal = streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "in" });
+  const outJournal = streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "out" });
+  const idleMs = idleMsOf(driver, options);
+
+  const flushJournal = (when: "record" | "stop" = "record"): void => {
+    if (when === "record" && deps.journalFlush === "by-record") return;
+    try {
+      deps.journal?.flush();
+    } catch (error) {
+      // The receipt row keeps its own raw bytes; a journal that cannot be written must not stop invoicing.
+      log.error({ err: error }, "journal flush failed");
+    }
+  };
+
+  const onIdentity = (identity: DeviceIdentity): void => {
+    const at = clock.now();
+    if (!deps.identity) {
+      log.info({ ...identity }, "register identity");
+      return;
+    }
+    let seen: IdentityObservation;
+    try {
+      seen = deps.identity(register.id, identity, at);
+    } catch (error) {
+      log.error({ err: error, ...identity }, "identity pin failed");
+      return;
+    }
+    if (seen.status === "changed")
+      log.error({ previous: seen.previous, current: seen.identity }, "register identity changed");
+    else if (seen.status === "pinned") log.info({ ...seen.identity }, "register identity pinned");
+    emit({
+      type: "identity",
+      registerId: register.id,
+      status: seen.status,
+      identity: seen.identity,
+      ...(seen.status === "changed" ? { previous: seen.previous } : {}),
+      at,
+    });
+  };
+
   const tap: CaptureTap | undefined = deps.capture
     ? createCaptureTap({ dir: deps.capture.dir, registerId: register.id, driverId: driver.id, clock, log })
     : undefined;
 
-  const quarantine = (code: string, detail: string, raw: Uint8Array, receivedAt: number): void => {
+  const quarantine = (
+    code: string,
+    detail: string,
+    raw: Uint8Array,
+    receivedAt: number,
+    journal?: JournalRange,
+  ): void => {
     try {
-      deps.quarantine({ registerId: register.id, driverId: driver.id, code, detail, raw, receivedAt });
+      deps.quarantine({
+        registerId: register.id,
+        driverId: driver.id,
+        code,
+        detail,
+        raw,
+        receivedAt,
+        ...(journal ? { journal } : {}),
+      });
     } catch (error) {
       log.error({ err: error, code, bytes: raw.length }, "quarantine failed");
     }
@@ -170,10 +324,12 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
   const serve = (conn: PortConnection): Promise<Error | undefined> =>
     new Promise<Error | undefined>((resolve) => {
       let decoder: Decoder = driver.createDecoder(options);
+      inJournal.restart();
       let idleTimer: NodeJS.Timeout | undefined;
 
       const send = (bytes: Uint8Array): void => {
         tap?.sent(bytes);
+        outJournal.append(bytes, clock.now());
         conn.write(bytes).catch((error: unknown) => {
           log.debug({ err: messageOf(error), bytes: bytes.length }, "reply not written");
         });
@@ -192,15 +348,17 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
               const at = clock.now();
               problems++;
               log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
-              quarantine(event.code, event.detail, event.raw, at);
+              flushJournal();
+              quarantine(event.code, event.detail, event.raw, at, inJournal.rangeOf(event.raw, event.span));
               emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
               if (event.reply) send(event.reply);
               break;
             }
-            case "identity":
-              // Pinning the identity per port and alerting on a change comes with the store's register table.
-              log.info({ serial: event.serial, model: event.model, firmware: event.firmware }, "register identity");
+            case "identity": {
+              const { type: _type, ...identity } = event;
+              onIdentity(identity);
               break;
+            }
             case "forward":
               // A single-port session has only the register side.
               if (event.to === "register") send(event.bytes);
@@ -216,6 +374,8 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
       const onReceipt = (event: Extract<DecoderEvent, { type: "receipt" }>): void => {
         const receivedAt = clock.now();
         const receiptId = receiptIdOf(event.receipt);
+        const journal = inJournal.rangeOf(event.raw, event.span);
+        flushJournal();
         let outcome: RecordOutcome;
         try {
           outcome = deps.record({
@@ -224,13 +384,14 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
             receipt: event.receipt,
             raw: event.raw,
             receivedAt,
+            ...(journal ? { journal } : {}),
           });
         } catch (error) {
           // Nothing is known to be stored: answer "failed" so the register sends it again, and keep the bytes.
           log.error({ err: error, receiptId }, "record threw");
           const message = `Lỗi nội bộ khi ghi, hãy gửi lại / internal error while recording, send again: ${messageOf(error)}`;
           outcome = { status: "failed", code: "RECORD_FAILED", message };
-          quarantine("RECORD_FAILED", message, event.raw, receivedAt);
+          quarantine("RECORD_FAILED", message, event.raw, receivedAt, journal);
         }
         if (outcome.status === "ok" || outcome.status === "dup") {
           receipts++;
@@ -266,18 +427,19 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
           problems++;
           if (raw) quarantine("DECODE_FAILED", detail, raw, clock.now());
           decoder = driver.createDecoder(options);
+          inJournal.restart();
           return;
         }
         act(events);
       };
 
       const armIdle = (): void => {
-        if (driver.idleMs === undefined) return;
+        if (idleMs === undefined) return;
         if (idleTimer) clearTimeout(idleTimer);
         idleTimer = setTimeout(() => {
           idleTimer = undefined;
           decode(() => decoder.idle(clock.now()), undefined);
-        }, driver.idleMs);
+        }, idleMs);
       };
 
       const onAbort = (): void => {
@@ -286,6 +448,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
 
       conn.onData((bytes) => {
         tap?.received(bytes);
+        inJournal.append(bytes, clock.now());
         decode(() => decoder.push(bytes, clock.now()), bytes);
         armIdle();
       });
@@ -377,6 +540,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
       connected = false;
       await source.close().catch((error: unknown) => log.warn({ err: error }, "port source close failed"));
       await tap?.close();
+      flushJournal("stop");
       log.info("session stopped");
       emit({ type: "stopped", registerId: register.id, at: clock.now() });
     });

@@ -2,6 +2,26 @@
  * The register simulator core (design.md "src/simulator"), importable without ports: receipts, the ndjson sender,
  * and simulated registers over socat ptys or TCP. `hoadon demo` and `hoadon simulate register` wrap these.
  */
+
+export * as datecs from "./datecs.js";
+export {
+  type EscposFaults,
+  type EscposJob,
+  type EscposPosOptions,
+  type EscposPosReport,
+  type EscposPosRun,
+  type EscposSimCodePage,
+  escposJobs,
+  escposPos,
+  type PrintedPage,
+  type PrinterEmulator,
+  type PrinterEmulatorOptions,
+  printedFields,
+  startPrinterEmulator,
+  writePaced,
+} from "./escpos.js";
+export { type EscposSimulateArgs, runEscposSimulator } from "./escpos-cli.js";
+export { type EscposRig, startEscposRig } from "./escpos-rig.js";
 export { type GenerateOptions, generateReceipts } from "./generate.js";
 export {
   type SimulatedRegister,

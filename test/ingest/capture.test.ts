@@ -100,3 +100,42 @@ describe("capture files", () => {
     expect(binary).toEqual({ type: "reply", bytes: { hex: "06" } });
   });
 });
+
+describe("two-port captures", () => {
+  it("marks the device side <d / >d and reads it back", () => {
+    const text = [
+      formatCaptureChunk(0, "in", utf8("AB"), 0, "register"),
+      formatCaptureChunk(3, "out", Uint8Array.of(0x12), 0, "device"),
+      formatCaptureChunk(1, "in", Uint8Array.of(0x12, 0x5f, 0x00), 2, "device"),
+    ].join("");
+    expect(text).toBe("+0     < 41 42\n+3     >d 12\n+1     <d 12 5f\n          00\n");
+    expect(parseCapture(text).chunks.map((c) => `${c.direction}:${c.side}:${c.bytes.length}`)).toEqual([
+      "in:register:2",
+      "out:device:1",
+      "in:device:3",
+    ]);
+    expect(() => parseCapture("+0 <d0 11\n")).toThrow(CaptureFormatError);
+  });
+
+  it("replays a `# decoder: tap` capture through the tap decoder, both sides in order, idle on the register side", () => {
+    const seen: string[] = [];
+    const driver = defineDriver({
+      ...ndjson,
+      id: "tap-probe-v1",
+      idleMs: 100,
+      createTapDecoder: () => ({
+        push: (bytes, now, from): DecoderEvent[] => {
+          seen.push(`${from}@${now}:${bytes.length}`);
+          return [];
+        },
+        idle: (now): DecoderEvent[] => {
+          seen.push(`idle@${now}`);
+          return [];
+        },
+      }),
+    });
+    const capture = "# decoder: tap\n+0     < 41\n+50    <d 12\n+100   < 42\n+10    > 06\n";
+    replayCapture(driver, ndjson.options.parse({}), capture);
+    expect(seen).toEqual(["register@0:1", "device@50:1", "idle@100", "register@150:1", "idle@150"]);
+  });
+});

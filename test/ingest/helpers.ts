@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import type { InvoiceRef, RecordOutcome } from "../../src/driver-api/index.js";
+import { createMemoryLink, type PortConnection, type PortSource } from "../../src/ingest/connection.js";
 import type { QuarantineInput, RecordInput } from "../../src/ingest/register-session.js";
 import { Receipt } from "../../src/receipt/model.js";
 import type { Logger } from "../../src/shared/log.js";
@@ -83,3 +84,58 @@ export const silent: Logger = pino({ level: "silent" });
 
 /** Same serial settings the simulator uses. */
 export const SERIAL = { baudRate: 115_200, dataBits: 8, parity: "none", stopBits: 1 } as const;
+
+/**
+ * A {@link PortSource} whose every open makes a new in-memory link; the test gets the other end. `down = true` makes
+ * opens fail (a port that is absent) until it is set back. `log` records writes the session makes (`write:<n>`).
+ */
+export function memoryPortSource(name: string): PortSource & {
+  down: boolean;
+  opens: number;
+  log: string[];
+  current: PortConnection | undefined;
+  nextPeer(): Promise<PortConnection>;
+} {
+  const waiting: ((c: PortConnection) => void)[] = [];
+  const ready: PortConnection[] = [];
+  const source = {
+    description: `memory:${name}`,
+    down: false,
+    opens: 0,
+    log: [] as string[],
+    current: undefined as PortConnection | undefined,
+    open(signal: AbortSignal): Promise<PortConnection> {
+      source.opens++;
+      if (signal.aborted) return Promise.reject(signal.reason);
+      if (source.down) return Promise.reject(new Error(`ENOENT: ${name} absent`));
+      const { a, b } = createMemoryLink({ a: `memory:${name}:daemon`, b: `memory:${name}:peer` });
+      const write = a.write.bind(a);
+      const logged: PortConnection = {
+        get description() {
+          return a.description;
+        },
+        get closed() {
+          return a.closed;
+        },
+        write: (bytes) => {
+          source.log.push(`write:${bytes.length}`);
+          return write(bytes);
+        },
+        onData: (l) => a.onData(l),
+        onClose: (l) => a.onClose(l),
+        close: () => a.close(),
+      };
+      source.current = b;
+      const w = waiting.shift();
+      if (w) w(b);
+      else ready.push(b);
+      return Promise.resolve(logged);
+    },
+    close: (): Promise<void> => Promise.resolve(),
+    nextPeer(): Promise<PortConnection> {
+      const r = ready.shift();
+      return r ? Promise.resolve(r) : new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+  return source;
+}

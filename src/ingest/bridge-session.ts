@@ -1,0 +1,439 @@
+/**
+ * A two-port session (bridge and tap roles, register-protocols.md §1a "Topology", §2.7): hoadon sits in the cable
+ * between a register (POS) and its device (receipt printer, fiscal printer). Each port has its own reconnect loop, so
+ * an absent printer never stops reading the register and the other way round. One tap decoder sees both directions
+ * and decides what passes: its `forward` events are written first, before the journal, the capture tap or the write
+ * path see the chunk; a receipt's reply (an ESC/POS footer and the held cut, a fiscal printer's held answer) goes to
+ * the side it names once `record()` has committed. If the decoder throws, the chunk is passed through raw: the
+ * printer keeps printing whatever hoadon thinks of the bytes.
+ */
+import { setTimeout as delay } from "node:timers/promises";
+import type { DecoderEvent, RecordOutcome, SerialSettings, Side, TapDecoder } from "../driver-api/index.js";
+import { DaemonError } from "../shared/errors.js";
+import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
+import type { PortConnection, PortSource } from "./connection.js";
+import type { DeviceIdentity, IdentityObservation, JournalRange } from "./journal-sink.js";
+import { portSourceFor } from "./port-source.js";
+import {
+  type RegisterSession,
+  type RegisterSessionDeps,
+  type RegisterSessionState,
+  type SessionEvent,
+  type StreamJournal,
+  streamJournal,
+} from "./register-session.js";
+
+/** Dependencies of {@link startBridgeSession}: those of a register session plus the device's port. */
+export interface BridgeSessionDeps extends Omit<RegisterSessionDeps, "register" | "source"> {
+  readonly register: {
+    readonly id: string;
+    /** The register's (POS's) port. */
+    readonly port: string;
+    /** The device's (printer's) port. */
+    readonly devicePort: string;
+    /** Serial overrides for the register's port. */
+    readonly serial?: Partial<SerialSettings>;
+    /** Serial overrides for the device's port (default: the same as the register's). */
+    readonly deviceSerial?: Partial<SerialSettings>;
+  };
+  /** Where connections come from (tests); default: from the two port settings. */
+  readonly sources?: { readonly register?: PortSource; readonly device?: PortSource };
+}
+
+/** {@link RegisterSessionState} of a bridge: `connected` is the register side. */
+export interface BridgeSessionState extends RegisterSessionState {
+  readonly deviceConnected: boolean;
+  /** Bytes meant for the device while it was absent (kept in the journal, not printed later). */
+  readonly droppedToDevice: number;
+}
+
+/** A running bridge session. */
+export interface BridgeSession extends RegisterSession {
+  state(): BridgeSessionState;
+}
+
+const STABLE_MS = 5_000;
+
+const messageOf = (error: unknown): string =>
+  error instanceof Error ? error.message : error === undefined ? "closed" : String(error);
+
+const receiptIdOf = (receipt: unknown): string | undefined => {
+  if (typeof receipt !== "object" || receipt === null || !("receiptId" in receipt)) return undefined;
+  return typeof receipt.receiptId === "string" ? receipt.receiptId : undefined;
+};
+
+const other = (side: Side): Side => (side === "register" ? "device" : "register");
+
+/** Start a bridge session. Throws on a driver without a tap decoder or a malformed port setting (config errors). */
+export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
+  const { register, driver, options, clock, signal } = deps;
+  if (!driver.createTapDecoder) {
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      `Driver ${driver.id} không có vai trò cầu nối (hai cổng) / driver ${driver.id} has no two-port role`,
+    );
+  }
+  const createTap = (): TapDecoder => driver.createTapDecoder!(options);
+  const log = deps.log.child({ mod: "ingest", register: register.id, driver: driver.id, role: "bridge" });
+  const minMs = deps.backoff?.minMs ?? 100;
+  const maxMs = deps.backoff?.maxMs ?? 5_000;
+  const random = deps.backoff?.random ?? Math.random;
+  const idleMs = idleMsOf(driver, options);
+
+  const emit = (event: SessionEvent): void => {
+    if (!deps.onEvent) return;
+    try {
+      deps.onEvent(event);
+    } catch (error) {
+      log.error({ err: error }, "onEvent listener threw");
+    }
+  };
+
+  const serialOf = (side: Side): SerialSettings => ({
+    ...driver.serial,
+    ...register.serial,
+    ...(side === "device" ? register.deviceSerial : {}),
+  });
+  const sources: Record<Side, PortSource> = {
+    register: deps.sources?.register ?? portSourceFor(register.port, serialOf("register")),
+    device: deps.sources?.device ?? portSourceFor(register.devicePort, serialOf("device")),
+  };
+
+  const journals: Record<Side, { in: StreamJournal; out: StreamJournal }> = {
+    register: {
+      in: streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "in" }),
+      out: streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "out" }),
+    },
+    device: {
+      in: streamJournal(deps.journal, { registerId: register.id, side: "device", direction: "in" }),
+      out: streamJournal(deps.journal, { registerId: register.id, side: "device", direction: "out" }),
+    },
+  };
+  const tap: CaptureTap | undefined = deps.capture
+    ? createCaptureTap({ dir: deps.capture.dir, registerId: register.id, driverId: driver.id, clock, log, tap: true })
+    : undefined;
+
+  const conns: Record<Side, PortConnection | undefined> = { register: undefined, device: undefined };
+  let lastError: string | undefined;
+  let receipts = 0;
+  let problems = 0;
+  let droppedToDevice = 0;
+  let idleTimer: NodeJS.Timeout | undefined;
+
+  let decoder = createTap();
+  journals.register.in.restart();
+  journals.device.in.restart();
+
+  const flushJournal = (when: "record" | "stop" = "record"): void => {
+    if (when === "record" && deps.journalFlush === "by-record") return;
+    try {
+      deps.journal?.flush();
+    } catch (error) {
+      log.error({ err: error }, "journal flush failed");
+    }
+  };
+
+  const quarantine = (
+    code: string,
+    detail: string,
+    raw: Uint8Array,
+    receivedAt: number,
+    journal?: JournalRange,
+  ): void => {
+    try {
+      deps.quarantine({
+        registerId: register.id,
+        driverId: driver.id,
+        code,
+        detail,
+        raw,
+        receivedAt,
+        ...(journal ? { journal } : {}),
+      });
+    } catch (error) {
+      log.error({ err: error, code, bytes: raw.length }, "quarantine failed");
+    }
+  };
+
+  const writeTo = (side: Side, bytes: Uint8Array): void => {
+    if (bytes.length === 0) return;
+    const conn = conns[side];
+    if (!conn || conn.closed) {
+      if (side === "device") droppedToDevice += bytes.length;
+      log.debug({ side, bytes: bytes.length }, "not written: port down");
+      return;
+    }
+    conn.write(bytes).catch((error: unknown) => {
+      log.debug({ err: messageOf(error), side, bytes: bytes.length }, "not written");
+    });
+    tap?.sent(bytes, side);
+    journals[side].out.append(bytes, clock.now());
+  };
+
+  const onIdentity = (identity: DeviceIdentity): void => {
+    const at = clock.now();
+    if (!deps.identity) {
+      log.info({ ...identity }, "device identity");
+      return;
+    }
+    let seen: IdentityObservation;
+    try {
+      seen = deps.identity(register.id, identity, at);
+    } catch (error) {
+      log.error({ err: error, ...identity }, "identity pin failed");
+      return;
+    }
+    if (seen.status === "changed")
+      log.error({ previous: seen.previous, current: seen.identity }, "register identity changed");
+    emit({
+      type: "identity",
+      registerId: register.id,
+      status: seen.status,
+      identity: seen.identity,
+      ...(seen.status === "changed" ? { previous: seen.previous } : {}),
+      at,
+    });
+  };
+
+  const onReceipt = (event: Extract<DecoderEvent, { type: "receipt" }>): void => {
+    const receivedAt = clock.now();
+    const receiptId = receiptIdOf(event.receipt);
+    const journal = journals.register.in.rangeOf(event.raw, event.span);
+    flushJournal();
+    let outcome: RecordOutcome;
+    try {
+      outcome = deps.record({
+        registerId: register.id,
+        driverId: driver.id,
+        receipt: event.receipt,
+        raw: event.raw,
+        receivedAt,
+        ...(journal ? { journal } : {}),
+      });
+    } catch (error) {
+      log.error({ err: error, receiptId }, "record threw");
+      const message = `Lỗi nội bộ khi ghi, hãy gửi lại / internal error while recording, send again: ${messageOf(error)}`;
+      outcome = { status: "failed", code: "RECORD_FAILED", message };
+      quarantine("RECORD_FAILED", message, event.raw, receivedAt, journal);
+    }
+    if (outcome.status === "ok" || outcome.status === "dup") {
+      receipts++;
+      log.info({ receiptId, status: outcome.status, mccqt: outcome.invoice.mccqt }, "receipt recorded");
+    } else {
+      problems++;
+      log.warn({ receiptId, status: outcome.status, code: outcome.code }, "receipt not invoiced");
+    }
+    emit({
+      type: "receipt",
+      registerId: register.id,
+      ...(receiptId === undefined ? {} : { receiptId }),
+      outcome,
+      at: clock.now(),
+    });
+    let reply: Uint8Array | undefined;
+    try {
+      reply = event.reply(outcome);
+    } catch (error) {
+      log.error({ err: error, receiptId }, "driver reply threw");
+    }
+    if (reply) writeTo(event.replyTo ?? "register", reply);
+  };
+
+  const act = (events: readonly DecoderEvent[]): void => {
+    for (const event of events) {
+      switch (event.type) {
+        case "forward":
+          writeTo(event.to, event.bytes);
+          break;
+        case "reply":
+          writeTo("register", event.bytes);
+          break;
+        case "receipt":
+          onReceipt(event);
+          break;
+        case "problem": {
+          const at = clock.now();
+          problems++;
+          log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
+          const side = event.span?.side ?? "register";
+          flushJournal();
+          quarantine(event.code, event.detail, event.raw, at, journals[side].in.rangeOf(event.raw, event.span));
+          emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
+          if (event.reply) writeTo("register", event.reply);
+          break;
+        }
+        case "identity": {
+          const { type: _type, ...identity } = event;
+          onIdentity(identity);
+          break;
+        }
+        default: {
+          const never: never = event;
+          log.error({ event: never }, "unknown decoder event");
+        }
+      }
+    }
+  };
+
+  /** Run the decoder; if it throws, pass `raw` through to the other side and start a fresh decoder. */
+  const decode = (run: () => DecoderEvent[], raw: { side: Side; bytes: Uint8Array } | undefined): DecoderEvent[] => {
+    try {
+      return run();
+    } catch (error) {
+      const detail = `Lỗi trình điều khiển / driver error: ${messageOf(error)}`;
+      log.error({ err: error }, "decoder threw");
+      problems++;
+      if (raw) {
+        writeTo(other(raw.side), raw.bytes);
+        quarantine("DECODE_FAILED", detail, raw.bytes, clock.now());
+      }
+      decoder = createTap();
+      journals.register.in.restart();
+      journals.device.in.restart();
+      const up = conns.device !== undefined && !conns.device.closed;
+      return decoder.link?.("device", up, clock.now()) ?? [];
+    }
+  };
+
+  const armIdle = (): void => {
+    if (idleMs === undefined) return;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      idleTimer = undefined;
+      act(decode(() => decoder.idle(clock.now()), undefined));
+    }, idleMs);
+    idleTimer.unref?.();
+  };
+
+  const onData = (side: Side, bytes: Uint8Array): void => {
+    const now = clock.now();
+    const events = decode(() => decoder.push(bytes, now, side), { side, bytes });
+    // Pass-through first: the forwards the decoder put ahead of everything else go out before anything is kept.
+    let i = 0;
+    while (i < events.length && events[i]!.type === "forward") {
+      const e = events[i++] as Extract<DecoderEvent, { type: "forward" }>;
+      writeTo(e.to, e.bytes);
+    }
+    tap?.received(bytes, side);
+    journals[side].in.append(bytes, now);
+    act(i === 0 ? events : events.slice(i));
+    if (side === "register") armIdle();
+  };
+
+  /** One side's connections, one after another, with backoff. */
+  const runSide = async (side: Side): Promise<void> => {
+    const source = sources[side];
+    let failures = 0;
+    let loggedError: string | undefined;
+    while (!signal.aborted) {
+      let conn: PortConnection;
+      try {
+        conn = await source.open(signal);
+      } catch (error) {
+        if (signal.aborted) break;
+        const message = messageOf(error);
+        const wait = backoffMs(failures++);
+        lastError = `${side}: ${message}`;
+        if (message !== loggedError) {
+          log.warn({ err: message, side, port: source.description, retryInMs: wait }, "port open failed");
+          loggedError = message;
+        }
+        emit({
+          type: "open-failed",
+          registerId: register.id,
+          error: side === "device" ? `thiết bị / device: ${message}` : message,
+          retryInMs: wait,
+          at: clock.now(),
+        });
+        await sleep(wait);
+        continue;
+      }
+      const upAt = clock.now();
+      loggedError = undefined;
+      conns[side] = conn;
+      log.info({ side, port: conn.description }, "port up");
+      tap?.note(`${side} connected: ${conn.description}`);
+      emit({
+        type: "port-up",
+        registerId: register.id,
+        port: side === "device" ? `device ${conn.description}` : conn.description,
+        at: upAt,
+      });
+      if (side === "device") act(decode(() => decoder.link?.("device", true, upAt) ?? [], undefined));
+      const error = await new Promise<Error | undefined>((resolve) => {
+        const onAbort = (): void => void conn.close();
+        conn.onData((bytes) => onData(side, bytes));
+        conn.onClose((e) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(e);
+        });
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      });
+      conns[side] = undefined;
+      const downAt = clock.now();
+      if (side === "register") {
+        if (idleTimer) clearTimeout(idleTimer);
+        idleTimer = undefined;
+        // Flush what is complete; its answers to the register cannot go out any more.
+        act(decode(() => decoder.idle(downAt), undefined));
+      } else {
+        act(decode(() => decoder.link?.("device", false, downAt) ?? [], undefined));
+      }
+      if (error) lastError = `${side}: ${messageOf(error)}`;
+      tap?.note(`${side} disconnected: ${error ? messageOf(error) : "closed"}`);
+      emit({
+        type: "port-down",
+        registerId: register.id,
+        ...(error ? { error: side === "device" ? `thiết bị / device: ${messageOf(error)}` : messageOf(error) } : {}),
+        at: downAt,
+      });
+      if (signal.aborted) break;
+      log.warn({ err: error ? messageOf(error) : "closed", side }, "port down");
+      if (downAt - upAt >= STABLE_MS) failures = 0;
+      await sleep(backoffMs(failures++));
+    }
+  };
+
+  function backoffMs(attempt: number): number {
+    const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
+    return Math.min(maxMs, Math.round(base * (0.8 + 0.4 * random())));
+  }
+
+  async function sleep(ms: number): Promise<void> {
+    try {
+      await delay(ms, undefined, { signal });
+    } catch {
+      // aborted
+    }
+  }
+
+  const stopped = Promise.all([
+    runSide("register").catch((error: unknown) => log.error({ err: error, side: "register" }, "session crashed")),
+    runSide("device").catch((error: unknown) => log.error({ err: error, side: "device" }, "session crashed")),
+  ]).then(async () => {
+    if (idleTimer) clearTimeout(idleTimer);
+    await Promise.all(
+      (["register", "device"] as const).map((side) =>
+        sources[side].close().catch((error: unknown) => log.warn({ err: error, side }, "port source close failed")),
+      ),
+    );
+    await tap?.close();
+    flushJournal("stop");
+    log.info("session stopped");
+    emit({ type: "stopped", registerId: register.id, at: clock.now() });
+  });
+
+  return {
+    stopped,
+    state: (): BridgeSessionState => ({
+      registerId: register.id,
+      connected: conns.register !== undefined && !conns.register.closed,
+      deviceConnected: conns.device !== undefined && !conns.device.closed,
+      ...(lastError === undefined ? {} : { lastError }),
+      receipts,
+      problems,
+      droppedToDevice,
+    }),
+  };
+}

@@ -1,0 +1,291 @@
+/**
+ * The raw capture journal over SQLite (migration 004): every byte of every port, hash-chained per stream, written in
+ * batches (one transaction per flush, so a receipt costs at most one extra commit), plus the receipt → byte-range
+ * links and the register identity pins with their alerts. Read helpers re-assemble a range's bytes and verify the
+ * chains for `hoadon audit`.
+ */
+import { createHash } from "node:crypto";
+import type {
+  DeviceIdentity,
+  IdentityObservation,
+  IdentityPins,
+  JournalRange,
+  JournalSink,
+  JournalStream,
+} from "../ingest/journal-sink.js";
+import type { Db } from "./db.js";
+
+/** The chain value before a stream's first chunk. */
+export const JOURNAL_GENESIS = "0".repeat(64);
+
+const key = (s: JournalStream): string => `${s.registerId}\u0000${s.side}\u0000${s.direction}`;
+
+interface Head {
+  offset: number;
+  chain: string;
+}
+
+interface PendingChunk {
+  readonly stream: JournalStream;
+  readonly at: number;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly chain: string;
+}
+
+/** The journal writer: a {@link JournalSink} plus housekeeping. */
+export interface JournalWriter extends JournalSink {
+  /** Chunks appended and not yet flushed. */
+  pending(): number;
+  /** Flush every `ms` while anything is pending; returns a stop function (which flushes once more). */
+  autoFlush(ms: number, onError?: (error: unknown) => void): () => void;
+}
+
+/** Open the writer. Stream heads are read from the database the first time a stream is used. */
+export function journalWriter(db: Db): JournalWriter {
+  const heads = new Map<string, Head>();
+  let pending: PendingChunk[] = [];
+  const headStmt = db.prepare<[string, string, string], { stream_offset: number; length: number; chain: string }>(
+    `SELECT stream_offset, length(bytes) AS length, chain FROM journal
+      WHERE register_id = ? AND side = ? AND direction = ? ORDER BY stream_offset DESC LIMIT 1`,
+  );
+  const insert = db.prepare(
+    `INSERT INTO journal (register_id, side, direction, at, stream_offset, bytes, chain)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const writeAll = db.transaction((chunks: readonly PendingChunk[]) => {
+    for (const c of chunks) {
+      insert.run(c.stream.registerId, c.stream.side, c.stream.direction, c.at, c.offset, Buffer.from(c.bytes), c.chain);
+    }
+  });
+
+  const head = (stream: JournalStream): Head => {
+    const k = key(stream);
+    let h = heads.get(k);
+    if (!h) {
+      const row = headStmt.get(stream.registerId, stream.side, stream.direction);
+      h = row ? { offset: row.stream_offset + row.length, chain: row.chain } : { offset: 0, chain: JOURNAL_GENESIS };
+      heads.set(k, h);
+    }
+    return h;
+  };
+
+  const writer: JournalWriter = {
+    append(stream, bytes, at): number {
+      const h = head(stream);
+      const offset = h.offset;
+      if (bytes.length === 0) return offset;
+      const copy = bytes.slice();
+      const chain = createHash("sha256").update(h.chain).update(copy).digest("hex");
+      pending.push({ stream: { ...stream }, at, offset, bytes: copy, chain });
+      h.offset += copy.length;
+      h.chain = chain;
+      return offset;
+    },
+    offset: (stream) => head(stream).offset,
+    flush(): void {
+      if (pending.length === 0) return;
+      const chunks = pending;
+      // Inside a caller's transaction this becomes a savepoint: the journal commits with the receipt.
+      writeAll(chunks);
+      pending = pending.slice(chunks.length);
+    },
+    pending: () => pending.length,
+    autoFlush(ms, onError): () => void {
+      const timer = setInterval(() => {
+        try {
+          writer.flush();
+        } catch (error) {
+          onError?.(error);
+        }
+      }, ms);
+      timer.unref();
+      return () => {
+        clearInterval(timer);
+        try {
+          writer.flush();
+        } catch (error) {
+          onError?.(error);
+        }
+      };
+    },
+  };
+  return writer;
+}
+
+/** The bytes of a journal range (complete chunks cut to the range), or `undefined` if the journal lacks some. */
+export function readJournalRange(db: Db, range: JournalRange): Uint8Array | undefined {
+  const rows = db
+    .prepare<[string, string, string, number, number], { stream_offset: number; bytes: Buffer }>(
+      `SELECT stream_offset, bytes FROM journal
+        WHERE register_id = ? AND side = ? AND direction = ? AND stream_offset < ? AND stream_offset + length(bytes) > ?
+        ORDER BY stream_offset`,
+    )
+    .all(range.registerId, range.side, range.direction, range.end, range.start);
+  const out = new Uint8Array(range.end - range.start);
+  let filled = 0;
+  let expect = range.start;
+  for (const row of rows) {
+    const from = Math.max(range.start, row.stream_offset);
+    if (from !== expect) return undefined;
+    const to = Math.min(range.end, row.stream_offset + row.bytes.length);
+    out.set(row.bytes.subarray(from - row.stream_offset, to - row.stream_offset), from - range.start);
+    filled += to - from;
+    expect = to;
+  }
+  return filled === out.length ? out : undefined;
+}
+
+/** What {@link verifyJournal} found. */
+export type JournalVerdict =
+  | { readonly ok: true; readonly streams: number; readonly chunks: number; readonly bytes: number }
+  | {
+      readonly ok: false;
+      readonly stream: JournalStream;
+      /** `journal.id` of the first broken chunk. */
+      readonly id: number;
+      readonly reason: string;
+    };
+
+/** Re-compute every stream's chain and check that its offsets are contiguous; names the first broken chunk. */
+export function verifyJournal(db: Db): JournalVerdict {
+  const heads = new Map<string, Head>();
+  let chunks = 0;
+  let bytes = 0;
+  const rows = db
+    .prepare<
+      [],
+      {
+        id: number;
+        register_id: string;
+        side: "register" | "device";
+        direction: "in" | "out";
+        stream_offset: number;
+        bytes: Buffer;
+        chain: string;
+      }
+    >(
+      `SELECT id, register_id, side, direction, stream_offset, bytes, chain FROM journal
+        ORDER BY register_id, side, direction, stream_offset`,
+    )
+    .iterate();
+  for (const row of rows) {
+    const stream: JournalStream = { registerId: row.register_id, side: row.side, direction: row.direction };
+    const k = key(stream);
+    const h = heads.get(k) ?? { offset: 0, chain: JOURNAL_GENESIS };
+    if (row.stream_offset !== h.offset)
+      return {
+        ok: false,
+        stream,
+        id: row.id,
+        reason: `thiếu byte: khúc bắt đầu ở ${row.stream_offset}, cần ${h.offset} / gap: chunk starts at ${row.stream_offset}, expected ${h.offset}`,
+      };
+    const chain = createHash("sha256").update(h.chain).update(row.bytes).digest("hex");
+    if (chain !== row.chain)
+      return { ok: false, stream, id: row.id, reason: "chuỗi băm không khớp / hash chain does not match" };
+    heads.set(k, { offset: h.offset + row.bytes.length, chain });
+    chunks++;
+    bytes += row.bytes.length;
+  }
+  return { ok: true, streams: heads.size, chunks, bytes };
+}
+
+/**
+ * The statement the write path runs inside its transaction to tie a receipt (or a quarantine row) to its bytes:
+ * `linkJournal(db)("receipt", receiptRowId, range)`.
+ */
+export function linkJournal(db: Db): (kind: "receipt" | "quarantine", rowId: number, range: JournalRange) => void {
+  const stmt = db.prepare(
+    `INSERT INTO journal_sources (kind, row_id, register_id, side, direction, start_offset, end_offset)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  return (kind, rowId, r) => {
+    stmt.run(kind, rowId, r.registerId, r.side, r.direction, r.start, r.end);
+  };
+}
+
+/** The journal range a receipt row came from, if it was linked. */
+export function journalRangeOf(db: Db, kind: "receipt" | "quarantine", rowId: number): JournalRange | undefined {
+  const row = db
+    .prepare<
+      [string, number],
+      {
+        register_id: string;
+        side: "register" | "device";
+        direction: "in" | "out";
+        start_offset: number;
+        end_offset: number;
+      }
+    >(
+      "SELECT register_id, side, direction, start_offset, end_offset FROM journal_sources WHERE kind = ? AND row_id = ?",
+    )
+    .get(kind, rowId);
+  return row
+    ? {
+        registerId: row.register_id,
+        side: row.side,
+        direction: row.direction,
+        start: row.start_offset,
+        end: row.end_offset,
+      }
+    : undefined;
+}
+
+const FIELDS = ["serial", "model", "firmware"] as const;
+
+/**
+ * Identity pins over `register_identity` and `events`: the first report pins, a report that contradicts the pin is a
+ * change (new row with `changed = 1` and an event `register-identity-changed`), new fields extend the pin.
+ */
+export function identityPins(db: Db): IdentityPins {
+  const latest = db.prepare<[string], { serial: string | null; model: string | null; firmware: string | null }>(
+    "SELECT serial, model, firmware FROM register_identity WHERE register_id = ? ORDER BY id DESC LIMIT 1",
+  );
+  const insert = db.prepare(
+    "INSERT INTO register_identity (register_id, at, serial, model, firmware, changed) VALUES (?, ?, ?, ?, ?, ?)",
+  );
+  const event = db.prepare("INSERT INTO events (at, kind, register_id, detail) VALUES (?, ?, ?, ?)");
+  const clean = (i: DeviceIdentity): DeviceIdentity => {
+    const out: { -readonly [K in keyof DeviceIdentity]: string } = {};
+    for (const f of FIELDS) {
+      const v = i[f]?.trim();
+      if (v) out[f] = v.slice(0, 64);
+    }
+    return out;
+  };
+  const observe = db.transaction((registerId: string, reported: DeviceIdentity, at: number): IdentityObservation => {
+    const identity = clean(reported);
+    const row = latest.get(registerId);
+    const pin: DeviceIdentity = row
+      ? clean({
+          ...(row.serial ? { serial: row.serial } : {}),
+          ...(row.model ? { model: row.model } : {}),
+          ...(row.firmware ? { firmware: row.firmware } : {}),
+        })
+      : {};
+    const differs = FIELDS.filter((f) => pin[f] !== undefined && identity[f] !== undefined && pin[f] !== identity[f]);
+    const merged: DeviceIdentity = differs.length > 0 ? identity : { ...pin, ...identity };
+    const added = FIELDS.some((f) => identity[f] !== undefined && pin[f] === undefined);
+    if (row && differs.length === 0 && !added) return { status: "same", identity: pin };
+    insert.run(
+      registerId,
+      at,
+      merged.serial ?? null,
+      merged.model ?? null,
+      merged.firmware ?? null,
+      differs.length > 0 ? 1 : 0,
+    );
+    if (differs.length > 0) {
+      event.run(
+        at,
+        "register-identity-changed",
+        registerId,
+        JSON.stringify({ previous: pin, current: merged, fields: differs }),
+      );
+      return { status: "changed", identity: merged, previous: pin };
+    }
+    event.run(at, "register-identity-pinned", registerId, JSON.stringify({ identity: merged }));
+    return { status: "pinned", identity: merged };
+  });
+  return (registerId, identity, at) => observe.immediate(registerId, identity, at);
+}

@@ -1,0 +1,217 @@
+/**
+ * The Datecs POS simulator and its fault layer: thousands of seeded receipts per fault mix go POS host → line
+ * faults → datecs-isl device decoder → write-path stand-in → reply → line faults → host, in virtual time. The
+ * receipts invoiced must be exactly the simulator's truth: none lost, none twice. A tap on the same line must
+ * commit the same receipts. Then the pure fault functions, and the sender on a real (in-memory) connection.
+ */
+import { describe, expect, it } from "vitest";
+import { datecsIsl } from "../../drivers/datecs-isl/index.js";
+import { concatBytes, type DecoderEvent, type RecordOutcome, toHex } from "../../src/driver-api/index.js";
+import { createMemoryLink } from "../../src/ingest/connection.js";
+import type { ReceiptInput } from "../../src/receipt/model.js";
+import {
+  createDatecsHost,
+  type DatecsLinkOptions,
+  datecsSender,
+  runDatecsLink,
+  truthJsonl,
+} from "../../src/simulator/datecs.js";
+import {
+  applyFault,
+  type FaultMix,
+  injectFaults,
+  seededRandom,
+  splitChunks,
+} from "../../src/simulator/datecs-faults.js";
+import { generateReceipts } from "../../src/simulator/generate.js";
+
+const START = Date.parse("2026-11-20T07:30:00+07:00");
+const PER_FRAMING = 1000;
+
+const everything: FaultMix = { bitFlip: 0.02, drop: 0.02, truncate: 0.02, wrongBcc: 0.02, repeat: 0.02, garbage: 0.02 };
+const MIXES: Record<string, Pick<DatecsLinkOptions, "faults" | "failRate" | "rejectRate">> = {
+  "a clean line": {},
+  "a noisy line (bit flips, noise)": {
+    faults: { toDevice: { bitFlip: 0.05, garbage: 0.05 }, toHost: { bitFlip: 0.05, garbage: 0.05 } },
+  },
+  "a lossy line (drops, truncation)": {
+    faults: { toDevice: { drop: 0.08, truncate: 0.05 }, toHost: { drop: 0.08, truncate: 0.05 } },
+  },
+  "wrong checksums": { faults: { toDevice: { wrongBcc: 0.1 }, toHost: { wrongBcc: 0.1 } } },
+  "frames arriving twice (same SEQ)": { faults: { toDevice: { repeat: 0.15 }, toHost: { repeat: 0.15 } } },
+  "storage failures and refusals": { failRate: 0.15, rejectRate: 0.02 },
+  "everything at once": { faults: { toDevice: everything, toHost: everything }, failRate: 0.05 },
+};
+
+/** A receipt without `issuedAt` (the printer's clock adds the seconds the receipt took). */
+const content = ({ issuedAt: _, ...rest }: ReceiptInput): Omit<ReceiptInput, "issuedAt"> => rest;
+
+describe("Datecs POS → faults → device decoder, in virtual time", () => {
+  for (const [name, mix] of Object.entries(MIXES)) {
+    it(`invoices every receipt exactly once over ${name} (${2 * PER_FRAMING} receipts)`, () => {
+      for (const [i, driver] of [
+        { framing: "old", encoding: "cp1258" },
+        { framing: "x", encoding: "utf-8" },
+      ].entries()) {
+        const seed = name.length * 97 + i;
+        const receipts = generateReceipts({ seed, count: PER_FRAMING, startMs: START });
+        const report = runDatecsLink(receipts, { ...mix, seed, driver, tap: true, maxAttempts: 40 });
+        const { host, recorded } = report;
+
+        // The POS got through all of them.
+        expect(host.done).toBe(true);
+        const statuses = host.results.map((r) => r.status);
+        expect(statuses).toHaveLength(receipts.length);
+        expect(statuses.filter((s) => s !== "ok" && s !== "rejected")).toEqual([]);
+
+        // What was invoiced is the truth: the same receipts, in order, none lost, none twice.
+        const invoiced = recorded.filter((r) => r.outcome === "ok").map((r) => r.receipt);
+        expect(invoiced.map(content)).toEqual(host.truth.map(content));
+        expect(new Set(invoiced.map((r) => r.receiptId)).size).toBe(invoiced.length);
+        expect(recorded.filter((r) => r.outcome === "dup")).toEqual([]); // a repeated frame never ran twice
+        // Rejected ones were told to the POS and are not in the truth.
+        expect(recorded.filter((r) => r.outcome === "rejected")).toHaveLength(
+          statuses.filter((s) => s === "rejected").length,
+        );
+        // The printer clock was set to each receipt's time; the receipt took at most a minute of virtual time.
+        invoiced.forEach((r, k) => {
+          const lag = Date.parse(r.issuedAt) - Date.parse(host.truth[k]!.issuedAt);
+          expect(lag).toBeGreaterThanOrEqual(0);
+          expect(lag).toBeLessThan(60_000);
+        });
+
+        // A tap on the same line commits the same receipts: it counts a close only when the printer (here hoadon's
+        // device role) answered it without error bits, and a failed or rejected commit is answered with them.
+        expect(report.tapReceipts.map(content)).toEqual(host.truth.map(content));
+
+        // The faults really happened and were caught.
+        const injected = Object.values(report.faults).reduce((a, b) => a + b, 0);
+        if (mix.faults) expect(injected).toBeGreaterThan(50);
+        const lossy = mix.faults?.toDevice?.drop ?? mix.faults?.toDevice?.bitFlip ?? mix.faults?.toDevice?.wrongBcc;
+        if (lossy) expect(host.stats.resends).toBeGreaterThan(0);
+        if (mix.faults?.toDevice?.wrongBcc) expect(report.problems["BAD_CHECKSUM"]).toBeGreaterThan(0);
+        if (mix.failRate) expect(host.stats.closeRetries).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it("gives the same run for the same seed", () => {
+    const receipts = generateReceipts({ seed: 5, count: 50, startMs: START });
+    const run = () => runDatecsLink(receipts, { seed: 9, faults: { toDevice: everything, toHost: everything } });
+    const a = run();
+    const b = run();
+    expect(b.host.stats).toEqual(a.host.stats);
+    expect(b.recorded).toEqual(a.recorded);
+    expect(b.virtualMs).toBe(a.virtualMs);
+  });
+
+  it("writes the truth as one receipt per line", () => {
+    const receipts = generateReceipts({ seed: 6, count: 3, startMs: START });
+    const { host } = runDatecsLink(receipts, { seed: 1 });
+    const lines = truthJsonl(host.truth).trimEnd().split("\n");
+    expect(lines.map((l) => JSON.parse(l).receiptId)).toEqual(receipts.map((r) => r.receiptId));
+  });
+});
+
+describe("fault layer", () => {
+  const frame = Uint8Array.from([0x01, 0x24, 0x20, 0x4a, 0x05, 0x30, 0x30, 0x39, 0x33, 0x03]);
+  const schedule = Array.from({ length: 200 }, (_, i) => ({ atMs: i * 10, bytes: frame }));
+
+  it("is a pure function of the seed", () => {
+    const mix = { ...everything, drop: 0.1 };
+    expect(injectFaults(schedule, mix, 7)).toEqual(injectFaults(schedule, mix, 7));
+    expect(injectFaults(schedule, mix, 7)).not.toEqual(injectFaults(schedule, mix, 8));
+    expect(injectFaults(schedule, {}, 7).schedule).toEqual(schedule);
+  });
+
+  it("applies each fault as described, at most one per chunk", () => {
+    const rnd = seededRandom(3);
+    for (let i = 0; i < 200; i++) {
+      const [flipped] = applyFault("bit-flip", frame, rnd);
+      let bits = 0;
+      for (let k = 0; k < frame.length; k++) bits += ((flipped![k]! ^ frame[k]!).toString(2).match(/1/g) ?? []).length;
+      expect(bits).toBe(1);
+      expect(applyFault("drop", frame, rnd)).toEqual([]);
+      const [cut] = applyFault("truncate", frame, rnd);
+      expect(cut!.length).toBeGreaterThan(0);
+      expect(cut!.length).toBeLessThan(frame.length);
+      expect(frame.subarray(0, cut!.length)).toEqual(cut);
+      const [bcc] = applyFault("wrong-bcc", frame, rnd);
+      const changed = [...bcc!].flatMap((b, k) => (b === frame[k] ? [] : [k]));
+      expect(changed).toHaveLength(1);
+      expect(changed[0]).toBeGreaterThanOrEqual(frame.length - 5);
+      expect(bcc![changed[0]!]! & 0xf0).toBe(0x30);
+      expect(applyFault("repeat", frame, rnd)).toEqual([frame, frame]);
+      const [noise, rest] = applyFault("garbage", frame, rnd);
+      expect(noise!.length).toBeGreaterThanOrEqual(1);
+      expect(rest).toBe(frame);
+    }
+    const { applied } = injectFaults(schedule, { drop: 0.3, repeat: 0.3 }, 11);
+    expect(new Set(applied.map((a) => a.index)).size).toBe(applied.length);
+  });
+
+  it("re-chunks without losing or reordering a byte", () => {
+    const cut = splitChunks(schedule, 4, 2);
+    expect(cut.length).toBeGreaterThan(schedule.length);
+    expect(toHex(concatBytes(cut.map((c) => c.bytes)))).toBe(toHex(concatBytes(schedule.map((c) => c.bytes))));
+  });
+});
+
+describe("datecsSender on a connection", () => {
+  it("resends the same frame after its timeout when an answer is lost, and finishes every receipt", async () => {
+    const { a: pos, b: daemon } = createMemoryLink();
+    const decoder = datecsIsl.createDecoder(datecsIsl.options.parse({ framing: "x" }));
+    const ids = new Set<string>();
+    let answers = 0;
+    daemon.onData((bytes) => {
+      for (const e of decoder.push(bytes, Date.now()) as DecoderEvent[]) {
+        let reply: Uint8Array | undefined;
+        if (e.type === "reply") reply = e.bytes;
+        else if (e.type === "problem") reply = e.reply;
+        else if (e.type === "receipt") {
+          const id = (e.receipt as ReceiptInput).receiptId;
+          const outcome: RecordOutcome = {
+            status: ids.has(id) ? "dup" : "ok",
+            invoice: { mccqt: "M1-26-TEST0-00000000001", khmshdon: "1", khhdon: "C26MAB", shdon: 1, qr: "q" },
+          };
+          ids.add(id);
+          reply = e.reply(outcome);
+        }
+        if (reply && ++answers % 5 !== 3) void daemon.write(reply).catch(() => undefined); // every 5th answer lost
+      }
+    });
+    const receipts = generateReceipts({ seed: 12, count: 4, startMs: START });
+    const seen: string[] = [];
+    const report = await datecsSender(pos, receipts, {
+      driver: { framing: "x" },
+      timeoutMs: 40,
+      onResult: (r) => seen.push(`${r.receipt.receiptId}:${r.status}`),
+    });
+    expect(report.stoppedBy).toBe("done");
+    expect(seen).toEqual(receipts.map((r) => `${r.receiptId}:ok`));
+    expect(report.stats.timeouts).toBeGreaterThan(0);
+    expect([...ids]).toEqual(receipts.map((r) => r.receiptId));
+    await pos.close();
+  });
+
+  it("stops when the link goes down", async () => {
+    const { a: pos, b: daemon } = createMemoryLink();
+    const receipts = generateReceipts({ seed: 13, count: 2, startMs: START });
+    setTimeout(() => void daemon.close(), 30);
+    const report = await datecsSender(pos, receipts, { timeoutMs: 20 });
+    expect(report.stoppedBy).toBe("closed");
+    expect(report.truth).toEqual([]);
+  });
+
+  it("gives up a receipt after maxAttempts frames without an answer", () => {
+    const host = createDatecsHost(generateReceipts({ seed: 14, count: 1, startMs: START }), { maxAttempts: 3 });
+    let now = START;
+    expect(host.start(now)).toHaveLength(1);
+    for (let i = 0; i < 3; i++) {
+      now = host.deadline!;
+      host.tick(now);
+    }
+    expect(host.done).toBe(true);
+    expect(host.results).toMatchObject([{ status: "unanswered", frames: 3 }]);
+  });
+});
