@@ -28,6 +28,7 @@ export async function sandboxCommand(
     ...(typeof v.username === "string" ? { username: v.username } : {}),
     ...(typeof v.password === "string" ? { password: v.password } : {}),
     ...(typeof v["trusted-cert"] === "string" ? { trustedCertFile: v["trusted-cert"] } : {}),
+    ...(typeof v.faults === "string" ? { faults: v.faults } : {}),
   });
   return 0;
 }

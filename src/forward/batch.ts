@@ -19,7 +19,7 @@ import type { Clock } from "../shared/clock.js";
 import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import type { XmlSigner } from "../sign/index.js";
-import type { BatchGroup, BuiltBatch } from "../store/outbox.js";
+import { type BatchGroup, type BuiltBatch, hdonBytes } from "../store/outbox.js";
 import { el, isSafeId, textEl } from "../xml/canonical.js";
 
 /** The envelope fields that depend on the seller and its T-VAN (spec §7.1; they differ per T-VAN, addendum §3). */
@@ -49,7 +49,6 @@ export const MLTDIEP_MTT_CODED = "206";
 const MNGUI_RE = /^[A-Za-z0-9]{1,14}$/;
 /** A tax code: 10 digits, or 14 with the `-NNN` branch suffix (spec §7.1). */
 export const MST_RE = /^\d{10}(-\d{3})?$/;
-const XML_DECL_RE = /^\uFEFF?<\?xml[^>]*\?>\s*/;
 
 /** Checks the parts of the envelope config that would make every batch unusable. Throws `CONFIG_INVALID`. */
 export function checkEnvelopeConfig(env: EnvelopeConfig): void {
@@ -88,23 +87,41 @@ export interface Tdiep206Input {
 
 /** Builds and signs one TDiep 206. Returns the exact bytes to store and send. */
 export function buildTdiep206(input: Tdiep206Input): Buffer {
+  return buildTdiep206Parts(input).xml;
+}
+
+/** A built TDiep 206 and where its invoices' bytes lie inside it. */
+export interface Tdiep206Parts {
+  /** The exact message. */
+  readonly xml: Buffer;
+  /** Byte offset of the first `HDon` inside `xml`. */
+  readonly invoicesAt: number;
+  /** Byte length of all `HDon` bytes together (each invoice's stored bytes minus its XML declaration). */
+  readonly invoicesLength: number;
+}
+
+/** {@link buildTdiep206}, also saying where the invoices lie, so the store can keep them once. */
+export function buildTdiep206Parts(input: Tdiep206Input): Tdiep206Parts {
   const { envelope: env, mtdiep } = input;
   if (input.invoices.length < 1 || input.invoices.length > 1000)
     throw new RangeError(`a TDiep 206 holds 1..1000 invoices, not ${input.invoices.length} (addendum §1d)`);
   const id = dlieuId(mtdiep);
   if (!isSafeId(id)) throw new DaemonError("CONFIG_INVALID", `MTDiep "${mtdiep}" không dùng được làm Id`);
-  let hdon = "";
+  const parts: Buffer[] = [];
   for (const bytes of input.invoices) {
     // The invoice is stored as a document; inside DLieu it is an element, so only its declaration goes.
-    const text = bytes.toString("utf8").replace(XML_DECL_RE, "");
-    if (!text.startsWith("<HDon>") && !text.startsWith("<HDon "))
+    const element = hdonBytes(bytes);
+    const start = element.toString("latin1", 0, 6);
+    if (start !== "<HDon>" && start !== "<HDon ")
       throw new DaemonError(
         "INVOICE_INVALID",
         "Hóa đơn lưu trữ không bắt đầu bằng <HDon> / stored invoice is not an HDon",
       );
-    hdon += text;
+    parts.push(element);
   }
-  const dlieu = el("DLieu", hdon, { Id: id });
+  const hdon = Buffer.concat(parts);
+  const hdonText = hdon.toString("utf8");
+  const dlieu = el("DLieu", hdonText, { Id: id });
   const signature = input.signer.signEnveloped({
     refId: id,
     canonical: dlieu,
@@ -123,7 +140,10 @@ export function buildTdiep206(input: Tdiep206Input): Buffer {
       textEl("MST", env.mst) +
       textEl("SLuong", input.invoices.length),
   );
-  return Buffer.from(el("TDiep", ttchung + dlieu + el("CKSNNT", signature)), "utf8");
+  const dlieuOpen = dlieu.slice(0, dlieu.indexOf(">") + 1);
+  const head = Buffer.from(`<TDiep>${ttchung}${dlieuOpen}`, "utf8");
+  const tail = Buffer.from(`</DLieu>${el("CKSNNT", signature)}</TDiep>`, "utf8");
+  return { xml: Buffer.concat([head, hdon, tail]), invoicesAt: head.length, invoicesLength: hdon.length };
 }
 
 /** Dependencies of {@link createBatchBuilder}. */
@@ -141,13 +161,13 @@ export function createBatchBuilder(deps: BatchBuilderDeps): (group: BatchGroup) 
   const uuid = deps.uuid ?? randomUUID;
   return (group) => {
     const mtdiep = newMtdiep(deps.envelope.mngui, uuid());
-    const xml = buildTdiep206({
+    const built = buildTdiep206Parts({
       envelope: deps.envelope,
       mtdiep,
       invoices: group.invoices.map((i) => i.signedXml),
       signer: deps.signer,
       signingTime: vnDateTime(deps.clock.now()),
     });
-    return { mtdiep, xml };
+    return { mtdiep, xml: built.xml, invoices: { at: built.invoicesAt, length: built.invoicesLength } };
   };
 }

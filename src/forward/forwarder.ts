@@ -14,7 +14,19 @@
  *    accepted (spec §7.3; replies.ts). A rejected invoice never blocks the others (design.md invariant 8).
  *
  * Failures back off exponentially with jitter up to `retry.maxDelayMs`; an unreachable authority only grows the
- * backlog. Every HTTP call is an `attempts` row; every reply is kept raw.
+ * backlog. The backoff belongs to the gateway, not to each batch: after a failed round nothing is sent until the
+ * wait is over, then the OLDEST due batch goes first, so a week queued during an outage reaches the authority in
+ * the order it was sold (issue 5). While it rests, new sales are not batched one message each: they wait and go
+ * together, except in the last hour of their day, because a batch is signed on its invoices' own day. A batch the T-VAN keeps answering with an error while others get through is
+ * set apart after {@link ISOLATE_AFTER} such failures and backs off on its own, so it never holds up the queue
+ * (design.md invariant 8).
+ *
+ * A batch the T-VAN took but for which no result (204) came within `replyDeadlineMs` is polled on, and each such
+ * poll is an attempt on the authority's side (`overdue`, failure `no-result`): the "timeout after acceptance" of
+ * issue 5, the evidence `hoadon audit outages` reports.
+ *
+ * Every HTTP call is an `attempts` row; every reply is kept raw. At start, leases of a previous process are ended
+ * (one daemon per store), so a crash mid-send is recovered at once instead of after the lease.
  */
 import { createHash } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
@@ -29,6 +41,9 @@ import {
   claimBatch,
   createBatches,
   nextBatchDueAt,
+  readyBatchCount,
+  releaseLeases,
+  retryHoldUntil,
   type SettledInvoice,
   settleInvoices,
   settlePoll,
@@ -103,6 +118,11 @@ export interface ForwarderDeps {
    * slowest round (up to five HTTP calls, each bounded by the gateway's timeout). Default 300 s.
    */
   readonly leaseMs?: number;
+  /**
+   * How long after the T-VAN took a batch its result (204) may take before each further poll counts as the
+   * authority's fault (`overdue`). Default 10 min [U: no published service level].
+   */
+  readonly replyDeadlineMs?: number;
   readonly onEvent?: (event: ForwarderEvent) => void;
   /** [0, 1) source for jitter; tests may fix it. */
   readonly random?: () => number;
@@ -121,6 +141,16 @@ export interface Forwarder {
 /** Default batch limits (addendum §1d). */
 export const DEFAULT_BATCH_LIMITS = { maxInvoices: 1000, maxBytes: 2_000_000 } as const;
 const DEFAULT_LEASE_MS = 300_000;
+const DEFAULT_REPLY_DEADLINE_MS = 600_000;
+/**
+ * After this many failures in a row that the T-VAN answered (an HTTP status, not a dead line), the next probe goes
+ * to another batch; if that one gets through, the failing batch is set apart (its own backoff, no gateway hold).
+ */
+export const ISOLATE_AFTER = 5;
+/** While the gateway is held, invoices whose day ends within this are still batched (signed on their day). */
+const SIGN_ON_THE_DAY_MS = 3_600_000;
+/** While a call is on the wire, more batches are built only while fewer than this many wait to be sent. */
+const READY_AHEAD = 4;
 /** Batches built per store call; more are built on the next turn, so sending starts early on a big backlog. */
 const BATCHES_PER_TURN = 8;
 
@@ -131,16 +161,92 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   const leaseMs = deps.leaseMs ?? DEFAULT_LEASE_MS;
   const maxInvoices = deps.limits?.maxInvoices ?? DEFAULT_BATCH_LIMITS.maxInvoices;
   const maxBytes = deps.limits?.maxBytes ?? DEFAULT_BATCH_LIMITS.maxBytes;
-  const build = createBatchBuilder({
+  const replyDeadlineMs = deps.replyDeadlineMs ?? DEFAULT_REPLY_DEADLINE_MS;
+  const buildBatch = createBatchBuilder({
     envelope: deps.envelope,
     signer: deps.signer,
     clock,
     ...(deps.uuid ? { uuid: deps.uuid } : {}),
   });
+  /** The bytes of batches built here and not sent yet (by MTDiep while building, by id once stored). */
+  const builtByMtdiep = new Map<string, Buffer>();
+  const builtById = new Map<number, Buffer>();
+  const build: typeof buildBatch = (group) => {
+    const b = buildBatch(group);
+    builtByMtdiep.set(b.mtdiep, b.xml);
+    return b;
+  };
+  const builtXml = (batchId: number): Buffer | undefined => {
+    const xml = builtById.get(batchId);
+    builtById.delete(batchId);
+    return xml;
+  };
   /** Consecutive failed polls per batch (backoff only; losing it in a crash is harmless). */
   const pollFailures = new Map<number, number>();
   let kicked = false;
   let wake: (() => void) | undefined;
+
+  // The gateway's backoff (see the file comment). In memory; at start, a hold a previous process set is read back
+  // from the batches' retry times, so a restart during an outage keeps the oldest-first order.
+  releaseLeases(db, clock.now());
+  /** Failed rounds in a row, across batches. */
+  let streak = 0;
+  /** No call before this (epoch ms). */
+  let holdUntil = retryHoldUntil(db, clock.now()) ?? 0;
+  /** Per batch: failures in a row the T-VAN answered with an HTTP status. */
+  const answeredFailures = new Map<number, number>();
+  /** Batches set apart: their failures do not hold the gateway. */
+  const isolated = new Set<number>();
+  /** Leave this batch out of the next claim (it keeps failing; try another first). */
+  let probePast: number | undefined;
+  /** The batch left out of the claim now running. */
+  let probing: number | undefined;
+  /** Batches whose result is overdue and already reported. */
+  const overdueLogged = new Set<number>();
+
+  /** A round got a usable answer from the gateway: the endpoint works. */
+  function roundWorked(batchId: number): void {
+    streak = 0;
+    holdUntil = 0;
+    answeredFailures.delete(batchId);
+    isolated.delete(batchId);
+    if (probing !== undefined && probing !== batchId) {
+      // Another batch got through while `probing` keeps failing: its failures are its own.
+      log.warn({ batch: probing }, "batch set apart: it keeps failing while others get through");
+      isolated.add(probing);
+    }
+    probing = undefined;
+  }
+
+  /** A round failed with `retry`: when may this batch be tried again (and, unless set apart, anything at all). */
+  function roundFailed(batchId: number, answered: boolean, ownFailures: number, now: number): number {
+    if (isolated.has(batchId)) return now + backoff(ownFailures);
+    if (probing !== undefined && probing !== batchId) {
+      // The probe past `probing` failed too: the endpoint is down, not one batch.
+      answeredFailures.set(probing, 0);
+    }
+    probing = undefined;
+    streak += 1;
+    holdUntil = now + backoff(streak);
+    const n = answered ? (answeredFailures.get(batchId) ?? 0) + 1 : 0;
+    answeredFailures.set(batchId, n);
+    if (n >= ISOLATE_AFTER) probePast = batchId;
+    return holdUntil;
+  }
+
+  /** The next batch to work on: oldest due first, past `probePast` once when asked. */
+  function claimNext(now: number): ClaimedBatch | undefined {
+    if (probePast !== undefined) {
+      const past = probePast;
+      probePast = undefined;
+      const other = claimBatch(db, now, leaseMs, { skip: [past], builtXml });
+      if (other) {
+        probing = past;
+        return other;
+      }
+    }
+    return claimBatch(db, now, leaseMs, { builtXml });
+  }
 
   function emit(event: ForwarderEvent): void {
     try {
@@ -186,13 +292,27 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   }
 
   function makeBatches(): void {
-    const { batches, oversized } = createBatches(db, {
-      now: clock.now(),
-      maxInvoices,
-      maxBytes,
-      maxBatches: BATCHES_PER_TURN,
-      build,
-    });
+    const now = clock.now();
+    let created: ReturnType<typeof createBatches>;
+    try {
+      created = createBatches(db, {
+        now,
+        maxInvoices,
+        maxBytes,
+        maxBatches: BATCHES_PER_TURN,
+        build,
+        // While the gateway rests after a failure, sales wait to be batched together instead of one message each,
+        // except in the last hour of their day: a batch is signed the day its invoices were made (issue 5).
+        deadlineBefore: now < holdUntil ? now + SIGN_ON_THE_DAY_MS : undefined,
+      });
+      for (const b of created.batches) {
+        const xml = builtByMtdiep.get(b.mtdiep);
+        if (xml && builtById.size < READY_AHEAD * 2) builtById.set(b.id, xml);
+      }
+    } finally {
+      builtByMtdiep.clear();
+    }
+    const { batches, oversized } = created;
     for (const b of batches) {
       log.info({ batch: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes }, "batch created");
       emit({ type: "batch-created", batchId: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes });
@@ -211,11 +331,26 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       side: c.side,
       detail: c.detail,
       durationMs: c.durationMs,
+      endpoint: c.endpoint,
+      failure: c.failure,
     }));
   }
 
-  /** Keeps the fetched replies and settles the batch as far as all its replies so far allow. */
+  /** Whether the T-VAN answered the failed call with an HTTP status (as opposed to a dead line). */
+  function answeredBy(calls: readonly GatewayCall[]): boolean {
+    const last = calls[calls.length - 1];
+    return last?.httpStatus !== undefined && last.failure === undefined;
+  }
+
+  /**
+   * Keeps the fetched replies and settles the batch as far as all its replies so far allow, in one transaction
+   * (one commit, one fsync).
+   */
   function applyReplies(job: ClaimedBatch, fetched: readonly FetchedReply[], attempts: AttemptRecord[]): void {
+    db.transaction(() => applyRepliesNow(job, fetched, attempts)).immediate();
+  }
+
+  function applyRepliesNow(job: ClaimedBatch, fetched: readonly FetchedReply[], attempts: AttemptRecord[]): void {
     const now = clock.now();
     for (const f of fetched) {
       if (f.parsed.ok) {
@@ -237,16 +372,23 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     const verdict = concludeBatch(replies, invoices);
     switch (verdict.kind) {
       case "waiting":
-      case "received":
+      case "received": {
         pollFailures.delete(job.id);
+        const waited = job.submittedAt === undefined ? 0 : now - job.submittedAt;
+        const overdue = waited > replyDeadlineMs;
+        if (overdue && !overdueLogged.has(job.id)) {
+          overdueLogged.add(job.id);
+          log.warn({ batch: job.id, mtdiep: job.mtdiep, waitedMs: waited }, "authority result overdue");
+        }
         settlePoll(db, {
           batchId: job.id,
           now,
-          attempts,
+          attempts: overdue ? attempts.map((a) => overdueAttempt(a, waited, verdict.kind === "received")) : attempts,
           state: verdict.kind === "received" ? "received" : undefined,
           nextPollAt: now + deps.pollIntervalMs,
         });
         return;
+      }
       case "failed": {
         log.warn({ batch: job.id, mtdiep: job.mtdiep, reason: verdict.reason }, "batch failed");
         const all = new Map(invoices.map((i) => [i.invoiceId, verdict.reason] as const));
@@ -281,11 +423,11 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     const attempts: AttemptRecord[] = [];
     if (job.inDoubt) {
       // A previous POST may have arrived (timeout, crash mid-send): ask before sending again.
-      const found = await gateway.replies(job.mtdiep);
+      const found = await gateway.replies(job.mtdiep, { transportRef: job.transportRef });
       attempts.push(...attemptsOf(found.calls, "lookup"));
       const now = clock.now();
       if (found.kind === "retry") {
-        const nextAttemptAt = now + backoff(job.attempts);
+        const nextAttemptAt = roundFailed(job.id, answeredBy(found.calls), job.attempts, now);
         settleSubmit(db, {
           batchId: job.id,
           now,
@@ -296,10 +438,11 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         return;
       }
       if (found.kind === "replies") {
+        roundWorked(job.id);
         settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "submitted", nextPollAt: now } });
         log.info({ batch: job.id, mtdiep: job.mtdiep }, "batch found by lookup; not sent again");
         emit({ type: "batch-submitted", batchId: job.id, mtdiep: job.mtdiep, via: "lookup" });
-        applyReplies(job, found.replies, []);
+        applyReplies({ ...job, submittedAt: now }, found.replies, []);
         return;
       }
     }
@@ -309,23 +452,25 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     switch (out.kind) {
       case "accepted":
       case "duplicate":
+        roundWorked(job.id);
         settleSubmit(db, {
           batchId: job.id,
           now,
           attempts,
-          result: { kind: "submitted", nextPollAt: now + deps.pollIntervalMs },
+          result: { kind: "submitted", nextPollAt: now + deps.pollIntervalMs, transportRef: out.transportRef },
         });
         log.info({ batch: job.id, mtdiep: job.mtdiep, via: out.kind }, "batch submitted");
         emit({ type: "batch-submitted", batchId: job.id, mtdiep: job.mtdiep, via: out.kind });
         return;
       case "rejected": {
+        roundWorked(job.id);
         log.warn({ batch: job.id, mtdiep: job.mtdiep, reason: out.reason }, "batch refused by the gateway");
         const reason = `T-VAN từ chối thông điệp (${out.reason})`;
         emitSettled(job.id, settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "failed", reason } }));
         return;
       }
       case "retry": {
-        const nextAttemptAt = now + backoff(job.attempts);
+        const nextAttemptAt = roundFailed(job.id, answeredBy(out.calls), job.attempts, now);
         settleSubmit(db, {
           batchId: job.id,
           now,
@@ -343,26 +488,32 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   }
 
   async function poll(job: ClaimedBatch): Promise<void> {
-    const found = await gateway.replies(job.mtdiep);
+    const found = await gateway.replies(job.mtdiep, { transportRef: job.transportRef });
     const attempts = attemptsOf(found.calls, "poll");
     if (found.kind === "replies") {
+      roundWorked(job.id);
       applyReplies(job, found.replies, attempts);
       return;
-    }
-    if (found.kind === "unknown") {
-      // The T-VAN took it but no longer knows it (lost or purged). Same MTDiep, same bytes: resending is
-      // idempotent at the T-VAN, and the batch stays `submitted` (state never goes back).
-      log.warn({ batch: job.id, mtdiep: job.mtdiep }, "gateway forgot a submitted batch; sending it again");
-      const out = await gateway.submit({ mtdiep: job.mtdiep, xml: batchXml(db, job.id) });
-      attempts.push(...attemptsOf(out.calls, "poll"));
     }
     const n = (pollFailures.get(job.id) ?? 0) + 1;
     pollFailures.set(job.id, n);
     const now = clock.now();
-    const nextPollAt = now + Math.max(deps.pollIntervalMs, backoff(n));
-    const cause = found.kind === "retry" ? found.cause : "T-VAN không biết MTDiep này (404)";
-    settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: cause });
-    failed(job, "poll", found.kind === "retry" ? found.side : "theirs", cause, nextPollAt);
+    if (found.kind === "unknown") {
+      // The T-VAN took it but no longer knows it (lost or purged). Same MTDiep, same bytes: resending is
+      // idempotent at the T-VAN, and the batch stays `submitted` (state never goes back). One batch's trouble,
+      // not the endpoint's: no gateway hold.
+      log.warn({ batch: job.id, mtdiep: job.mtdiep }, "gateway forgot a submitted batch; sending it again");
+      const out = await gateway.submit({ mtdiep: job.mtdiep, xml: batchXml(db, job.id) });
+      attempts.push(...attemptsOf(out.calls, "poll"));
+      const cause = "T-VAN không biết MTDiep này (404)";
+      const nextPollAt = now + Math.max(deps.pollIntervalMs, backoff(n));
+      settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: cause });
+      failed(job, "poll", "theirs", cause, nextPollAt);
+      return;
+    }
+    const nextPollAt = Math.max(now + deps.pollIntervalMs, roundFailed(job.id, answeredBy(found.calls), n, now));
+    settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: found.cause });
+    failed(job, "poll", found.side, found.cause, nextPollAt);
   }
 
   function failed(
@@ -383,15 +534,26 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         makeBatches();
         for (;;) {
           if (signal.aborted) break;
-          const job = claimBatch(db, clock.now(), leaseMs);
+          const now = clock.now();
+          // After a failed round the gateway rests; then the oldest due batch goes first.
+          if (now < holdUntil) break;
+          const job = claimNext(now);
           if (!job) break;
-          if (job.state === "ready") await send(job);
-          else await poll(job);
+          const call = job.state === "ready" ? send(job) : poll(job);
+          // While the call is on the wire, batch what has come in: our CPU work overlaps the T-VAN's.
+          let batchError: unknown;
+          try {
+            if (readyBatchCount(db) < READY_AHEAD) makeBatches();
+          } catch (err) {
+            batchError = err;
+          }
+          await call;
+          if (batchError !== undefined) throw batchError;
         }
         errors = 0;
       } catch (err) {
-        // A bug or an unusable store: keep the process alive and try again later; the lease of a half-handled
-        // batch expires by itself.
+        // A bug or an unusable store (disk full …): keep the process alive and try again later; the lease of a
+        // half-handled batch is ended by the next start, or expires by itself.
         errors += 1;
         log.error({ err }, "forward loop failed");
         await wait(backoff(errors));
@@ -399,7 +561,8 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       }
       const due = nextBatchDueAt(db);
       const now = clock.now();
-      await wait(due === undefined ? deps.pollIntervalMs : Math.min(Math.max(due - now, 0), deps.pollIntervalMs));
+      const next = Math.max(due ?? now + deps.pollIntervalMs, holdUntil);
+      await wait(Math.min(Math.max(next - now, 0), deps.pollIntervalMs));
     }
     log.info("forwarder stopped");
   }
@@ -413,6 +576,24 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       kicked = true;
       wake?.();
     },
+  };
+}
+
+/**
+ * A poll that found no result long after the T-VAN took the batch: the authority's delay, recorded as its side
+ * (`no-result`), so the outage report can show it.
+ */
+function overdueAttempt(a: AttemptRecord, waitedMs: number, received: boolean): AttemptRecord {
+  if (a.kind !== "poll" || a.outcome !== "replies") return a;
+  const minutes = Math.round(waitedMs / 60_000);
+  return {
+    ...a,
+    outcome: "overdue",
+    side: "theirs",
+    failure: "no-result",
+    detail: received
+      ? `Cơ quan thuế đã tiếp nhận (999) nhưng chưa có kết quả kiểm tra (204) sau ${minutes} phút / no 204 yet`
+      : `Chưa có phản hồi của cơ quan thuế sau ${minutes} phút kể từ khi T-VAN nhận / no reply yet`,
   };
 }
 

@@ -13,14 +13,19 @@
  *   409 duplicate MTDiep;
  * - `GET {base}/v1/messages/{MTDiep}/replies` → `{ replies: ["<TDiep>…</TDiep>", …] }`, 404 unknown MTDiep.
  *
- * Fault attribution (`side`): `theirs` only when the T-VAN answered with an HTTP status that says the fault is
- * on its side (5xx, 408, 429). Without an HTTP answer (DNS, refused, reset, TLS, timeout) we cannot prove whose
- * fault it was, so it is `ours`; the attempts table then never claims an authority outage we did not observe.
- * This matters for the late-sending rules of spec §7.4 (tax-system fault vs. our own).
+ * Fault attribution (`side`): `theirs` only when the T-VAN showed itself at fault: it answered with an HTTP
+ * status that says so (5xx, 408, 429), an unusable body, or it took the connection and the whole request and then
+ * gave no answer in time (`no-answer`, "timeout after acceptance"). Without that (DNS, refused, reset, TLS, a
+ * connect timeout) we cannot prove whose fault it was, so it is `ours`; the attempts table then never claims an
+ * authority outage we did not observe. This matters for the late-sending rules of spec §7.4 (tax-system fault vs.
+ * our own); `hoadon audit outages` builds its evidence from these rows.
  */
 import type { Clock } from "../shared/clock.js";
 import { systemClock } from "../shared/clock.js";
+import { createHttpClient, type HttpClient, type HttpExchange, type TransportFailure } from "./http.js";
 import { type ParseReplyResult, parseReply } from "./replies.js";
+
+export { describeBody, type TransportFailure, transportFailureOf } from "./http.js";
 
 /** Whose fault a failed call was. */
 export type Side = "ours" | "theirs";
@@ -36,6 +41,10 @@ export interface GatewayCall {
   readonly outcome: string;
   readonly side?: Side | undefined;
   readonly detail: string;
+  /** `origin + path` called (no query string). */
+  readonly endpoint?: string | undefined;
+  /** The transport failure, when there was no usable HTTP answer. */
+  readonly failure?: TransportFailure | undefined;
 }
 
 interface Traced {
@@ -46,9 +55,19 @@ interface Traced {
 /** What happened to one POST of a TDiep. */
 export type SubmitOutcome = Traced &
   (
-    | { readonly kind: "accepted"; readonly httpStatus: number }
+    | {
+        readonly kind: "accepted";
+        readonly httpStatus: number;
+        /** The T-VAN's own id for the message (`maGDich`), when its API polls by it. */
+        readonly transportRef?: string | undefined;
+      }
     /** The T-VAN already has this MTDiep: an earlier send got through. Counts as submitted. */
-    | { readonly kind: "duplicate"; readonly httpStatus: number; readonly detail: string }
+    | {
+        readonly kind: "duplicate";
+        readonly httpStatus: number;
+        readonly detail: string;
+        readonly transportRef?: string | undefined;
+      }
     /** Refused for good (4xx with a reason): resending the same bytes cannot help. */
     | { readonly kind: "rejected"; readonly httpStatus: number; readonly reason: string }
     /**
@@ -84,24 +103,15 @@ export type ReplyFetch = Traced &
 export interface AuthorityGateway {
   /** Sends one TDiep, byte for byte. Never throws for network or HTTP trouble: that is an outcome. */
   submit(batch: { readonly mtdiep: string; readonly xml: Buffer }): Promise<SubmitOutcome>;
-  /** Fetches every reply to `mtdiep` so far. Never throws for network or HTTP trouble. */
-  replies(mtdiep: string): Promise<ReplyFetch>;
+  /**
+   * Fetches every reply to `mtdiep` so far. `transportRef` is the id the T-VAN gave at submit, for APIs that poll
+   * by it (`http-json-base64`). Never throws for network or HTTP trouble.
+   */
+  replies(mtdiep: string, ref?: { readonly transportRef?: string | undefined }): Promise<ReplyFetch>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // The outcome table
-
-/** Transport failures, named after what node's fetch reports (error `cause.code`, abort reasons). */
-export type TransportFailure =
-  | "timeout"
-  | "dns"
-  | "refused"
-  | "reset"
-  | "tls"
-  | "network"
-  | "stopped"
-  | "too-large"
-  | "bad-body";
 
 /** What a row of the table decides. */
 export type Verdict = "accepted" | "duplicate" | "rejected" | "retry" | "relogin" | "replies" | "unknown" | "token";
@@ -170,11 +180,19 @@ export const OUTCOME_TABLE: readonly OutcomeRule[] = [
   { call: "any", on: { status: [500, 599] }, verdict: "retry", side: "theirs", why: "lỗi phía T-VAN" },
   {
     call: "any",
+    on: { failure: "no-answer" },
+    verdict: "retry",
+    side: "theirs",
+    maybeReceived: true,
+    why: "T-VAN đã nhận kết nối và yêu cầu nhưng không trả lời kịp",
+  },
+  {
+    call: "any",
     on: { failure: "timeout" },
     verdict: "retry",
     side: "ours",
     maybeReceived: true,
-    why: "hết thời gian chờ trả lời",
+    why: "hết thời gian chờ kết nối",
   },
   {
     call: "any",
@@ -222,53 +240,54 @@ export function classify(
   return { call: "any", on: { status: [0, 999] }, verdict: "retry", side: "theirs", maybeReceived: true, why: "?" };
 }
 
-const NET_CODES: Readonly<Record<string, TransportFailure>> = {
-  ENOTFOUND: "dns",
-  EAI_AGAIN: "dns",
-  ECONNREFUSED: "refused",
-  EHOSTUNREACH: "refused",
-  ENETUNREACH: "refused",
-  ECONNRESET: "reset",
-  EPIPE: "reset",
-  UND_ERR_SOCKET: "reset",
-  UND_ERR_CLOSED: "reset",
-  ETIMEDOUT: "timeout",
-  UND_ERR_CONNECT_TIMEOUT: "timeout",
-  UND_ERR_HEADERS_TIMEOUT: "timeout",
-  UND_ERR_BODY_TIMEOUT: "timeout",
-};
-
-/** Names the transport failure behind an error thrown by `fetch` (or by reading its body). */
-export function transportFailureOf(
-  err: unknown,
-  stopSignal?: AbortSignal,
-): { failure: TransportFailure; cause: string } {
-  const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } };
-  if (stopSignal?.aborted) return { failure: "stopped", cause: "dừng theo yêu cầu / stopping" };
-  if (e?.name === "TimeoutError") return { failure: "timeout", cause: e.message ?? "timeout" };
-  const code = e?.cause?.code ?? e?.code ?? "";
-  const cause = [e?.message, e?.cause?.message, code].filter(Boolean).join(": ");
-  const named = NET_CODES[code];
-  if (named) return { failure: named, cause };
-  if (/CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/i.test(code)) return { failure: "tls", cause };
-  if (e?.name === "AbortError") return { failure: "timeout", cause };
-  return { failure: "network", cause };
+/** The table's event for an exchange: its transport failure, else its HTTP status. */
+export function eventOf(x: HttpExchange): { status: number } | { failure: TransportFailure } {
+  return x.failure ? { failure: x.failure } : { status: x.status ?? 0 };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// The http-xml adapter
+/** The attempt-row view of one exchange and the table row that judged it. */
+export function tracedCall(
+  kind: GatewayCall["kind"],
+  x: HttpExchange,
+  rule: OutcomeRule,
+  detail?: string,
+): GatewayCall {
+  return {
+    kind,
+    at: x.at,
+    durationMs: x.durationMs,
+    httpStatus: x.status,
+    outcome: rule.verdict,
+    side: rule.verdict === "retry" ? rule.side : undefined,
+    detail: detail ?? (x.cause ? `${rule.why}: ${x.cause}` : rule.why),
+    endpoint: x.endpoint,
+    failure: x.failure,
+  };
+}
 
-/** Configuration of the `http-xml` adapter. */
-export interface HttpXmlGatewayConfig {
-  /** Base URL, e.g. `https://tvan.example.vn/api` (no trailing slash needed). */
+/**
+ * "Maybe received" for a failed submit: the table's word, and only when the whole request left (a message cut off
+ * half-way cannot have been processed).
+ */
+export function maybeReceived(rule: OutcomeRule, x: HttpExchange | undefined): boolean {
+  return (rule.maybeReceived ?? false) && (x === undefined || x.sent);
+}
+
+/** Settings shared by the HTTP adapters. */
+export interface HttpGatewayCommon {
+  /** Base URL, e.g. `https://tvan.example.vn/api` (a trailing slash is ignored). */
   readonly baseUrl: string;
   readonly username: string;
   /** Read from a file or the environment by the caller; never logged. */
   readonly password: string;
-  /** Per request, headers and body included. Default 30 s. */
+  /** Per request, connect, headers and body included. Default 30 s. */
   readonly timeoutMs?: number;
-  /** Re-login this long before the token's `expiresAt`. Default 30 s. */
-  readonly tokenSkewMs?: number;
+  /** Until the connection (and TLS handshake) is up. Default the smaller of 10 s and `timeoutMs`. */
+  readonly connectTimeoutMs?: number;
+  /** PEM text of the CA that signed the T-VAN's certificate (besides the bundled roots). */
+  readonly ca?: string | undefined;
+  /** TLS server name when it is not the URL's host. */
+  readonly servername?: string | undefined;
   /** Largest response body read (the replies list). Default 16 MiB. */
   readonly maxResponseBytes?: number;
   /** Largest single reply parsed. Default 4 MiB. */
@@ -276,6 +295,33 @@ export interface HttpXmlGatewayConfig {
   readonly clock?: Clock;
   /** Aborts in-flight calls when the daemon stops. */
   readonly signal?: AbortSignal;
+  /** Replaces the HTTP client (tests). */
+  readonly http?: HttpClient;
+}
+
+/** The HTTP client an adapter uses, from its settings. */
+export function httpClientOf(config: HttpGatewayCommon): HttpClient {
+  return (
+    config.http ??
+    createHttpClient({
+      clock: config.clock ?? systemClock,
+      ...(config.timeoutMs !== undefined ? { timeoutMs: config.timeoutMs } : {}),
+      ...(config.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.connectTimeoutMs } : {}),
+      ...(config.maxResponseBytes !== undefined ? { maxResponseBytes: config.maxResponseBytes } : {}),
+      ca: config.ca,
+      servername: config.servername,
+      signal: config.signal,
+    })
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The http-xml adapter
+
+/** Configuration of the `http-xml` adapter. */
+export interface HttpXmlGatewayConfig extends HttpGatewayCommon {
+  /** Re-login this long before the token's `expiresAt`. Default 30 s. */
+  readonly tokenSkewMs?: number;
 }
 
 interface Token {
@@ -283,73 +329,21 @@ interface Token {
   readonly expiresAt: number;
 }
 
-/** One HTTP exchange: a status and body, or a transport failure. */
-interface Exchange {
-  readonly at: number;
-  readonly durationMs: number;
-  readonly status?: number | undefined;
-  readonly failure?: TransportFailure | undefined;
-  readonly body: Buffer;
-  /** Transport error text, or an excerpt of a non-2xx body. */
-  readonly cause: string;
-}
-
-function eventOf(x: Exchange): { status: number } | { failure: TransportFailure } {
-  return x.failure ? { failure: x.failure } : { status: x.status ?? 0 };
-}
-
 /** Creates the generic REST + XML T-VAN adapter (also the one used against the sandbox). */
 export function createHttpXmlGateway(config: HttpXmlGatewayConfig): AuthorityGateway {
   const base = config.baseUrl.replace(/\/+$/, "");
   const clock = config.clock ?? systemClock;
-  const timeoutMs = config.timeoutMs ?? 30_000;
   const skewMs = config.tokenSkewMs ?? 30_000;
-  const maxResponse = config.maxResponseBytes ?? 16 * 1024 * 1024;
   const maxReply = config.maxReplyBytes ?? 4 * 1024 * 1024;
+  const http = httpClientOf(config);
   let token: Token | undefined;
 
-  async function exchange(
+  const exchange = (
     method: "GET" | "POST",
     path: string,
     headers: Record<string, string>,
     body: Buffer | string | undefined,
-  ): Promise<Exchange> {
-    const at = clock.now();
-    const started = performance.now();
-    const elapsed = (): number => performance.now() - started;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = config.signal ? AbortSignal.any([config.signal, timeout]) : timeout;
-    try {
-      const res = await fetch(`${base}${path}`, { method, headers, body, signal, redirect: "error" });
-      const read = await readLimited(res, maxResponse);
-      if (read === undefined)
-        return {
-          at,
-          durationMs: elapsed(),
-          status: res.status,
-          failure: "too-large",
-          body: Buffer.alloc(0),
-          cause: "",
-        };
-      const ok = res.status >= 200 && res.status < 300;
-      return { at, durationMs: elapsed(), status: res.status, body: read, cause: ok ? "" : describeBody(read) };
-    } catch (err) {
-      const { failure, cause } = transportFailureOf(err, config.signal);
-      return { at, durationMs: elapsed(), failure, body: Buffer.alloc(0), cause };
-    }
-  }
-
-  function traced(kind: GatewayCall["kind"], x: Exchange, rule: OutcomeRule, detail?: string): GatewayCall {
-    return {
-      kind,
-      at: x.at,
-      durationMs: x.durationMs,
-      httpStatus: x.status,
-      outcome: rule.verdict,
-      side: rule.verdict === "retry" ? rule.side : undefined,
-      detail: detail ?? (x.cause ? `${rule.why}: ${x.cause}` : rule.why),
-    };
-  }
+  ): Promise<HttpExchange> => http({ method, url: `${base}${path}`, headers, body });
 
   /** Logs in; returns the rule of the failure when it did not work. */
   async function login(calls: GatewayCall[]): Promise<OutcomeRule | undefined> {
@@ -365,13 +359,13 @@ export function createHttpXmlGateway(config: HttpXmlGatewayConfig): AuthorityGat
       if (parsed) token = parsed;
       else rule = classify("login", { failure: "bad-body" });
     }
-    calls.push(traced("login", x, rule));
+    calls.push(tracedCall("login", x, rule));
     return rule.verdict === "token" ? undefined : rule;
   }
 
   /**
    * One authenticated exchange: logs in first when there is no token or it is about to expire, and once more
-   * after a 401. `sent` is false when the request never left (login failed).
+   * after a 401. No exchange (`x` undefined) when the login failed: the request never left.
    */
   async function authed(
     kind: "submit" | "replies",
@@ -380,7 +374,7 @@ export function createHttpXmlGateway(config: HttpXmlGatewayConfig): AuthorityGat
     headers: Record<string, string>,
     body: Buffer | undefined,
     calls: GatewayCall[],
-  ): Promise<{ rule: OutcomeRule; x?: Exchange }> {
+  ): Promise<{ rule: OutcomeRule; x?: HttpExchange }> {
     for (let round = 0; ; round++) {
       if (!token || token.expiresAt - skewMs <= clock.now()) {
         const failed = await login(calls);
@@ -390,7 +384,7 @@ export function createHttpXmlGateway(config: HttpXmlGatewayConfig): AuthorityGat
       const rule = classify(kind, eventOf(x));
       if (rule.verdict !== "relogin") return { rule, x };
       token = undefined;
-      calls.push(traced(kind, x, rule));
+      calls.push(tracedCall(kind, x, rule));
       // Refused again right after a fresh login: the account, not the token, is the problem.
       if (round > 0) return { rule: { ...rule, verdict: "retry", side: "ours", why: "401 sau khi đăng nhập lại" } };
     }
@@ -407,31 +401,13 @@ export function createHttpXmlGateway(config: HttpXmlGatewayConfig): AuthorityGat
         batch.xml,
         calls,
       );
-      if (x) calls.push(traced("submit", x, rule));
-      const status = x?.status ?? 0;
-      const detail = x?.cause ? `${rule.why}: ${x.cause}` : rule.why;
-      switch (rule.verdict) {
-        case "accepted":
-          return { kind: "accepted", httpStatus: status, calls };
-        case "duplicate":
-          return { kind: "duplicate", httpStatus: status, detail, calls };
-        case "rejected":
-          return { kind: "rejected", httpStatus: status, reason: `HTTP ${status}: ${detail}`, calls };
-        default:
-          return {
-            kind: "retry",
-            side: rule.side ?? "ours",
-            cause: detail,
-            httpStatus: x?.status,
-            maybeReceived: rule.maybeReceived ?? false,
-            calls,
-          };
-      }
+      if (x) calls.push(tracedCall("submit", x, rule));
+      return submitOutcome(rule, x, calls);
     },
 
     async replies(mtdiep): Promise<ReplyFetch> {
       const calls: GatewayCall[] = [];
-      const { rule, x } = await authed(
+      const found = await authed(
         "replies",
         "GET",
         `/v1/messages/${encodeURIComponent(mtdiep)}/replies`,
@@ -439,10 +415,13 @@ export function createHttpXmlGateway(config: HttpXmlGatewayConfig): AuthorityGat
         undefined,
         calls,
       );
+      const { rule } = found;
+      // The attempt row names the route, not this one message (so one outage is one endpoint).
+      const x = found.x && { ...found.x, endpoint: `${base}/v1/messages/{MTDiep}/replies` };
       if (x && rule.verdict === "replies") {
         const list = parseReplyList(x.body);
         if (list) {
-          calls.push(traced("replies", x, rule, `${list.length} phản hồi`));
+          calls.push(tracedCall("replies", x, rule, `${list.length} phản hồi`));
           return {
             kind: "replies",
             replies: list.map((xml) => {
@@ -453,46 +432,52 @@ export function createHttpXmlGateway(config: HttpXmlGatewayConfig): AuthorityGat
           };
         }
         const bad = classify("replies", { failure: "bad-body" });
-        calls.push(traced("replies", x, bad));
+        calls.push({ ...tracedCall("replies", x, bad), failure: "bad-body" });
         return { kind: "retry", side: bad.side ?? "theirs", cause: bad.why, httpStatus: x.status, calls };
       }
-      if (x) calls.push(traced("replies", x, rule));
-      if (rule.verdict === "unknown") return { kind: "unknown", calls };
-      const detail = x?.cause ? `${rule.why}: ${x.cause}` : rule.why;
-      return { kind: "retry", side: rule.side ?? "ours", cause: detail, httpStatus: x?.status, calls };
+      if (x) calls.push(tracedCall("replies", x, rule));
+      return repliesFailure(rule, x, calls);
     },
   };
 }
 
-/** Reads a response body, giving up (undefined) past `max` bytes. */
-async function readLimited(res: Response, max: number): Promise<Buffer | undefined> {
-  const declared = Number(res.headers.get("content-length"));
-  if (Number.isFinite(declared) && declared > max) {
-    await res.body?.cancel();
-    return undefined;
+/** The {@link SubmitOutcome} for a judged submit exchange (`x` undefined: it never left). */
+export function submitOutcome(
+  rule: OutcomeRule,
+  x: HttpExchange | undefined,
+  calls: readonly GatewayCall[],
+  transportRef?: string,
+): SubmitOutcome {
+  const status = x?.status ?? 0;
+  const detail = x?.cause ? `${rule.why}: ${x.cause}` : rule.why;
+  switch (rule.verdict) {
+    case "accepted":
+      return { kind: "accepted", httpStatus: status, transportRef, calls };
+    case "duplicate":
+      return { kind: "duplicate", httpStatus: status, detail, transportRef, calls };
+    case "rejected":
+      return { kind: "rejected", httpStatus: status, reason: `HTTP ${status}: ${detail}`, calls };
+    default:
+      return {
+        kind: "retry",
+        side: rule.side ?? "ours",
+        cause: detail,
+        httpStatus: x?.status,
+        maybeReceived: maybeReceived(rule, x),
+        calls,
+      };
   }
-  if (!res.body) return Buffer.alloc(0);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > max) return undefined;
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
 }
 
-/** A short, single-line excerpt of an error body (JSON `error`/`message` when there is one). */
-function describeBody(body: Buffer): string {
-  const s = body.toString("utf8", 0, Math.min(body.length, 2000));
-  try {
-    const j = JSON.parse(s) as { error?: unknown; message?: unknown };
-    const m = j.error ?? j.message;
-    if (typeof m === "string") return m.slice(0, 300);
-  } catch {
-    // not JSON: fall through to the raw excerpt
-  }
-  return s.replace(/\s+/g, " ").trim().slice(0, 300);
+/** The {@link ReplyFetch} for a replies exchange that gave no list (`unknown` or a failure). */
+export function repliesFailure(
+  rule: OutcomeRule,
+  x: HttpExchange | undefined,
+  calls: readonly GatewayCall[],
+): ReplyFetch {
+  if (rule.verdict === "unknown") return { kind: "unknown", calls };
+  const detail = x?.cause ? `${rule.why}: ${x.cause}` : rule.why;
+  return { kind: "retry", side: rule.side ?? "ours", cause: detail, httpStatus: x?.status, calls };
 }
 
 function parseToken(body: Buffer, now: number): Token | undefined {

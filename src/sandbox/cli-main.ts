@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import { silentLogger } from "../shared/log.js";
+import { describeFaults, type FaultPlan, parseFaults } from "./faults.js";
 import { type SandboxStats, startSandbox } from "./server.js";
 
 /** Options of {@link runSandbox}; everything but `signal` has a default fit for a demo on one machine. */
@@ -22,6 +23,8 @@ export interface RunSandboxOptions {
   readonly tokenTtlMs?: number;
   /** PEM file of the certificate CKSNNT must verify against; without it signatures are not checked. */
   readonly trustedCertFile?: string;
+  /** Faults to show: a `--faults` text (syntax in faults.ts) or a parsed plan. Throws `USAGE` when bad. */
+  readonly faults?: string | FaultPlan;
   readonly log?: Logger;
   /** Where the human-readable lines go. Default stdout. */
   readonly out?: (line: string) => void;
@@ -34,6 +37,7 @@ export async function runSandbox(opts: RunSandboxOptions): Promise<SandboxStats>
   const out = opts.out ?? ((line: string): void => void process.stdout.write(`${line}\n`));
   const username = opts.username ?? "demo";
   const password = opts.password ?? "demo";
+  const faults = typeof opts.faults === "string" ? parseFaults(opts.faults) : opts.faults;
   const sandbox = await startSandbox({
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 8787,
@@ -41,19 +45,27 @@ export async function runSandbox(opts: RunSandboxOptions): Promise<SandboxStats>
     credentials: { username, password },
     tokenTtlMs: opts.tokenTtlMs ?? 3_600_000,
     log: opts.log ?? silentLogger,
+    ...(faults ? { faults } : {}),
     ...(opts.trustedCertFile ? { trustedCertPem: readFileSync(opts.trustedCertFile, "utf8") } : {}),
   });
   out(`Cơ quan thuế giả lập (sandbox) đang chạy tại ${sandbox.url} — tài khoản ${username}`);
   out(
-    `  POST ${sandbox.url}/auth/login · POST ${sandbox.url}/v1/messages · GET ${sandbox.url}/v1/messages/{MTDiep}/replies`,
+    `  http-xml: POST ${sandbox.url}/auth/login · POST ${sandbox.url}/v1/messages · GET ${sandbox.url}/v1/messages/{MTDiep}/replies`,
   );
+  out(
+    `  http-json-base64: POST ${sandbox.url}/ftvan-hddt/hdon/mttien · GET ${sandbox.url}/ftvan-hddt/tbao/tcuu/tcuutbao?maGDichTNDLieu=…`,
+  );
+  const faultLines = faults ? describeFaults(faults) : [];
+  if (faultLines.length > 0) out(`  Lỗi giả lập / faults: ${faultLines.join("; ")}`);
   if (!opts.signal.aborted)
     await new Promise<void>((r) => opts.signal.addEventListener("abort", () => r(), { once: true }));
   const stats = sandbox.stats();
   await sandbox.close();
   out(
     `Đã nhận ${stats.received} thông điệp (${stats.duplicates} trùng), ${stats.invoicesAccepted} hóa đơn hợp lệ, ` +
-      `${stats.invoicesRejected} bị từ chối`,
+      `${stats.invoicesRejected} bị từ chối, ${stats.duplicateInvoices} hóa đơn gửi trùng`,
   );
+  const fired = Object.entries(stats.faults);
+  if (fired.length > 0) out(`Lỗi giả lập đã xảy ra / faults fired: ${fired.map(([k, n]) => `${k} ×${n}`).join(", ")}`);
   return stats;
 }

@@ -1,23 +1,36 @@
 /**
  * A local tax-authority sandbox that behaves like a T-VAN (spec §8 "Mock design proposal"): a real `node:http`
- * server on loopback for the demo, tests and benchmarks. State lives in memory.
+ * server on loopback for the demo, tests and benchmarks. State lives in memory. It speaks both shapes real T-VANs
+ * use (addendum §7), over the same message store:
  *
+ * `http-xml` (bearer login):
  * - `POST /auth/login` `{ username, password }` → `{ token, expiresAt }` (ISO 8601); 401 on bad credentials.
- * - Every other route needs `Authorization: Bearer <token>`; 401 when it is missing, unknown or expired.
+ * - Every other `/v1` route needs `Authorization: Bearer <token>`; 401 when it is missing, unknown or expired.
  * - `POST /v1/messages`: body = the TDiep XML (`application/xml`) or `{ "data": base64 }` (JSON). 202
- *   `{ mtdiep }` when taken (replies follow), 409 `{ mtdiep, error: "Mã thông điệp đã tồn tại" }` for an MTDiep
- *   seen before (counted, not processed again), 400 when no MTDiep can be read, 413 when too large.
+ *   `{ mtdiep, maGDich }` when taken (replies follow), 409 `{ mtdiep, maGDich, error: "Mã thông điệp đã tồn tại" }`
+ *   for an MTDiep seen before (counted, not processed again), 400 when no MTDiep can be read, 413 when too large.
  * - `GET /v1/messages/{MTDiep}/replies` → `{ replies: [xml…] }` (those due by now), 404 for an unknown MTDiep.
  *
- * Faults slot in between routing and handling (see {@link SandboxFault}); each injected fault is used once.
+ * `http-json-base64` (FPT-like; `Authorization: Basic` with the same account on every call, 401 otherwise):
+ * - `POST /ftvan-hddt/hdon/mttien` `{ "base64XML": base64 }` → 200 `{ maGDich, mtdiep }`; 409 `{ maGDich, mtdiep,
+ *   maLoi: "TRUNG_MTDIEP", mtaLoi }` for an MTDiep seen before; 400 as above.
+ * - `GET /ftvan-hddt/tbao/tcuu/tcuutbao?maGDichTNDLieu=<maGDich>` (or `?mtdiep=<MTDiep>`, the lookup after a lost
+ *   answer) → 200 `{ maGDich, mtdiep, dsTBao: [...] }`: each reply due by now as `{ loaiTBao: 1, mltdiep,
+ *   base64XML }`, and for a 204 also the T-VAN's summary, `{ loaiTBao: 8 }` (valid) or `{ loaiTBao: 7,
+ *   tbaoKTraDLieu: { dsachLoiKTraDLieu: [{ maLoi, mtaLoi }] } }`; 404 for an unknown id.
+ *
+ * Faults: one-shot ones injected by tests ({@link SandboxFault}, each used once), and a {@link FaultPlan} drawn
+ * request by request (`hoadon sandbox --faults`, see faults.ts). Duplicates are always counted.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTlsServer } from "node:https";
+import type { AddressInfo, Socket } from "node:net";
 import type { Logger } from "pino";
 import { type Clock, systemClock } from "../shared/clock.js";
 import { silentLogger } from "../shared/log.js";
 import { examine, sniffMtdiep } from "./authority.js";
+import { createFaultEngine, type FaultPlan, inWindow, NO_FAULTS } from "./faults.js";
 
 /** Options of {@link startSandbox}. */
 export interface SandboxOptions {
@@ -35,6 +48,15 @@ export interface SandboxOptions {
   readonly tokenTtlMs?: number;
   /** Largest request body. Default 4 MiB (a 206 is ≤ 2 MB, addendum §1d). */
   readonly maxBodyBytes?: number;
+  /** Serve HTTPS with this certificate and key (PEM) instead of plain HTTP (tests of `authority.tls.ca`). */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string };
+  /** Faults drawn request by request (`--faults`). Default none. */
+  readonly faults?: FaultPlan;
+  /**
+   * Check every n-th invoice in full (facts, arithmetic, signature); every invoice still gets the cheap checks
+   * (MCCQT format and uniqueness, symbol). Default 1: all in full. The benchmark uses a sample (authority.ts).
+   */
+  readonly checkEvery?: number;
   readonly log?: Logger;
   readonly clock?: Clock;
 }
@@ -66,7 +88,11 @@ export interface SandboxStats {
   readonly invoicesRejected: number;
   /** How many times each MCCQT was accepted (never more than once: a second one is rejected as a duplicate). */
   readonly acceptedByMccqt: Readonly<Record<string, number>>;
+  /** Invoices sent again in a new message after they were accepted (rejected as duplicates, H104). */
+  readonly duplicateInvoices: number;
   readonly logins: number;
+  /** How many times each `--faults` fault fired. */
+  readonly faults: Readonly<Record<string, number>>;
 }
 
 /** A running sandbox. */
@@ -84,8 +110,12 @@ export interface Sandbox {
 }
 
 interface Message {
+  readonly mtdiep: string;
+  /** The sandbox's transaction id (`maGDich`) for the JSON API. */
+  readonly maGDich: string;
   readonly receivedAt: number;
-  readonly replies: readonly { readonly availableAt: number; readonly xml: string }[];
+  /** Filled once the message is examined (right after the answer to its POST). */
+  replies: readonly { readonly availableAt: number; readonly xml: string }[];
 }
 
 interface Answer {
@@ -93,17 +123,24 @@ interface Answer {
   readonly body: unknown;
 }
 
+const LTBAO_RE = /<LTBao>(\d+)<\/LTBao>/;
+const MLTDIEP_RE = /<MLTDiep>([^<]*)<\/MLTDiep>/;
+
 /** Starts the sandbox and resolves once it listens. */
 export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const clock = opts.clock ?? systemClock;
   const log = (opts.log ?? silentLogger).child({ mod: "sandbox" });
   const replyDelayMs = opts.replyDelayMs ?? 1000;
-  const tokenTtlMs = opts.tokenTtlMs ?? 3_600_000;
+  const faults = createFaultEngine(opts.faults ?? NO_FAULTS);
+  const tokenTtlMs = faults.plan.tokenTtlMs ?? opts.tokenTtlMs ?? 3_600_000;
   const maxBody = opts.maxBodyBytes ?? 4 * 1024 * 1024;
+  const startedAt = clock.now();
   const tokens = new Map<string, number>();
   const messages = new Map<string, Message>();
+  const byMaGDich = new Map<string, string>();
   const acceptedByMccqt = new Map<string, number>();
-  const faults: SandboxFault[] = [];
+  const oneShot: SandboxFault[] = [];
+  const basic = `Basic ${Buffer.from(`${opts.credentials.username}:${opts.credentials.password}`).toString("base64")}`;
   const counters = {
     received: 0,
     duplicates: 0,
@@ -111,18 +148,25 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     refused: 0,
     invoicesAccepted: 0,
     invoicesRejected: 0,
+    duplicateInvoices: 0,
     logins: 0,
   };
 
   function takeFault(route: SandboxRoute): SandboxFault | undefined {
-    const i = faults.findIndex((f) => f.route === route);
-    return i < 0 ? undefined : faults.splice(i, 1)[0];
+    const i = oneShot.findIndex((f) => f.route === route);
+    return i < 0 ? undefined : oneShot.splice(i, 1)[0];
   }
 
-  function authorised(req: IncomingMessage): boolean {
+  function bearerOk(req: IncomingMessage): boolean {
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
     const exp = m?.[1] ? tokens.get(m[1]) : undefined;
     return exp !== undefined && exp > clock.now();
+  }
+
+  function basicOk(req: IncomingMessage): boolean {
+    const got = Buffer.from(req.headers.authorization ?? "");
+    const want = Buffer.from(basic);
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 
   function login(body: Buffer): Answer {
@@ -141,7 +185,103 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     return { status: 200, body: { token, expiresAt: new Date(expiresAt).toISOString() } };
   }
 
-  function submit(req: IncomingMessage, body: Buffer): Answer {
+  /**
+   * Takes one TDiep (either API): the message it is filed under, or the answer that refuses it. Like a T-VAN, it
+   * takes first and checks after answering: a message whose MTDiep can be read is filed at once and examined right
+   * after the answer goes out (its replies appear then), so the sender is not kept waiting while it is checked.
+   * One that cannot be filed without reading it is examined first (400 when no MTDiep can be read at all).
+   */
+  function take(xml: Buffer): { kind: "taken" | "duplicate"; message: Message } | { kind: "refused"; answer: Answer } {
+    // Duplicate check first and without processing: the MTDiep is the sender's idempotency key.
+    const sniffed = sniffMtdiep(xml.toString("utf8", 0, Math.min(xml.length, 4096)));
+    const known = sniffed ? messages.get(sniffed) : undefined;
+    if (known) {
+      counters.duplicates += 1;
+      log.info({ mtdiep: known.mtdiep }, "duplicate message");
+      return { kind: "duplicate", message: known };
+    }
+    const receivedAt = clock.now();
+    if (sniffed === undefined) {
+      const exam = check(xml, receivedAt);
+      if (exam.kind === "unaddressable")
+        return { kind: "refused", answer: { status: 400, body: { error: exam.reason } } };
+      const again = messages.get(exam.mtdiep);
+      if (again) {
+        counters.duplicates += 1;
+        return { kind: "duplicate", message: again };
+      }
+      const message = file(exam.mtdiep, receivedAt);
+      settle(message, exam);
+      return { kind: "taken", message };
+    }
+    const message = file(sniffed, receivedAt);
+    setImmediate(() => {
+      try {
+        const exam = check(xml, receivedAt);
+        if (exam.kind === "unaddressable") {
+          counters.malformed += 1;
+          log.warn({ mtdiep: sniffed, reason: exam.reason }, "message filed but not readable");
+          return;
+        }
+        if (exam.mtdiep !== sniffed) log.warn({ filed: sniffed, read: exam.mtdiep }, "MTDiep read differs");
+        settle(message, exam);
+      } catch (err) {
+        log.error({ err, mtdiep: sniffed }, "examination failed");
+      }
+    });
+    return { kind: "taken", message };
+  }
+
+  function check(xml: Buffer, now: number): ReturnType<typeof examine> {
+    return examine(xml, {
+      now,
+      replyDelayMs,
+      trustedCertPem: opts.trustedCertPem,
+      isTaken: (mccqt) => acceptedByMccqt.has(mccqt),
+      ...(opts.checkEvery !== undefined ? { checkEvery: opts.checkEvery } : {}),
+    });
+  }
+
+  /** Files a new message under `mtdiep` (no replies yet). */
+  function file(mtdiep: string, receivedAt: number): Message {
+    const message: Message = {
+      mtdiep,
+      maGDich: randomBytes(10).toString("hex").toUpperCase(),
+      receivedAt,
+      replies: [],
+    };
+    messages.set(mtdiep, message);
+    byMaGDich.set(message.maGDich, mtdiep);
+    counters.received += 1;
+    log.info({ mtdiep, maGDich: message.maGDich }, "message taken");
+    return message;
+  }
+
+  /** Records what the examination found and makes its replies visible (their delays count from receipt). */
+  function settle(message: Message, exam: Extract<ReturnType<typeof examine>, { kind: "answered" }>): void {
+    const dropResult = faults.no204();
+    message.replies = exam.replies
+      .filter((r) => !(dropResult && MLTDIEP_RE.exec(r.xml)?.[1] === "204"))
+      .map((r) => ({ availableAt: message.receivedAt + r.afterMs, xml: r.xml }));
+    if (exam.verdict === "malformed") counters.malformed += 1;
+    if (exam.verdict === "envelope" || exam.verdict === "signature") counters.refused += 1;
+    for (const m of exam.acceptedMccqts) acceptedByMccqt.set(m, (acceptedByMccqt.get(m) ?? 0) + 1);
+    counters.invoicesAccepted += exam.acceptedMccqts.length;
+    counters.invoicesRejected += exam.rejectedInvoices;
+    counters.duplicateInvoices += exam.duplicateMccqts;
+    log.info(
+      {
+        mtdiep: message.mtdiep,
+        verdict: exam.verdict,
+        accepted: exam.acceptedMccqts.length,
+        rejected: exam.rejectedInvoices,
+        no204: dropResult || undefined,
+      },
+      "message examined",
+    );
+  }
+
+  function submitXml(req: IncomingMessage, body: Buffer): Answer {
     let xml = body;
     if ((req.headers["content-type"] ?? "").includes("json")) {
       try {
@@ -152,63 +292,93 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         return { status: 400, body: { error: 'Thân JSON phải là { "data": base64 của TDiep }' } };
       }
     }
-    // Duplicate check first and without processing: the MTDiep is the sender's idempotency key.
-    const sniffed = sniffMtdiep(xml.toString("utf8", 0, Math.min(xml.length, 4096)));
-    if (sniffed && messages.has(sniffed)) {
-      counters.duplicates += 1;
-      log.info({ mtdiep: sniffed }, "duplicate message");
-      return { status: 409, body: { mtdiep: sniffed, error: "Mã thông điệp đã tồn tại" } };
-    }
-    const now = clock.now();
-    const exam = examine(xml, {
-      now,
-      replyDelayMs,
-      trustedCertPem: opts.trustedCertPem,
-      isTaken: (mccqt) => acceptedByMccqt.has(mccqt),
-    });
-    if (exam.kind === "unaddressable") return { status: 400, body: { error: exam.reason } };
-    if (messages.has(exam.mtdiep)) {
-      counters.duplicates += 1;
-      return { status: 409, body: { mtdiep: exam.mtdiep, error: "Mã thông điệp đã tồn tại" } };
-    }
-    messages.set(exam.mtdiep, {
-      receivedAt: now,
-      replies: exam.replies.map((r) => ({ availableAt: now + r.afterMs, xml: r.xml })),
-    });
-    counters.received += 1;
-    if (exam.verdict === "malformed") counters.malformed += 1;
-    if (exam.verdict === "envelope" || exam.verdict === "signature") counters.refused += 1;
-    for (const m of exam.acceptedMccqts) acceptedByMccqt.set(m, (acceptedByMccqt.get(m) ?? 0) + 1);
-    counters.invoicesAccepted += exam.acceptedMccqts.length;
-    counters.invoicesRejected += exam.rejectedInvoices;
-    log.info(
-      {
-        mtdiep: exam.mtdiep,
-        verdict: exam.verdict,
-        accepted: exam.acceptedMccqts.length,
-        rejected: exam.rejectedInvoices,
-      },
-      "message received",
-    );
-    return { status: 202, body: { mtdiep: exam.mtdiep } };
+    const t = take(xml);
+    if (t.kind === "refused") return t.answer;
+    const ids = { mtdiep: t.message.mtdiep, maGDich: t.message.maGDich };
+    return t.kind === "taken"
+      ? { status: 202, body: ids }
+      : { status: 409, body: { ...ids, error: "Mã thông điệp đã tồn tại" } };
   }
 
-  function replies(mtdiep: string): Answer {
+  function submitJson(body: Buffer): Answer {
+    let xml: Buffer;
+    try {
+      const j = JSON.parse(body.toString("utf8")) as { base64XML?: unknown };
+      if (typeof j.base64XML !== "string") throw new TypeError("base64XML");
+      xml = Buffer.from(j.base64XML, "base64");
+    } catch {
+      return { status: 400, body: { maLoi: "DL_SAI", mtaLoi: 'Thân JSON phải là { "base64XML": base64 của TDiep }' } };
+    }
+    const t = take(xml);
+    if (t.kind === "refused") {
+      const error = (t.answer.body as { error?: string }).error ?? "";
+      return { status: t.answer.status, body: { maLoi: "DL_SAI", mtaLoi: error } };
+    }
+    const ids = { maGDich: t.message.maGDich, mtdiep: t.message.mtdiep };
+    return t.kind === "taken"
+      ? { status: 200, body: ids }
+      : { status: 409, body: { ...ids, maLoi: "TRUNG_MTDIEP", mtaLoi: "Mã thông điệp đã tồn tại" } };
+  }
+
+  function due(m: Message): string[] {
+    const now = clock.now();
+    return m.replies.filter((r) => r.availableAt <= now).map((r) => r.xml);
+  }
+
+  function repliesXml(mtdiep: string): Answer {
     const m = messages.get(mtdiep);
     if (!m) return { status: 404, body: { error: "Không tìm thấy thông điệp" } };
-    const now = clock.now();
-    return { status: 200, body: { replies: m.replies.filter((r) => r.availableAt <= now).map((r) => r.xml) } };
+    return { status: 200, body: { replies: due(m) } };
+  }
+
+  function repliesJson(url: URL): Answer {
+    const byId = url.searchParams.get("maGDichTNDLieu");
+    const mtdiep = byId !== null ? byMaGDich.get(byId) : (url.searchParams.get("mtdiep") ?? undefined);
+    const m = mtdiep === undefined ? undefined : messages.get(mtdiep);
+    if (!m) return { status: 404, body: { maLoi: "KHONG_TIM_THAY", mtaLoi: "Không tìm thấy giao dịch" } };
+    const dsTBao: unknown[] = [];
+    for (const xml of due(m)) {
+      const mltdiep = MLTDIEP_RE.exec(xml)?.[1] ?? "";
+      dsTBao.push({ loaiTBao: 1, mltdiep, base64XML: Buffer.from(xml, "utf8").toString("base64") });
+      if (mltdiep === "204") dsTBao.push(summary204(xml));
+    }
+    return { status: 200, body: { maGDich: m.maGDich, mtdiep: m.mtdiep, dsTBao } };
+  }
+
+  /** Answers the request with `answer` after the plan's latency, unless a fault loses or holds the answer. */
+  async function answerWith(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: SandboxRoute,
+    answer: Answer,
+    processed: boolean,
+  ): Promise<void> {
+    const after = processed ? faults.after(route) : undefined;
+    const wait = faults.latencyMs(route) + (after?.kind === "timeout" ? after.holdMs : 0);
+    if (after?.kind === "drop") {
+      log.info({ route }, "fault: answer dropped after processing");
+      req.socket.destroy();
+      return;
+    }
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (after?.kind === "ghost") {
+      log.info({ route }, "fault: 500 after processing");
+      return send(res, { status: 500, body: { error: "Lỗi giả lập sau khi đã xử lý" } });
+    }
+    send(res, answer);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://sandbox");
     const repliesMatch = /^\/v1\/messages\/([^/]+)\/replies$/.exec(url.pathname);
+    const post = req.method === "POST";
+    const json = url.pathname.startsWith("/ftvan-hddt/");
     const route: SandboxRoute | undefined =
-      req.method === "POST" && url.pathname === "/auth/login"
+      post && url.pathname === "/auth/login"
         ? "login"
-        : req.method === "POST" && url.pathname === "/v1/messages"
+        : post && (url.pathname === "/v1/messages" || url.pathname === "/ftvan-hddt/hdon/mttien")
           ? "submit"
-          : req.method === "GET" && repliesMatch
+          : req.method === "GET" && (repliesMatch || url.pathname === "/ftvan-hddt/tbao/tcuu/tcuutbao")
             ? "replies"
             : undefined;
     if (!route) return send(res, { status: 404, body: { error: "Không có đường dẫn này" } });
@@ -224,56 +394,120 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       log.info({ route, status: fault.status }, "fault: status");
       return send(res, { status: fault.status, body: { error: "Lỗi giả lập" } });
     }
+    const before = faults.before(route, clock.now() - startedAt);
+    if (before) {
+      log.info({ route, status: before.status, fault: before.why }, "fault: answered without processing");
+      const text = before.why === "outage" ? "Hệ thống T-VAN đang bảo trì (giả lập)" : "Lỗi máy chủ (giả lập)";
+      return answerWith(req, res, route, { status: before.status, body: { error: text } }, false);
+    }
     let answer: Answer;
     if (route === "login") answer = login(body);
-    else if (!authorised(req))
+    else if (json ? !basicOk(req) : !bearerOk(req))
       answer = { status: 401, body: { error: "Phiên đăng nhập không hợp lệ hoặc đã hết hạn" } };
-    else if (route === "submit") answer = submit(req, body);
-    else answer = replies(decodeURIComponent(repliesMatch?.[1] ?? ""));
+    else if (route === "submit") answer = json ? submitJson(body) : submitXml(req, body);
+    else answer = json ? repliesJson(url) : repliesXml(decodeURIComponent(repliesMatch?.[1] ?? ""));
     if (fault?.kind === "delay-response") {
       log.info({ route, ms: fault.ms }, "fault: answer delayed");
       await new Promise((r) => setTimeout(r, fault.ms));
     }
-    send(res, answer);
+    await answerWith(req, res, route, answer, true);
   }
 
-  const server = createServer((req, res) => {
+  const sockets = new Set<Socket>();
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, "sandbox handler failed");
       if (!res.headersSent) send(res, { status: 500, body: { error: "Lỗi hộp cát" } });
       else res.destroy();
     });
+  };
+  const server = opts.tls
+    ? createTlsServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, onRequest)
+    : createServer(onRequest);
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
+  const host = opts.host ?? "127.0.0.1";
+  const listen = (port: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
+  await listen(opts.port ?? 0);
   const { port } = server.address() as AddressInfo;
-  const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
+  const url = `${opts.tls ? "https" : "http"}://${host}:${port}`;
   log.info({ url }, "sandbox listening");
+
+  // `down` windows: real timers (they close the listening socket, which a clock cannot do).
+  let closed = false;
+  let down = false;
+  const downTimer = faults.plan.windows.some((w) => w.kind === "down")
+    ? setInterval(() => {
+        const want = faults.plan.windows.some((w) => w.kind === "down" && inWindow(w, performance.now() - t0));
+        if (closed || want === down) return;
+        down = want;
+        if (want) {
+          log.info("fault: down (not listening)");
+          server.close();
+          for (const s of sockets) s.destroy();
+        } else {
+          log.info("fault: back up");
+          listen(port).catch((err: unknown) => log.error({ err }, "sandbox could not listen again"));
+        }
+      }, 50)
+    : undefined;
+  const t0 = performance.now();
 
   return {
     url,
     port,
     close(): Promise<void> {
+      closed = true;
+      if (downTimer) clearInterval(downTimer);
       return new Promise((resolve) => {
+        if (!server.listening) {
+          for (const s of sockets) s.destroy();
+          resolve();
+          return;
+        }
         server.close(() => resolve());
         server.closeAllConnections();
       });
     },
     stats(): SandboxStats {
-      return { ...counters, acceptedByMccqt: Object.fromEntries(acceptedByMccqt) };
+      return { ...counters, acceptedByMccqt: Object.fromEntries(acceptedByMccqt), faults: faults.counts() };
     },
     injectFault(fault: SandboxFault): void {
-      faults.push(fault);
+      oneShot.push(fault);
     },
     expireTokens(): void {
       tokens.clear();
     },
   };
+}
+
+/** The T-VAN's JSON summary of a 204 (addendum §5): 8 valid, 7/9 with the errors. */
+function summary204(xml: string): unknown {
+  const ltbao = Number(LTBAO_RE.exec(xml)?.[1] ?? "0");
+  if (ltbao === 2) return { loaiTBao: 8 };
+  const errors = [...xml.matchAll(/<LDo>[\s\S]*?<MLoi>([^<]*)<\/MLoi>[\s\S]*?<MTLoi>([^<]*)<\/MTLoi>/g)].map((m) => ({
+    maLoi: m[1],
+    mtaLoi: unescapeXml(m[2] ?? ""),
+  }));
+  return { loaiTBao: ltbao === 9 ? 9 : 7, tbaoKTraDLieu: { dsachLoiKTraDLieu: errors } };
+}
+
+function unescapeXml(s: string): string {
+  return s
+    .replaceAll("&lt;", "<")
+    .replaceAll("&gt;", ">")
+    .replaceAll("&quot;", '"')
+    .replaceAll("&apos;", "'")
+    .replaceAll("&amp;", "&");
 }
 
 function send(res: ServerResponse, answer: Answer): void {

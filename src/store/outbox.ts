@@ -9,6 +9,7 @@
  * batch marks it `in_doubt`, so after a crash the forwarder asks the authority about that `MTDiep` before it
  * sends again (design.md invariant 6).
  */
+import { createHash } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
 
 type Db = BetterSqlite3.Database;
@@ -31,6 +32,10 @@ export interface AttemptRecord {
   readonly side?: "ours" | "theirs" | undefined;
   readonly detail: string;
   readonly durationMs: number;
+  /** `origin + path` called (no query). */
+  readonly endpoint?: string | undefined;
+  /** The transport failure (refused, dns, tls, timeout, no-answer …) or reply-level one (`no-result`). */
+  readonly failure?: string | undefined;
 }
 
 /** One invoice as the batch builder needs it. */
@@ -52,6 +57,11 @@ export interface BatchGroup {
 export interface BuiltBatch {
   readonly mtdiep: string;
   readonly xml: Buffer;
+  /**
+   * Where the invoices' bytes lie in `xml` (each stored invoice minus its XML declaration, in order). When given,
+   * the store keeps the message without them and puts them back on every read (migration 003).
+   */
+  readonly invoices?: { readonly at: number; readonly length: number } | undefined;
 }
 
 /** Options of {@link createBatches}. */
@@ -64,6 +74,8 @@ export interface CreateBatchesOptions {
   readonly maxBytes: number;
   /** Stop after this many batches in one call, so one call never holds the write lock for long. Default 8. */
   readonly maxBatches?: number;
+  /** Only invoices whose deadline falls before this (epoch ms); default all due ones. */
+  readonly deadlineBefore?: number | undefined;
   /** Builds and signs the TDiep for a group. Synchronous: it runs inside the transaction. */
   readonly build: (group: BatchGroup) => BuiltBatch;
 }
@@ -91,6 +103,10 @@ export interface ClaimedBatch {
   readonly mtdiep: string;
   /** `ready`: send it (after a lookup when `inDoubt`); `submitted`/`received`: poll for replies. */
   readonly state: "ready" | "submitted" | "received";
+  /** The T-VAN's id for the message (`maGDich`), once it gave one. */
+  readonly transportRef: string | undefined;
+  /** When the T-VAN first took it. */
+  readonly submittedAt: number | undefined;
   /** Submit rounds so far, this one included (only `ready` claims count). */
   readonly attempts: number;
   /** A previous POST may have reached the authority unanswered (timeout or crash): look it up first. */
@@ -126,7 +142,7 @@ export interface SettledInvoice {
 /** Result of a submit round, decided by the forwarder from the gateway's outcome. */
 export type SubmitSettlement =
   /** The T-VAN has the message (accepted, duplicate, or found by a lookup): poll for replies from `nextPollAt`. */
-  | { readonly kind: "submitted"; readonly nextPollAt: number }
+  | { readonly kind: "submitted"; readonly nextPollAt: number; readonly transportRef?: string | undefined }
   /** Try again at `nextAttemptAt`; `inDoubt` when the message may have arrived anyway. */
   | { readonly kind: "retry"; readonly nextAttemptAt: number; readonly inDoubt: boolean; readonly error: string }
   /** The T-VAN refused the message for good: the batch fails and every invoice in it is rejected. */
@@ -157,6 +173,24 @@ export interface OutboxStatus {
     | undefined;
   /** The most recently accepted invoice. */
   readonly lastAccepted: { readonly invoiceId: number; readonly mccqt: string; readonly at: number } | undefined;
+  /** The deadline clock at `now` (spec §7.4: each invoice reaches the authority on its own day). */
+  readonly deadline: DeadlineStatus;
+}
+
+/** Same-day deadlines of the invoices not yet handed to the T-VAN. */
+export interface DeadlineStatus {
+  /** Epoch ms the figures are for. */
+  readonly now: number;
+  /** Unsent invoices whose deadline (end of their Vietnam-local issue day) has passed. */
+  readonly overdue: number;
+  /** The unsent invoice whose deadline comes next (not passed yet), and how long is left. */
+  readonly next:
+    | { readonly invoiceId: number; readonly mccqt: string; readonly deadlineAt: number; readonly msLeft: number }
+    | undefined;
+  /** Unsent invoices whose deadline falls within the next hour. */
+  readonly dueWithinHour: number;
+  /** Invoices the T-VAN took after their deadline (from `batches.submitted_at`). */
+  readonly sentLate: number;
 }
 
 const DEFAULT_MAX_BATCHES = 8;
@@ -173,25 +207,29 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
   if (opts.maxInvoices < 1 || opts.maxInvoices > 1000) throw new RangeError("maxInvoices must be 1..1000");
   const run = db.transaction((): CreateBatchesResult => {
     const due = db
-      .prepare<[number, number], { id: number; khmshdon: string; khhdon: string; size: number }>(
-        `SELECT i.id, i.khmshdon, i.khhdon, length(i.signed_xml) AS size
+      .prepare<[number, number, number], { id: number; khmshdon: string; khhdon: string; nlap: string; size: number }>(
+        `SELECT i.id, i.khmshdon, i.khhdon, i.nlap, length(i.signed_xml) AS size
            FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
-          WHERE d.state = 'pending' AND i.created_at <= ?
+          WHERE d.state = 'pending' AND i.created_at <= ? AND i.deadline_at <= ?
           ORDER BY i.id LIMIT ?`,
       )
-      .all(opts.now, opts.maxInvoices * maxBatches);
-    // Groups keep first-seen order, so the group holding the oldest invoice is batched first.
+      .all(opts.now, opts.deadlineBefore ?? Number.MAX_SAFE_INTEGER, opts.maxInvoices * maxBatches);
+    // Groups keep first-seen order, so the group holding the oldest invoice is batched first. One issue day per
+    // batch as well, so a batch is signed on its invoices' own day whenever it is built that day (issue 5).
     const groups = new Map<string, typeof due>();
     for (const row of due) {
-      const key = `${row.khmshdon};${row.khhdon}`;
+      const key = `${row.khmshdon};${row.khhdon};${row.nlap}`;
       const g = groups.get(key);
       if (g) g.push(row);
       else groups.set(key, [row]);
     }
     const loadXml = db.prepare<[number], { signed_xml: Buffer }>("SELECT signed_xml FROM invoices WHERE id = ?");
-    const insertBatch = db.prepare<[string, string, string, number, Buffer, number, number, number]>(
-      `INSERT INTO batches (mtdiep, khmshdon, khhdon, invoice_count, xml, created_at, state, next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'ready', ?, ?)`,
+    const insertBatch = db.prepare<
+      [string, string, string, number, Buffer, number | null, string, number, number, number]
+    >(
+      `INSERT INTO batches (mtdiep, khmshdon, khhdon, invoice_count, xml, invoices_at, xml_sha256, created_at, state,
+                            next_attempt_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?)`,
     );
     const moveDelivery = db.prepare<[number, number, number]>(
       "UPDATE deliveries SET state = 'batched', batch_id = ?, updated_at = ? WHERE invoice_id = ? AND state = 'pending'",
@@ -237,12 +275,18 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
           );
           continue;
         }
+        const cut = built.invoices;
+        const kept = cut
+          ? Buffer.concat([built.xml.subarray(0, cut.at), built.xml.subarray(cut.at + cut.length)])
+          : built.xml;
         const info = insertBatch.run(
           built.mtdiep,
           only.khmshdon,
           only.khhdon,
           chosen.length,
-          built.xml,
+          kept,
+          cut ? cut.at : null,
+          sha256(built.xml),
           opts.now,
           opts.now,
           opts.now,
@@ -294,22 +338,43 @@ function rejectOne(db: Db, invoiceId: number, now: number, error: string): Settl
 
 /**
  * Takes the next batch that has work due (a `ready` batch to send, or a `submitted`/`received` one to poll) and
- * leases it for `leaseMs`, in an IMMEDIATE transaction. A `ready` claim counts as a submit round and marks the
- * batch in doubt until {@link settleSubmit} says otherwise, so a crash mid-send is followed by a lookup.
+ * leases it for `leaseMs`, in an IMMEDIATE transaction. Oldest batch first, so after an outage invoices reach the
+ * authority in the order they were made. A `ready` claim counts as a submit round and marks the batch in doubt
+ * until {@link settleSubmit} says otherwise, so a crash mid-send is followed by a lookup. `skip` leaves batches
+ * out of this one claim (the forwarder's probe past a batch that keeps failing on its own).
  */
-export function claimBatch(db: Db, now: number, leaseMs: number): ClaimedBatch | undefined {
+export function claimBatch(
+  db: Db,
+  now: number,
+  leaseMs: number,
+  opts: {
+    readonly skip?: readonly number[];
+    /** The exact bytes of a batch this process built and still holds, to spare reassembling them. */
+    readonly builtXml?: (batchId: number) => Buffer | undefined;
+  } = {},
+): ClaimedBatch | undefined {
+  const skip = JSON.stringify(opts.skip ?? []);
   const run = db.transaction((): ClaimedBatch | undefined => {
     const row = db
       .prepare<
-        [number, number],
-        { id: number; mtdiep: string; state: ClaimedBatch["state"]; attempts: number; in_doubt: number }
+        [number, number, string],
+        {
+          id: number;
+          mtdiep: string;
+          state: ClaimedBatch["state"];
+          attempts: number;
+          in_doubt: number;
+          transport_ref: string | null;
+          submitted_at: number | null;
+        }
       >(
-        `SELECT id, mtdiep, state, attempts, in_doubt FROM batches
+        `SELECT id, mtdiep, state, attempts, in_doubt, transport_ref, submitted_at FROM batches
           WHERE state IN ('ready', 'submitted', 'received') AND next_attempt_at <= ?
             AND (lease_until IS NULL OR lease_until <= ?)
-          ORDER BY next_attempt_at, id LIMIT 1`,
+            AND id NOT IN (SELECT value FROM json_each(?))
+          ORDER BY id LIMIT 1`,
       )
-      .get(now, now);
+      .get(now, now, skip);
     if (!row) return undefined;
     const leaseUntil = now + leaseMs;
     const sending = row.state === "ready";
@@ -317,11 +382,13 @@ export function claimBatch(db: Db, now: number, leaseMs: number): ClaimedBatch |
       `UPDATE batches SET lease_until = ?, attempts = attempts + ?, in_doubt = max(in_doubt, ?), updated_at = ?
         WHERE id = ?`,
     ).run(leaseUntil, sending ? 1 : 0, sending ? 1 : 0, now, row.id);
-    const xml = sending ? batchXml(db, row.id) : undefined;
+    const xml = sending ? (opts.builtXml?.(row.id) ?? batchXml(db, row.id)) : undefined;
     return {
       id: row.id,
       mtdiep: row.mtdiep,
       state: row.state,
+      transportRef: row.transport_ref ?? undefined,
+      submittedAt: row.submitted_at ?? undefined,
       attempts: row.attempts + (sending ? 1 : 0),
       inDoubt: row.in_doubt === 1,
       leaseUntil,
@@ -331,11 +398,43 @@ export function claimBatch(db: Db, now: number, leaseMs: number): ClaimedBatch |
   return run.immediate();
 }
 
+/** Batches built and not yet taken by the T-VAN. */
+export function readyBatchCount(db: Db): number {
+  return (db.prepare("SELECT count(*) AS n FROM batches WHERE state = 'ready'").get() as { n: number }).n;
+}
+
+/**
+ * Ends every lease at once. A store has one daemon, so at its start every lease belongs to a process that is gone;
+ * its batches are due again now instead of when the lease would have run out. Safe even if that were not so: a
+ * batch in doubt is looked up before it is sent again, and its MTDiep makes a second send a duplicate.
+ */
+export function releaseLeases(db: Db, now: number): number {
+  return db
+    .prepare<[number]>("UPDATE batches SET lease_until = NULL, updated_at = ? WHERE lease_until IS NOT NULL")
+    .run(now).changes;
+}
+
+/**
+ * When the last failed round asked the forwarder to wait until (the latest retry time of a batch that failed and
+ * is still due to be sent or polled), or undefined when nothing failed.
+ */
+export function retryHoldUntil(db: Db, now: number): number | undefined {
+  const row = db
+    .prepare<[number], { until: number | null }>(
+      `SELECT max(next_attempt_at) AS until FROM batches
+        WHERE state IN ('ready', 'submitted', 'received') AND last_error IS NOT NULL AND next_attempt_at > ?`,
+    )
+    .get(now);
+  return row?.until ?? undefined;
+}
+
 /** Appends one attempt row (poll, lookup, login, or a submit settled elsewhere). */
 export function recordAttempt(db: Db, batchId: number | null, attempt: AttemptRecord): void {
-  db.prepare<[number | null, number, string, string, number | null, string | null, string, number]>(
-    `INSERT INTO attempts (batch_id, at, kind, outcome, http_status, side, detail, duration_ms)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  db.prepare<
+    [number | null, number, string, string, number | null, string | null, string, number, string | null, string | null]
+  >(
+    `INSERT INTO attempts (batch_id, at, kind, outcome, http_status, side, detail, duration_ms, endpoint, failure)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     batchId,
     attempt.at,
@@ -345,6 +444,8 @@ export function recordAttempt(db: Db, batchId: number | null, attempt: AttemptRe
     attempt.side ?? null,
     attempt.detail,
     Math.max(0, Math.round(attempt.durationMs)),
+    attempt.endpoint ?? null,
+    attempt.failure ?? null,
   );
 }
 
@@ -367,10 +468,11 @@ export function settleSubmit(
     const r = input.result;
     switch (r.kind) {
       case "submitted":
-        db.prepare<[number, number, number]>(
+        db.prepare<[number, number, string | null, number, number]>(
           `UPDATE batches SET state = CASE WHEN state = 'ready' THEN 'submitted' ELSE state END, in_doubt = 0,
-                  lease_until = NULL, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?`,
-        ).run(r.nextPollAt, input.now, input.batchId);
+                  lease_until = NULL, next_attempt_at = ?, last_error = NULL, submitted_at = coalesce(submitted_at, ?),
+                  transport_ref = coalesce(transport_ref, ?), updated_at = ? WHERE id = ?`,
+        ).run(r.nextPollAt, input.now, r.transportRef ?? null, input.now, input.batchId);
         return [];
       case "retry":
         db.prepare<[number, number, string, number, number]>(
@@ -498,11 +600,40 @@ export function settleInvoices(
   return run.immediate();
 }
 
-/** The exact bytes of a batch, as built. */
+/**
+ * The exact bytes of a batch, as built and sent: stored whole, or (migration 003) put back together from the
+ * envelope and its invoices' own stored bytes, and checked against the sha256 taken when it was built.
+ */
 export function batchXml(db: Db, batchId: number): Buffer {
-  const row = db.prepare<[number], { xml: Buffer }>("SELECT xml FROM batches WHERE id = ?").get(batchId);
+  const row = db
+    .prepare<[number], { xml: Buffer; invoices_at: number | null; xml_sha256: string | null }>(
+      "SELECT xml, invoices_at, xml_sha256 FROM batches WHERE id = ?",
+    )
+    .get(batchId);
   if (!row) throw new Error(`no batch ${batchId}`);
-  return row.xml;
+  if (row.invoices_at === null) return row.xml;
+  const invoices = db
+    .prepare<[number], { signed_xml: Buffer }>(
+      `SELECT i.signed_xml FROM deliveries d JOIN invoices i ON i.id = d.invoice_id WHERE d.batch_id = ? ORDER BY i.id`,
+    )
+    .all(batchId)
+    .map((r) => hdonBytes(r.signed_xml));
+  const xml = Buffer.concat([row.xml.subarray(0, row.invoices_at), ...invoices, row.xml.subarray(row.invoices_at)]);
+  if (row.xml_sha256 !== null && sha256(xml) !== row.xml_sha256)
+    throw new Error(`batch ${batchId}: reassembled bytes do not match the sha256 taken when it was built`);
+  return xml;
+}
+
+const XML_DECL_RE = /^\uFEFF?<\?xml[^>]*\?>\s*/;
+
+/** A stored invoice as it sits inside `DLieu`: its document bytes without the XML declaration. */
+export function hdonBytes(stored: Buffer): Buffer {
+  const m = XML_DECL_RE.exec(stored.toString("utf8", 0, Math.min(stored.length, 256)));
+  return m ? stored.subarray(Buffer.byteLength(m[0], "utf8")) : stored;
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** The parsed form of every reply stored for a batch, oldest first (JSON as given to {@link storeReply}). */
@@ -527,8 +658,11 @@ export function nextBatchDueAt(db: Db): number | undefined {
   return row?.due ?? undefined;
 }
 
-/** Backlog, oldest unsent and last accepted invoice, and batch counts per state. */
-export function outboxStatus(db: Db): OutboxStatus {
+/**
+ * Backlog, oldest unsent and last accepted invoice, batch counts per state, and the deadline clock at `now`
+ * (default: the system clock; the status command is a shell).
+ */
+export function outboxStatus(db: Db, now: number = Date.now()): OutboxStatus {
   const counts = db
     .prepare<[], { state: string; n: number }>("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
     .all();
@@ -563,5 +697,40 @@ export function outboxStatus(db: Db): OutboxStatus {
       ? { invoiceId: oldest.id, mccqt: oldest.mccqt, createdAt: oldest.created_at, deadlineAt: oldest.deadline_at }
       : undefined,
     lastAccepted: last ? { invoiceId: last.id, mccqt: last.mccqt, at: last.updated_at } : undefined,
+    deadline: deadlineStatus(db, now),
+  };
+}
+
+/** Invoices not yet handed to the T-VAN: pending, or in a batch it has not taken. */
+const UNSENT = `FROM deliveries d JOIN invoices i ON i.id = d.invoice_id LEFT JOIN batches b ON b.id = d.batch_id
+  WHERE (d.state = 'pending' OR (d.state = 'batched' AND b.state = 'ready'))`;
+
+/** The deadline clock: overdue unsent invoices, the next deadline, and invoices the T-VAN took late. */
+export function deadlineStatus(db: Db, now: number): DeadlineStatus {
+  const counts = db
+    .prepare<[{ now: number; soon: number }], { overdue: number | null; soon: number | null }>(
+      `SELECT sum(i.deadline_at <= @now) AS overdue, sum(i.deadline_at > @now AND i.deadline_at <= @soon) AS soon
+       ${UNSENT}`,
+    )
+    .get({ now, soon: now + 3_600_000 });
+  const next = db
+    .prepare<[number], { id: number; mccqt: string; deadline_at: number }>(
+      `SELECT i.id, i.mccqt, i.deadline_at ${UNSENT} AND i.deadline_at > ? ORDER BY i.deadline_at, i.id LIMIT 1`,
+    )
+    .get(now);
+  const late = db
+    .prepare<[], { n: number }>(
+      `SELECT count(*) AS n FROM deliveries d JOIN invoices i ON i.id = d.invoice_id JOIN batches b ON b.id = d.batch_id
+        WHERE b.submitted_at > i.deadline_at`,
+    )
+    .get();
+  return {
+    now,
+    overdue: counts?.overdue ?? 0,
+    dueWithinHour: counts?.soon ?? 0,
+    next: next
+      ? { invoiceId: next.id, mccqt: next.mccqt, deadlineAt: next.deadline_at, msLeft: next.deadline_at - now }
+      : undefined,
+    sentLate: late?.n ?? 0,
   };
 }

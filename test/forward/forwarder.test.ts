@@ -179,7 +179,7 @@ describe("forwarder ↔ sandbox", () => {
     expect(sb.stats()).toMatchObject({ logins: 2, duplicates: 0 });
   });
 
-  it("a crash after the POST but before the settle: the lease expires, a lookup finds it, no duplicate", async () => {
+  it("a crash after the POST but before the settle: the next start ends the lease at once, a lookup finds it, no duplicate", async () => {
     const db = openDbIn(tempDir());
     const sb = await sandboxOn();
     seedInvoices(db, makeInvoices(3, 600));
@@ -190,14 +190,14 @@ describe("forwarder ↔ sandbox", () => {
       maxBytes: 2_000_000,
       build: createBatchBuilder({ envelope, signer: seller.signer, clock: systemClock }),
     });
-    const claim = claimBatch(db, Date.now(), 300);
+    const claim = claimBatch(db, Date.now(), 300_000); // the dead process's lease: 5 min
     const gone = createHttpXmlGateway({ baseUrl: sb.url, ...credentials });
     expect((await gone.submit({ mtdiep: claim?.mtdiep ?? "", xml: claim?.xml ?? Buffer.alloc(0) })).kind).toBe(
       "accepted",
     );
 
-    forwarder(db, sb.url, { leaseMs: 300 });
-    await vi.waitFor(() => expect(settledCount(db).accepted).toBe(3), WAIT);
+    forwarder(db, sb.url);
+    await vi.waitFor(() => expect(settledCount(db).accepted).toBe(3), { timeout: 5000, interval: 20 });
     expect(sb.stats()).toMatchObject({ received: 1, duplicates: 0 });
     expect(attemptRows(db).map((r) => r.kind)).not.toContain("submit");
   });

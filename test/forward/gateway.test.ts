@@ -44,6 +44,8 @@ const CASES: readonly [Call, Event, Expect][] = [
   ["replies", { status: 502 }, { verdict: "retry", side: "theirs" }],
   ["replies", { failure: "bad-body" }, { verdict: "retry", side: "theirs" }],
   ["submit", { failure: "timeout" }, { verdict: "retry", side: "ours", maybeReceived: true }],
+  ["submit", { failure: "no-answer" }, { verdict: "retry", side: "theirs", maybeReceived: true }],
+  ["replies", { failure: "no-answer" }, { verdict: "retry", side: "theirs" }],
   ["submit", { failure: "reset" }, { verdict: "retry", side: "ours", maybeReceived: true }],
   ["submit", { failure: "network" }, { verdict: "retry", side: "ours", maybeReceived: true }],
   ["submit", { failure: "stopped" }, { verdict: "retry", side: "ours", maybeReceived: true }],
@@ -69,9 +71,11 @@ describe("the outcome table", () => {
     expect(dead).toEqual([]);
   });
 
-  it("blames the authority only when it answered: every 'theirs' row is an HTTP status or an unusable answer", () => {
+  it("blames the authority only when it showed itself: an HTTP status, an unusable answer, or no answer to a delivered request", () => {
     for (const r of OUTCOME_TABLE.filter((row) => row.side === "theirs")) {
-      expect("status" in r.on || r.on.failure === "bad-body" || r.on.failure === "too-large").toBe(true);
+      expect(
+        "status" in r.on || r.on.failure === "bad-body" || r.on.failure === "too-large" || r.on.failure === "no-answer",
+      ).toBe(true);
     }
   });
 
@@ -131,7 +135,7 @@ describe("http-xml adapter on real sockets", () => {
     expect(out.calls.map((c) => [c.kind, c.outcome, c.side])).toEqual([["login", "retry", "ours"]]);
   });
 
-  it("no answer within the timeout: retry, side ours, maybe received", async () => {
+  it("no answer within the timeout after the request went out: retry, side theirs (timeout after acceptance), maybe received", async () => {
     const url = await listen((req, res) => {
       if (req.url === "/auth/login") {
         res.writeHead(200, { "content-type": "application/json" });
@@ -141,8 +145,9 @@ describe("http-xml adapter on real sockets", () => {
     });
     const gw = createHttpXmlGateway({ baseUrl: url, username: "u", password: "p", timeoutMs: 200 });
     const out = await gw.submit({ mtdiep: "X", xml: Buffer.from("<TDiep></TDiep>") });
-    expect(out).toMatchObject({ kind: "retry", side: "ours", maybeReceived: true });
+    expect(out).toMatchObject({ kind: "retry", side: "theirs", maybeReceived: true });
     expect(out.calls.map((c) => c.kind)).toEqual(["login", "submit"]);
+    expect(out.calls[1]).toMatchObject({ failure: "no-answer", endpoint: `${url}/v1/messages` });
   });
 
   it("sends the exact bytes with a bearer token and refuses an oversized answer", async () => {

@@ -122,7 +122,10 @@ describe("sandbox messages", () => {
     const { url } = sandbox;
     const tok = await token(url);
     const b = batch(makeInvoices(3, 1, { signer: seller.signer }));
-    expect(await post(url, b.xml, tok)).toEqual({ status: 202, body: { mtdiep: b.mtdiep } });
+    expect(await post(url, b.xml, tok)).toEqual({
+      status: 202,
+      body: { mtdiep: b.mtdiep, maGDich: expect.stringMatching(/^[0-9A-F]{20}$/) },
+    });
     const first = await replies(url, b.mtdiep, tok);
     expect(first).toHaveLength(1);
     expect(parsed(first[0])).toMatchObject({
@@ -147,7 +150,7 @@ describe("sandbox messages", () => {
     expect((await post(url, b.xml, tok)).status).toBe(202);
     expect(await post(url, b.xml, tok)).toEqual({
       status: 409,
-      body: { mtdiep: b.mtdiep, error: "Mã thông điệp đã tồn tại" },
+      body: { mtdiep: b.mtdiep, maGDich: expect.any(String), error: "Mã thông điệp đã tồn tại" },
     });
     expect(sandbox?.stats()).toMatchObject({ received: 1, duplicates: 1, invoicesAccepted: 1 });
   });

@@ -10,14 +10,14 @@ import { MIGRATIONS } from "../../../src/store/migrations/index.js";
 
 export type Db = Database.Database;
 
-/** Opens (creating) `file` and brings it to the current schema. */
-export function openTestDb(file: string): Db {
+/** Opens (creating) `file` and brings it to the current schema (or to `upTo` migrations). */
+export function openTestDb(file: string, upTo = MIGRATIONS.length): Db {
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
   db.pragma("foreign_keys = ON");
   const version = db.pragma("user_version", { simple: true }) as number;
-  for (let v = version; v < MIGRATIONS.length; v++) {
+  for (let v = version; v < upTo; v++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[v] as string);
       db.pragma(`user_version = ${v + 1}`);
@@ -40,6 +40,10 @@ export interface SeedInvoice {
   readonly xml: Buffer | string;
   readonly total?: number;
   readonly createdAt?: number;
+  /** Default `createdAt` + 24 h. */
+  readonly deadlineAt?: number;
+  /** Default `2026-11-20`. */
+  readonly nlap?: string;
 }
 
 let receiptSeq = 0;
@@ -53,7 +57,7 @@ export function seedInvoices(db: Db, invoices: readonly SeedInvoice[], now = Dat
   const insInvoice = db.prepare(
     `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, sha256, chain,
                            created_at, deadline_at)
-     VALUES (?, ?, ?, ?, ?, '2026-11-20', ?, '', ?, ?, ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`,
   );
   const insDelivery = db.prepare(
     "INSERT INTO deliveries (invoice_id, state, batch_id, updated_at) VALUES (?, 'pending', NULL, ?)",
@@ -80,12 +84,13 @@ export function seedInvoices(db: Db, invoices: readonly SeedInvoice[], now = Dat
         inv.khhdon,
         inv.shdon,
         inv.mccqt,
+        inv.nlap ?? "2026-11-20",
         inv.total ?? 0,
         xml,
         sha,
         chain,
         at,
-        at + 86_400_000,
+        inv.deadlineAt ?? at + 86_400_000,
       );
       const id = Number(info.lastInsertRowid);
       insDelivery.run(id, at);
