@@ -110,6 +110,7 @@ export function startDaemon(deps: DaemonDeps): Daemon {
   const store = ingestStore(db);
   const record = createRecorder({
     store,
+    findIssued: store.findIssuedInvoice,
     signer,
     settings: recorderSettings(config),
     clock,

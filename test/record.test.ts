@@ -6,13 +6,12 @@ import { verifyStore } from "../src/audit/verify-store.js";
 import { driverCatalogue } from "../src/catalogue.js";
 import { checkInvoice } from "../src/commands/invoice.js";
 import { loadConfig } from "../src/config/load.js";
-import type { FindIssuedInvoice, InvoiceNumberRef } from "../src/invoice/index.js";
 import { recorderSettings } from "../src/main.js";
 import { createRecorder, type RecordInput } from "../src/record.js";
 import { manualClock } from "../src/shared/clock.js";
 import { silentLogger } from "../src/shared/log.js";
 import { createSigner, createTestIdentity, loadPkcs12, verifySignatures } from "../src/sign/index.js";
-import { type Db, openStore } from "../src/store/db.js";
+import { openStore } from "../src/store/db.js";
 import { ingestStore } from "../src/store/ingest.js";
 import { writeDemoConfig } from "./support/demo-config.js";
 import { tempDir } from "./support/tmp.js";
@@ -36,30 +35,6 @@ const UNRATED = [
   { name: "Bia lon", unit: "lon", quantity: "2", unitPrice: 22000, amount: 44000, group: "beer" },
 ];
 
-/**
- * The store lookup corrections need, in SQL over the core tables (proposed for src/store/ingest.ts as
- * `findIssuedInvoice`). The stored receipt of a replacement carries `replaces`, which finds what replaced an invoice.
- */
-function findIssuedIn(db: Db): FindIssuedInvoice {
-  const byNumber = db.prepare<[string, string, number], { nlap: string; receiptJson: string }>(
-    `SELECT i.nlap, r.receipt_json AS receiptJson FROM invoices i JOIN receipts r ON r.id = i.receipt_row
-      WHERE i.khmshdon = ? AND i.khhdon = ? AND i.shdon = ?`,
-  );
-  const replacer = db.prepare<[string, string, string], InvoiceNumberRef>(
-    `SELECT i.khmshdon, i.khhdon, i.shdon FROM invoices i JOIN receipts r ON r.id = i.receipt_row
-      WHERE json_extract(r.receipt_json, '$.replaces.khmshdon') = ?
-        AND json_extract(r.receipt_json, '$.replaces.khhdon') = ?
-        AND json_extract(r.receipt_json, '$.replaces.shdon') = ?
-      ORDER BY i.id LIMIT 1`,
-  );
-  return (ref) => {
-    const row = byNumber.get(ref.khmshdon, ref.khhdon, ref.shdon);
-    if (!row) return undefined;
-    const by = replacer.get(ref.khmshdon, ref.khhdon, String(ref.shdon));
-    return { ...ref, ...row, ...(by ? { replacedBy: by } : {}) };
-  };
-}
-
 function setup(over: { invoice?: Record<string, unknown>; corrections?: boolean } = {}) {
   const dir = tempDir();
   const file = writeDemoConfig(dir).file;
@@ -78,7 +53,7 @@ function setup(over: { invoice?: Record<string, unknown>; corrections?: boolean 
     clock,
     log: silentLogger,
     storePath: join(dir, "hoadon.sqlite"),
-    ...(over.corrections === false ? {} : { findIssued: findIssuedIn(db) }),
+    ...(over.corrections === false ? {} : { findIssued: ingestStore(db).findIssuedInvoice }),
   });
   const input = (r: unknown, registerId = "quay-1"): RecordInput => ({
     registerId,

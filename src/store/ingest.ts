@@ -2,6 +2,7 @@
  * The store side of the write path: everything a receipt becomes goes in with these statements, inside one
  * transaction run by src/record.ts. All synchronous (better-sqlite3); nothing async may run inside a transaction.
  */
+import type { FindIssuedInvoice, InvoiceNumberRef } from "../invoice/index.js";
 import type { Db } from "./db.js";
 
 export const GENESIS_CHAIN = "0".repeat(64);
@@ -61,6 +62,11 @@ export interface IngestStore {
   insertDelivery(invoiceId: number, at: number): void;
   quarantine(row: QuarantineRow): number;
   event(at: number, kind: string, registerId: string | null, detail: unknown): void;
+  /**
+   * An invoice this box issued, by number, with the receipt it was made from and the invoice that replaced it
+   * (a replacement's stored receipt carries `replaces`). Corrections use it to find what is being replaced.
+   */
+  findIssuedInvoice: FindIssuedInvoice;
   /** Run `fn` in one IMMEDIATE transaction: all of it commits or none of it does. */
   transaction<T>(fn: () => T): T;
 }
@@ -91,6 +97,17 @@ export function ingestStore(db: Db): IngestStore {
      VALUES (@registerId, @driver, @receivedAt, @code, @detail, @raw)`,
   );
   const insEvent = db.prepare("INSERT INTO events (at, kind, register_id, detail) VALUES (?, ?, ?, ?)");
+  const issuedByNumber = db.prepare<[string, string, number], { nlap: string; receiptJson: string }>(
+    `SELECT i.nlap, r.receipt_json AS receiptJson FROM invoices i JOIN receipts r ON r.id = i.receipt_row
+      WHERE i.khmshdon = ? AND i.khhdon = ? AND i.shdon = ?`,
+  );
+  const replacerOf = db.prepare<[string, string, string], InvoiceNumberRef>(
+    `SELECT i.khmshdon, i.khhdon, i.shdon FROM invoices i JOIN receipts r ON r.id = i.receipt_row
+      WHERE json_extract(r.receipt_json, '$.replaces.khmshdon') = ?
+        AND json_extract(r.receipt_json, '$.replaces.khhdon') = ?
+        AND json_extract(r.receipt_json, '$.replaces.shdon') = ?
+      ORDER BY i.id LIMIT 1`,
+  );
 
   return {
     findInvoiceForReceipt: (registerId, receiptId) => findInvoice.get(registerId, receiptId),
@@ -104,6 +121,12 @@ export function ingestStore(db: Db): IngestStore {
     quarantine: (row) => Number(insQuarantine.run({ ...row, raw: Buffer.from(row.raw) }).lastInsertRowid),
     event: (at, kind, registerId, detail) => {
       insEvent.run(at, kind, registerId, JSON.stringify(detail));
+    },
+    findIssuedInvoice: (ref) => {
+      const row = issuedByNumber.get(ref.khmshdon, ref.khhdon, ref.shdon);
+      if (!row) return undefined;
+      const by = replacerOf.get(ref.khmshdon, ref.khhdon, String(ref.shdon));
+      return { ...ref, ...row, ...(by ? { replacedBy: by } : {}) };
     },
     transaction: (fn) => db.transaction(fn).immediate(),
   };
