@@ -119,6 +119,9 @@ export function generateReceipts(options: GenerateOptions): ReceiptInput[] {
   const shop = options.shop ?? "mixed";
   const out: ReceiptInput[] = [];
   let t = options.startMs;
+  // The 8% reduction (NQ 204/2025) ends on 2026-12-31, Vietnam time; a register set up correctly charges 10% after
+  // it. Decided once per run from its start, as a register's price list is.
+  const reductionInForce = day <= "20261231";
 
   for (let i = 0; i < options.count; i++) {
     if (i > 0) t += int(20, 360) * 1000 + int(0, 999);
@@ -144,7 +147,8 @@ export function generateReceipts(options: GenerateOptions): ReceiptInput[] {
         quantity,
         unitPrice: item.price,
         amount: gross - discount,
-        vatRate: item.vatRate,
+        // The 8% reduction ends on 2026-12-31 (Vietnam time); a register set up correctly charges 10% after it.
+        vatRate: item.vatRate === "8%" && !reductionInForce ? "10%" : item.vatRate,
       };
       if (discount > 0) line.discount = discount;
       if (item.group !== undefined) line.group = item.group;
