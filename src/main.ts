@@ -9,7 +9,7 @@ import type { CommandContext } from "./cli.js";
 import { loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { createHttpXmlGateway, type ForwarderEvent, startForwarder } from "./forward/index.js";
-import { type RegisterSession, type SessionEvent, startRegisterSession } from "./ingest/index.js";
+import { type BridgeSession, type RegisterSession, type SessionEvent, startSession } from "./ingest/index.js";
 import { createRecorder, type RecorderSettings } from "./record.js";
 import type { Clock } from "./shared/clock.js";
 import { systemClock } from "./shared/clock.js";
@@ -19,6 +19,7 @@ import { createLogger, type Logger } from "./shared/log.js";
 import { createSigner, loadSigningIdentity } from "./sign/index.js";
 import { openStore } from "./store/db.js";
 import { ingestStore } from "./store/ingest.js";
+import { identityPins, journalWriter } from "./store/journal.js";
 
 export interface DaemonDeps {
   readonly config: Config;
@@ -33,7 +34,7 @@ export interface DaemonDeps {
 
 export interface Daemon {
   readonly stopped: Promise<void>;
-  readonly sessions: readonly RegisterSession[];
+  readonly sessions: readonly (RegisterSession | BridgeSession)[];
 }
 
 /** Map the config onto what the write path needs. */
@@ -145,11 +146,23 @@ export function startDaemon(deps: DaemonDeps): Daemon {
     ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
   });
 
+  // Raw capture journal: every byte of every port, flushed by the session before each record (its own commit),
+  // so a receipt's byte range is durable before the receipt that points at it.
+  const journal = config.journal.enabled ? journalWriter(db) : undefined;
+  const stopJournal = journal?.autoFlush(config.journal.flushMs, (err) => log.error({ err }, "journal flush failed"));
+  const identityPinsOfDb = identityPins(db);
+
   const sessions = config.registers.map((register) => {
     const driver = driverById(register.driver);
     if (!driver) throw new DaemonError("DRIVER_UNKNOWN", `Không có driver ${register.driver} / unknown driver`);
-    return startRegisterSession({
-      register: { id: register.id, port: register.port, ...(register.serial ? { serial: register.serial } : {}) },
+    return startSession({
+      register: {
+        id: register.id,
+        port: register.port,
+        ...(register.serial ? { serial: register.serial } : {}),
+        ...(register.devicePort ? { devicePort: register.devicePort } : {}),
+        ...(register.deviceSerial ? { deviceSerial: register.deviceSerial } : {}),
+      },
       driver,
       options: register.options,
       record: (input) => {
@@ -158,15 +171,20 @@ export function startDaemon(deps: DaemonDeps): Daemon {
         return outcome;
       },
       quarantine: (q) => {
-        store.quarantine({
-          registerId: q.registerId,
-          driver: q.driverId,
-          receivedAt: q.receivedAt,
-          code: q.code,
-          detail: q.detail,
-          raw: q.raw,
+        store.transaction(() => {
+          const row = store.quarantine({
+            registerId: q.registerId,
+            driver: q.driverId,
+            receivedAt: q.receivedAt,
+            code: q.code,
+            detail: q.detail,
+            raw: q.raw,
+          });
+          if (q.journal) store.linkJournal("quarantine", row, q.journal);
         });
       },
+      ...(journal ? { journal } : {}),
+      identity: identityPinsOfDb,
       ...(deps.onSessionEvent ? { onEvent: deps.onSessionEvent } : {}),
       clock,
       log,
@@ -177,6 +195,7 @@ export function startDaemon(deps: DaemonDeps): Daemon {
 
   const stopped = (async () => {
     await Promise.all([...sessions.map((s) => s.stopped), forwarder.stopped]);
+    stopJournal?.();
     db.close();
   })();
   return { stopped, sessions };

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { InvoiceRef, RecordOutcome } from "./driver-api/types.js";
+import type { JournalRange } from "./ingest/journal-sink.js";
 import {
   assembleHdon,
   type ComputeOptions,
@@ -43,6 +44,8 @@ export interface RecordInput {
   readonly receipt: unknown;
   readonly raw: Uint8Array;
   readonly receivedAt: number;
+  /** Where `raw` lies in the raw capture journal (already flushed by the session), when it keeps one. */
+  readonly journal?: JournalRange;
 }
 
 /** The options of `computeInvoice` that do not depend on the invoice date (rates do: see {@link computeOptionsOn}). */
@@ -230,13 +233,16 @@ export function createRecorder(deps: RecorderDeps): Recorder {
 
   const reject = (input: RecordInput, code: string, message: string): RecordOutcome => {
     try {
-      store.quarantine({
-        registerId: input.registerId,
-        driver: input.driverId,
-        receivedAt: input.receivedAt,
-        code,
-        detail: message,
-        raw: input.raw,
+      store.transaction(() => {
+        const row = store.quarantine({
+          registerId: input.registerId,
+          driver: input.driverId,
+          receivedAt: input.receivedAt,
+          code,
+          detail: message,
+          raw: input.raw,
+        });
+        if (input.journal) store.linkJournal("quarantine", row, input.journal);
       });
     } catch (cause) {
       // Could not even keep the bytes: the register must resend, so this is a failure, not a rejection.
@@ -325,6 +331,8 @@ export function createRecorder(deps: RecorderDeps): Recorder {
           raw: input.raw,
           receiptJson: JSON.stringify(receipt),
         });
+        // Provenance: this receipt came from that byte range of the port's journal (issue 4 item 5).
+        if (input.journal) store.linkJournal("receipt", receiptRow, input.journal);
         const invoiceId = store.insertInvoice({
           receiptRow,
           khmshdon,

@@ -10,7 +10,7 @@ import { Config } from "./schema.js";
 
 /** What the loader needs to know about drivers (kept as a parameter so config does not import drivers/). */
 export interface DriverCatalogue {
-  get(id: string): { readonly options: z.ZodType } | undefined;
+  get(id: string): { readonly options: z.ZodType; portsFor?(options: never): 1 | 2 } | undefined;
   ids(): readonly string[];
 }
 
@@ -66,6 +66,18 @@ export function validateConfig(
         issues.push({ path: pathOf(["registers", i, "options", ...iss.path]), message: iss.message });
       return reg;
     }
+    // A bridge or tap sits between two ports; every other role uses one.
+    const ports = driver.portsFor?.(opts.data as never) ?? 1;
+    if (ports === 2 && reg.devicePort === undefined)
+      issues.push({
+        path: `registers[${i}].devicePort`,
+        message: "vai trò này cần cổng máy in / this role needs devicePort (the printer's port)",
+      });
+    if (ports === 1 && reg.devicePort !== undefined)
+      issues.push({
+        path: `registers[${i}].devicePort`,
+        message: "vai trò này chỉ dùng một cổng / this role uses one port: remove devicePort",
+      });
     return { ...reg, options: opts.data };
   });
   if (issues.length > 0) return { issues };

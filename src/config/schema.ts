@@ -161,6 +161,19 @@ export const RegisterConfig = z.object({
     .optional()
     .describe("Overrides of the driver's serial settings."),
   options: z.unknown().optional().describe("Driver options, checked by the driver's own schema."),
+  devicePort: z
+    .string()
+    .optional()
+    .describe("Two-port roles (escpos-tap bridge, datecs-isl tap): the printer's port; same forms as port."),
+  deviceSerial: z
+    .object({
+      baudRate: z.number().int().positive().optional(),
+      dataBits: z.union([z.literal(7), z.literal(8)]).optional(),
+      parity: z.enum(["none", "even", "odd"]).optional(),
+      stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
+    })
+    .optional()
+    .describe("Serial overrides for devicePort (default: as serial)."),
   symbolSuffix: z
     .string()
     .regex(/^[A-Z0-9]{2}$/)
@@ -212,6 +225,13 @@ export const Config = z.object({
     .object({ enabled: z.boolean().default(false), dir: z.string().optional() })
     .default({ enabled: false })
     .describe("Raw byte tap into .cap files, for field bug reports."),
+  journal: z
+    .object({
+      enabled: z.boolean().default(true),
+      flushMs: z.number().int().min(10).max(10_000).default(250),
+    })
+    .default({ enabled: true, flushMs: 250 })
+    .describe("Raw capture journal: every byte of every port, hash-chained per stream, linked to each receipt."),
   log: z
     .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") })
     .default({ level: "info" }),

@@ -2,8 +2,11 @@
  * The store side of the write path: everything a receipt becomes goes in with these statements, inside one
  * transaction run by src/record.ts. All synchronous (better-sqlite3); nothing async may run inside a transaction.
  */
+
+import type { JournalRange } from "../ingest/journal-sink.js";
 import type { FindIssuedInvoice, InvoiceNumberRef } from "../invoice/index.js";
 import type { Db } from "./db.js";
+import { linkJournal } from "./journal.js";
 
 export const GENESIS_CHAIN = "0".repeat(64);
 
@@ -67,6 +70,8 @@ export interface IngestStore {
    * (a replacement's stored receipt carries `replaces`). Corrections use it to find what is being replaced.
    */
   findIssuedInvoice: FindIssuedInvoice;
+  /** Record that a receipt or quarantine row came from this byte range of the raw capture journal. */
+  linkJournal(kind: "receipt" | "quarantine", rowId: number, range: JournalRange): void;
   /** Run `fn` in one IMMEDIATE transaction: all of it commits or none of it does. */
   transaction<T>(fn: () => T): T;
 }
@@ -128,6 +133,7 @@ export function ingestStore(db: Db): IngestStore {
       const by = replacerOf.get(ref.khmshdon, ref.khhdon, String(ref.shdon));
       return { ...ref, ...row, ...(by ? { replacedBy: by } : {}) };
     },
+    linkJournal: linkJournal(db),
     transaction: (fn) => db.transaction(fn).immediate(),
   };
 }

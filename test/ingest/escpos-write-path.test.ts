@@ -11,7 +11,6 @@ import { driverCatalogue } from "../../src/catalogue.js";
 import { loadConfig } from "../../src/config/load.js";
 import { toHex } from "../../src/driver-api/index.js";
 import type { BridgeSession } from "../../src/ingest/bridge-session.js";
-import type { RecordInput } from "../../src/ingest/register-session.js";
 import { startSession } from "../../src/ingest/start-session.js";
 import { recorderSettings } from "../../src/main.js";
 import { createRecorder } from "../../src/record.js";
@@ -60,19 +59,10 @@ describe("ESC/POS bridge with the real write path", () => {
       storePath: path,
     });
     const journal = journalWriter(db);
-    const link = linkJournal(db);
-    const receiptRow = db.prepare<[string, string], { id: number }>(
+    const _link = linkJournal(db);
+    const _receiptRow = db.prepare<[string, string], { id: number }>(
       "SELECT id FROM receipts WHERE register_id = ? AND receipt_id = ?",
     );
-    // The proposed wiring: one transaction for the journal chunks, the receipt, its invoice and its journal link.
-    const record = db.transaction((input: RecordInput) => {
-      journal.flush();
-      const outcome = recorder(input);
-      const id = (input.receipt as { receiptId: string }).receiptId;
-      if (outcome.status === "ok" && input.journal)
-        link("receipt", receiptRow.get(input.registerId, id)!.id, input.journal);
-      return outcome;
-    });
     const quarantineRows: number[] = [];
     const pos = memoryPortSource("pos");
     const printer = memoryPortSource("printer");
@@ -81,7 +71,9 @@ describe("ESC/POS bridge with the real write path", () => {
       register: { id: "quay1", port: "unused", devicePort: "unused" },
       driver: escposTap,
       options: escposTap.options.parse({}),
-      record: (input) => record.immediate(input),
+      // As main.ts wires it: the session flushes the journal (its own commit) before each record, and the write
+      // path links the receipt to its journal range inside the receipt's transaction.
+      record: recorder,
       quarantine: (q) => {
         const row = store.quarantine({
           registerId: q.registerId,
@@ -92,13 +84,9 @@ describe("ESC/POS bridge with the real write path", () => {
           raw: q.raw,
         });
         quarantineRows.push(row);
-        if (q.journal) {
-          journal.flush();
-          link("quarantine", row, q.journal);
-        }
+        if (q.journal) store.linkJournal("quarantine", row, q.journal);
       },
       journal,
-      journalFlush: "by-record",
       identity: identityPins(db),
       clock: systemClock,
       log: silentLogger,
