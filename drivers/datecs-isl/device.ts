@@ -14,28 +14,12 @@ import {
 import { type CommandError, createEngine, type Engine, type EngineConfig, type ExecResult } from "./engine.js";
 import { cmdLabel, createDeframer, type DeframeEvent, encodeFrame, type Frame, NAK, SYN } from "./frame.js";
 
-/**
- * Problem codes this driver reports beyond driver-api's `ProblemCode`. Until driver-api lists them, they are cast
- * in one place ({@link problem}); the session treats the code as an opaque string (quarantine reason, log field).
- */
-export type DatecsProblemCode =
-  | ProblemCode
-  /** The POS cancelled an open receipt (3Ch) or closed an empty one: no invoice, kept for the audit trail. */
-  | "RECEIPT_CANCELLED"
-  /** A storno (refund) receipt: kept for a person, no adjustment invoice is made automatically. */
-  | "STORNO_UNSUPPORTED"
-  /** A daily Z report: kept for the audit trail. */
-  | "DAY_CLOSE"
-  /** A well-formed command the printer refused (no receipt open, not fully paid …). */
-  | "COMMAND_REFUSED";
+/** The problem codes this driver reports (all listed in driver-api's `ProblemCode`). */
+export type DatecsProblemCode = ProblemCode;
 
 /** A problem event with one of this driver's codes. */
 export function problem(code: DatecsProblemCode, detail: string, raw: Uint8Array, reply?: Uint8Array): DecoderEvent {
-  // The cast is the one place where the wider code set meets driver-api's union (see DatecsProblemCode).
-  const c = code as ProblemCode;
-  return reply === undefined
-    ? { type: "problem", code: c, detail, raw }
-    : { type: "problem", code: c, detail, raw, reply };
+  return reply === undefined ? { type: "problem", code, detail, raw } : { type: "problem", code, detail, raw, reply };
 }
 
 /** Options of the device-role decoder. */

@@ -48,7 +48,15 @@ export type ProblemCode =
   /** The printed lines do not add up to the printed total (or a line to quantity × unit price). */
   | "TOTAL_MISMATCH"
   /** A field a template found cannot be read (an amount with decimals, a date that does not exist …). */
-  | "FIELD_INVALID";
+  | "FIELD_INVALID"
+  /** The register cancelled an open receipt: no invoice, kept for audit. */
+  | "RECEIPT_CANCELLED"
+  /** A storno the driver cannot turn into a refund yet: kept with its reference. */
+  | "STORNO_UNSUPPORTED"
+  /** The register closed the day (Z report): its totals, kept for the daily reconciliation. */
+  | "DAY_CLOSE"
+  /** A well-formed command the device refused (no receipt open, not fully paid …). */
+  | "COMMAND_REFUSED";
 
 /**
  * The two ends a tap or bridge sits between: the register (or POS, the host that sends commands and sales) and the
