@@ -96,15 +96,22 @@ const COMMANDS: Record<string, Command> = {
     run: async (v, _p, ctx) => (await import("./commands/sandbox.js")).sandboxCommand(v, ctx),
   },
   simulate: {
-    summary: "register: máy tính tiền giả lập / simulated register",
+    summary: "register: máy tính tiền giả lập (ndjson, escpos, datecs) / simulated register",
     usage:
-      "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson] [--count N] [--seed S] [--truth FILE]",
+      "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson|escpos|datecs] [--count N] [--seed S] [--truth FILE]\n" +
+      "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
+      "      datecs: [--framing old|x] [--baud N]",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },
       count: { type: "string" },
       seed: { type: "string" },
       truth: { type: "string" },
+      role: { type: "string" },
+      "code-page": { type: "string" },
+      baud: { type: "string" },
+      paper: { type: "string" },
+      framing: { type: "string" },
     },
     run: async (v, p, ctx) => {
       if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");

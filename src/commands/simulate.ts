@@ -1,43 +1,89 @@
-/** `hoadon simulate register`: seeded Vietnamese receipts sent to a daemon over a serial path or TCP. */
+/**
+ * `hoadon simulate register`: a simulated register on a serial path or TCP, speaking ndjson, ESC/POS (a POS that
+ * prints, or a printer emulator) or Datecs (a POS driving a fiscal printer). Seeded Vietnamese receipts; `--truth`
+ * writes what was sent, one receipt JSON per line.
+ */
 import { writeFileSync } from "node:fs";
 import type { CommandContext } from "../cli.js";
 import type { PortConnection } from "../ingest/index.js";
 import { portSourceFor } from "../ingest/index.js";
 import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
+import { datecsSender, truthJsonl } from "../simulator/datecs.js";
+import type { EscposSimCodePage } from "../simulator/escpos.js";
+import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { generateReceipts, ndjsonSender } from "../simulator/index.js";
 
-export async function simulateRegisterCommand(
-  v: Record<string, string | boolean | undefined>,
-  ctx: CommandContext,
-): Promise<number> {
-  const protocol = typeof v.protocol === "string" ? v.protocol : "ndjson";
-  if (protocol !== "ndjson")
-    throw new DaemonError("USAGE", `giao thức "${protocol}" chưa có; hiện có: ndjson / unknown protocol`);
-  const port = typeof v.port === "string" ? v.port : undefined;
-  if (!port) throw new DaemonError("USAGE", "thiếu --port / --port is required");
-  const count = Number(v.count ?? 10);
-  const seed = Number(v.seed ?? 1);
-  if (!Number.isInteger(count) || count < 1 || !Number.isInteger(seed))
-    throw new DaemonError("USAGE", "--count và --seed là số nguyên / --count and --seed are integers");
+type Values = Record<string, string | boolean | undefined>;
 
-  const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
-  if (typeof v.truth === "string")
-    writeFileSync(
-      v.truth,
-      receipts
-        .map((r) => JSON.stringify(r))
-        .join("\n")
-        .concat("\n"),
-    );
+function int(v: string | boolean | undefined, name: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new DaemonError("USAGE", `--${name} phải là số nguyên / must be an integer`);
+  return n;
+}
 
-  let conn: PortConnection;
+async function open(port: string, baudRate: number): Promise<PortConnection> {
   try {
-    const serial = { baudRate: 115_200, dataBits: 8, parity: "none", stopBits: 1 } as const;
-    conn = await portSourceFor(port, serial).open(new AbortController().signal);
+    return await portSourceFor(port, { baudRate, dataBits: 8, parity: "none", stopBits: 1 }).open(
+      new AbortController().signal,
+    );
   } catch (cause) {
     throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
   }
+}
+
+const CODE_PAGES = new Set(["cp1258", "tcvn3", "viscii", "utf8", "raster"]);
+
+export async function simulateRegisterCommand(v: Values, ctx: CommandContext): Promise<number> {
+  const protocol = typeof v.protocol === "string" ? v.protocol : "ndjson";
+  const port = typeof v.port === "string" ? v.port : undefined;
+  if (!port) throw new DaemonError("USAGE", "thiếu --port / --port is required");
+  const count = int(v.count, "count", 10);
+  const seed = int(v.seed, "seed", 1);
+  const truth = typeof v.truth === "string" ? v.truth : undefined;
+
+  if (protocol === "escpos") {
+    const role = v.role === "printer" ? "printer" : "pos";
+    const codePages = typeof v["code-page"] === "string" ? v["code-page"].split(",") : undefined;
+    if (codePages?.some((c) => !CODE_PAGES.has(c)))
+      throw new DaemonError("USAGE", `--code-page: ${[...CODE_PAGES].join(", ")}`);
+    const controller = new AbortController();
+    process.once("SIGINT", () => controller.abort());
+    return runEscposSimulator(
+      {
+        role,
+        port,
+        count,
+        seed,
+        signal: controller.signal,
+        ...(codePages ? { codePages: codePages as EscposSimCodePage[] } : {}),
+        ...(v.baud !== undefined ? { baudRate: int(v.baud, "baud", 9600) } : {}),
+        ...(truth ? { truth } : {}),
+        ...(v.paper === "near-end" || v.paper === "out" ? { paper: v.paper } : {}),
+      },
+      ctx.out,
+    );
+  }
+
+  const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
+  if (protocol === "datecs") {
+    const framing = v.framing === "x" ? "x" : "old";
+    const conn = await open(port, int(v.baud, "baud", 115_200));
+    const report = await datecsSender(conn, receipts, {
+      driver: { framing },
+      onResult: (r) => ctx.out(JSON.stringify(r)),
+    });
+    await conn.close();
+    if (truth) writeFileSync(truth, truthJsonl(report.truth));
+    ctx.out(JSON.stringify({ ...report.stats, stoppedBy: report.stoppedBy }));
+    return report.stoppedBy === "done" ? 0 : 1;
+  }
+  if (protocol !== "ndjson")
+    throw new DaemonError("USAGE", `giao thức "${protocol}" chưa có; có: ndjson, escpos, datecs / unknown protocol`);
+
+  if (truth) writeFileSync(truth, receipts.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  const conn = await open(port, int(v.baud, "baud", 115_200));
   const report = await ndjsonSender(conn, receipts, {
     onResult: (r) => ctx.out(`${r.id}: ${r.status}${r.reply?.type === "ack" ? ` ${r.reply.mccqt}` : ""}`),
   });
