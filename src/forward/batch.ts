@@ -18,7 +18,7 @@ import { randomUUID } from "node:crypto";
 import type { Clock } from "../shared/clock.js";
 import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
-import type { XmlSigner } from "../sign/index.js";
+import type { SignatureStyle, XmlSigner } from "../sign/index.js";
 import { type BatchGroup, type BuiltBatch, hdonBytes } from "../store/outbox.js";
 import { el, isSafeId, textEl } from "../xml/canonical.js";
 
@@ -41,6 +41,11 @@ export interface EnvelopeConfig {
    * would be a later per-gateway option working on a copy, never on the stored bytes.
    */
   readonly invoiceSignatures: "keep";
+  /**
+   * How `CKSNNT` carries its signing time: XMLDSig `SignatureProperties` (default) or XAdES-BES `SignedProperties`
+   * — the T-VAN's choice (addendum §3; `authority.batchSignature`).
+   */
+  readonly signatureStyle?: SignatureStyle | undefined;
 }
 
 /** `MLTDiep` of a batch of coded cash-register invoices (QĐ 1510; spec §7.2). */
@@ -127,6 +132,7 @@ export function buildTdiep206Parts(input: Tdiep206Input): Tdiep206Parts {
     canonical: dlieu,
     signatureId: `CKSNNT-${mtdiep}`,
     signingTime: input.signingTime,
+    ...(env.signatureStyle ? { style: env.signatureStyle } : {}),
   });
   const ttchung = el(
     "TTChung",

@@ -38,6 +38,13 @@ export const GatewayConfig = z.object({
     })
     .default({})
     .describe("TLS toward the T-VAN. Certificate checks are never switched off."),
+  batchSignature: z
+    .enum(["xmldsig", "xades"])
+    .default("xmldsig")
+    .describe(
+      "[U] How the batch signature CKSNNT carries its signing time: XMLDSig SignatureProperties or XAdES-BES " +
+        "SignedProperties (addendum §3; ask the T-VAN).",
+    ),
   replyDeadlineMs: z
     .number()
     .int()

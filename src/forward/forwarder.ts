@@ -527,10 +527,31 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     emit({ type: "attempt-failed", batchId: job.id, mtdiep: job.mtdiep, kind, side, cause, nextAttemptAt: next });
   }
 
+  /** The batch claimed in the round now running. */
+  let working: number | undefined;
+  /** Batches claimed by a round that failed: their leases are ended at the next round. */
+  const orphaned = new Set<number>();
+
+  /**
+   * The disk was full: checkpoint the WAL (PASSIVE, never waits for readers) so the next writes can reuse its space
+   * instead of growing it; on a nearly full disk the WAL itself may be what holds the space.
+   */
+  function reclaimWal(): void {
+    try {
+      db.pragma("wal_checkpoint(PASSIVE)");
+    } catch (err) {
+      log.debug({ err }, "checkpoint failed");
+    }
+  }
+
   async function run(): Promise<void> {
     let errors = 0;
     while (!signal.aborted) {
       try {
+        if (orphaned.size > 0) {
+          releaseLeases(db, clock.now(), [...orphaned]);
+          orphaned.clear();
+        }
         makeBatches();
         for (;;) {
           if (signal.aborted) break;
@@ -539,6 +560,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
           if (now < holdUntil) break;
           const job = claimNext(now);
           if (!job) break;
+          working = job.id;
           const call = job.state === "ready" ? send(job) : poll(job);
           // While the call is on the wire, batch what has come in: our CPU work overlaps the T-VAN's.
           let batchError: unknown;
@@ -548,14 +570,18 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
             batchError = err;
           }
           await call;
+          working = undefined;
           if (batchError !== undefined) throw batchError;
         }
         errors = 0;
       } catch (err) {
-        // A bug or an unusable store (disk full …): keep the process alive and try again later; the lease of a
-        // half-handled batch is ended by the next start, or expires by itself.
+        // A bug or an unusable store (disk full …): keep the process alive and try again later. The batch being
+        // worked on is nobody's now: its lease is ended as soon as the store takes writes again, not after leaseMs.
         errors += 1;
+        if (working !== undefined) orphaned.add(working);
+        working = undefined;
         log.error({ err }, "forward loop failed");
+        if ((err as { code?: unknown } | null)?.code === "SQLITE_FULL") reclaimWal();
         await wait(backoff(errors));
         continue;
       }

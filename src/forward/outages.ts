@@ -6,7 +6,8 @@
  *
  * An outage is a run of failed attempts on one T-VAN host (URL origin) with one side (gateway.ts decides the side),
  * from the first failure to the first call to that host that worked again (the recovery), or still going. Two kinds:
- * - `call`: calls failed (no network, DNS, TLS, refused, 5xx, no answer …); ends at the next working call;
+ * - `call`: calls failed (no network, DNS, TLS, refused, 5xx, no answer …); ends at the next working call (on our
+ *   side: to the host; on theirs: to a path that failed);
  * - `result`: the T-VAN took batches but the authority's result did not come within the reply deadline (attempts
  *   `overdue`, failure `no-result`); ends when one of those batches gets its result.
  * For each: its window, endpoint, side, the codes seen (HTTP status or failure name) with counts, and the invoices
@@ -150,9 +151,12 @@ export function outageReport(db: Db, opts: OutageOptions): OutageReport {
     if (a.side === null) {
       // A call that worked: the endpoint is back for calls; a batch's result arriving ends its `result` outage.
       for (const [key, w] of open) {
+        // Our side (no network, DNS, TLS …): any working call to the host shows the way is open again. Their side:
+        // only a working call to a path that failed (a T-VAN may answer polls while its intake still fails).
+        const sameHost = w.endpoint === endpoint || endpoint === UNKNOWN_ENDPOINT || w.endpoint === UNKNOWN_ENDPOINT;
         const recovered =
           w.kind === "call"
-            ? w.endpoint === endpoint || endpoint === UNKNOWN_ENDPOINT || w.endpoint === UNKNOWN_ENDPOINT
+            ? sameHost && (w.side === "ours" || w.paths.size === 0 || path === "" || w.paths.has(path))
             : a.kind === "poll" && a.batch_id !== null && w.batches.has(a.batch_id);
         if (recovered) {
           w.end = a.at;

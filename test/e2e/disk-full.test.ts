@@ -105,6 +105,7 @@ describe("disk full", () => {
     const dbFile = join(fsDir, "hoadon.sqlite");
     const raw = parse(readFileSync(config, "utf8")) as { store: { path: string } };
     raw.store.path = dbFile;
+    (raw as unknown as { log: { level: string } }).log = { level: "debug" };
     writeFileSync(config, stringify(raw));
 
     const daemon = spawnHoadon(["run", "--config", config]);
@@ -138,7 +139,18 @@ describe("disk full", () => {
         expect(await register.send(r)).toMatchObject({ type: "ack", status: "ok" });
       // A receipt answered before is recognised, not invoiced again.
       expect(await register.send(receipts[4] as ReceiptInput)).toMatchObject({ type: "ack", status: "dup" });
-      await vi.waitFor(() => expect(dbAccepted()).toBe(receipts.length), { timeout: 30_000, interval: 100 });
+      try {
+        await vi.waitFor(() => expect(dbAccepted()).toBe(receipts.length), { timeout: 30_000, interval: 100 });
+      } catch (e) {
+        const d = new Database(dbFile, { readonly: true });
+        console.log(d.prepare("SELECT id, state, attempts, in_doubt, lease_until, next_attempt_at, last_error, updated_at FROM batches").all());
+        console.log(d.prepare("SELECT state, count(*) n FROM deliveries GROUP BY state").all());
+        console.log(d.prepare("SELECT batch_id, kind, outcome, side, detail FROM attempts ORDER BY id").all());
+        d.close();
+        daemon.kill("SIGTERM");
+        writeFileSync("/tmp/df-daemon.log", (await daemon.done).stderr);
+        throw e;
+      }
       expect(daemon.exitCode).toBeNull();
     } finally {
       register?.close();

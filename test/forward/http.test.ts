@@ -135,6 +135,7 @@ describe("createGatewayFromConfig", () => {
       gateway: "http-xml",
       connectTimeoutMs: 10_000,
       tls: {},
+      batchSignature: "xmldsig",
       replyDeadlineMs: 600_000,
       leaseMs: 300_000,
       jsonBase64: {

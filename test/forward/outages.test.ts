@@ -176,3 +176,19 @@ describe("hoadon audit outages", () => {
     );
   });
 });
+
+describe("outage windows by side", () => {
+  it("a T-VAN whose intake fails while its polls work: the outage on its side lasts until a submit works", () => {
+    const { db } = store(1, [T0], T0 + 4 * H);
+    const fiveOhThree = { side: "theirs" as const, failure: undefined, httpStatus: 503, detail: "lỗi phía T-VAN" };
+    add(db, [
+      [1, attempt(T0 + H, fiveOhThree)],
+      // Another batch's poll works, on another path.
+      [null, { ...(ok(T0 + 2 * H, "poll")[1] as AttemptRecord), endpoint: `${TVAN}/v1/messages/{MTDiep}/replies` }],
+      [1, attempt(T0 + 3 * H, fiveOhThree)],
+      ok(T0 + 4 * H),
+    ]);
+    const outages = outageReport(db, { now: T0 + 5 * H }).outages;
+    expect(outages.map((o) => [o.side, o.start, o.end, o.attempts])).toEqual([["theirs", T0 + H, T0 + 4 * H, 2]]);
+  });
+});
