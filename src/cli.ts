@@ -84,12 +84,14 @@ const COMMANDS: Record<string, Command> = {
   },
   sandbox: {
     summary: "Chạy cơ quan thuế giả lập trên máy này / run the local tax-authority sandbox",
-    usage: "hoadon sandbox [--host 127.0.0.1] [--port 8787] [--trusted-cert PEM] [--reply-delay-ms N]",
+    usage:
+      'hoadon sandbox [--host 127.0.0.1] [--port 8787] [--trusted-cert PEM] [--reply-delay-ms N] [--faults "latency=200ms,5xx=0.1,outage=10s@30s"]',
     options: {
       host: { type: "string" },
       port: { type: "string" },
       "trusted-cert": { type: "string" },
       "reply-delay-ms": { type: "string" },
+      faults: { type: "string" },
       username: { type: "string" },
       password: { type: "string" },
     },
@@ -125,18 +127,22 @@ const COMMANDS: Record<string, Command> = {
     run: async (v, p, ctx) => (await import("./commands/decode.js")).decodeCommand(positional(p, 0, "FILE"), v, ctx),
   },
   audit: {
-    summary: "verify | serve: kiểm tra toàn vẹn, trang web chỉ đọc / integrity check, read-only web page",
+    summary: "verify | serve | outages: toàn vẹn, trang web, bằng chứng sự cố / integrity, web page, outage evidence",
     usage:
-      "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]\n  hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]",
+      "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]\n  hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]\n  hoadon audit outages --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]",
     options: {
       db: { type: "string" },
       "trusted-cert": { type: "string" },
       host: { type: "string" },
       port: { type: "string" },
       token: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
     },
     run: async (v, p, ctx) => {
-      const sub = positional(p, 0, "verify|serve");
+      const sub = positional(p, 0, "verify|serve|outages");
+      if (sub === "outages")
+        return (await import("./commands/audit-outages.js")).auditOutagesCommand(v, p.slice(1), ctx);
       const mod = await import("./commands/audit.js");
       if (sub === "verify") return mod.auditVerifyCommand(required(v, "db"), v, ctx);
       if (sub === "serve") return mod.auditServeCommand(required(v, "db"), v, ctx);

@@ -8,7 +8,8 @@ import { driverCatalogue } from "./catalogue.js";
 import type { CommandContext } from "./cli.js";
 import { loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
-import { createHttpXmlGateway, type ForwarderEvent, startForwarder } from "./forward/index.js";
+import { createGatewayFromConfig } from "./forward/config.js";
+import { type ForwarderEvent, startForwarder } from "./forward/index.js";
 import { type BridgeSession, type RegisterSession, type SessionEvent, startSession } from "./ingest/index.js";
 import { createRecorder, type RecorderSettings } from "./record.js";
 import type { Clock } from "./shared/clock.js";
@@ -121,14 +122,7 @@ export function startDaemon(deps: DaemonDeps): Daemon {
 
   const forwarder = startForwarder({
     db,
-    gateway: createHttpXmlGateway({
-      baseUrl: config.authority.url,
-      username: config.authority.username,
-      password: authorityPassword,
-      timeoutMs: config.authority.timeoutMs,
-      clock,
-      signal, // stopping must not wait out an HTTP timeout
-    }),
+    gateway: createGatewayFromConfig(config.authority, { password: authorityPassword, clock, signal }),
     signer,
     envelope: {
       pban: config.authority.envelopePban,
@@ -136,7 +130,10 @@ export function startDaemon(deps: DaemonDeps): Daemon {
       mnnhan: config.authority.receiverCode,
       mst: config.seller.taxCode,
       invoiceSignatures: "keep",
+      signatureStyle: config.authority.batchSignature,
     },
+    leaseMs: config.authority.leaseMs,
+    replyDeadlineMs: config.authority.replyDeadlineMs,
     limits: config.authority.batch,
     clock,
     log: log.child({ mod: "forward" }),

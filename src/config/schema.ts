@@ -5,6 +5,7 @@
  * the spec addendum recommends; README "Uncertain points" lists them.
  */
 import { z } from "zod";
+import { GatewayConfig } from "../forward/config.js";
 import { VatRate } from "../receipt/model.js";
 
 const taxCode = z
@@ -184,7 +185,6 @@ export type RegisterConfig = z.infer<typeof RegisterConfig>;
 
 export const AuthorityConfig = z
   .object({
-    gateway: z.enum(["http-xml"]).default("http-xml").describe("Adapter: http-xml (T-VAN REST, bearer login)."),
     url: z.url().describe("Base URL of the T-VAN (or the local sandbox)."),
     username: z.string().min(1),
     passwordFile: z.string().optional(),
@@ -207,6 +207,7 @@ export const AuthorityConfig = z
       })
       .default({ maxInvoices: 1000, maxBytes: 2_000_000 }),
   })
+  .extend(GatewayConfig.shape)
   .refine((a) => a.passwordFile !== undefined || a.passwordEnv !== undefined, {
     error: "cần passwordFile hoặc passwordEnv / set passwordFile or passwordEnv",
     path: ["passwordFile"],
