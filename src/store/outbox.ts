@@ -404,11 +404,18 @@ export function readyBatchCount(db: Db): number {
 }
 
 /**
- * Ends every lease at once. A store has one daemon, so at its start every lease belongs to a process that is gone;
- * its batches are due again now instead of when the lease would have run out. Safe even if that were not so: a
+ * Ends every lease at once (or those of `only`). A store has one daemon, so at its start every lease belongs to a
+ * process that is gone; its batches are due again now instead of when the lease would have run out. Safe even if that were not so: a
  * batch in doubt is looked up before it is sent again, and its MTDiep makes a second send a duplicate.
  */
-export function releaseLeases(db: Db, now: number): number {
+export function releaseLeases(db: Db, now: number, only?: readonly number[]): number {
+  if (only !== undefined)
+    return db
+      .prepare<[number, string]>(
+        `UPDATE batches SET lease_until = NULL, updated_at = ?
+          WHERE lease_until IS NOT NULL AND id IN (SELECT value FROM json_each(?))`,
+      )
+      .run(now, JSON.stringify(only)).changes;
   return db
     .prepare<[number]>("UPDATE batches SET lease_until = NULL, updated_at = ? WHERE lease_until IS NOT NULL")
     .run(now).changes;

@@ -87,7 +87,7 @@ function fakeGateway(fail: (mtdiep: string) => "down" | "500" | undefined): Auth
   };
 }
 
-function run(db: Db, gateway: AuthorityGateway, extra: { replyDeadlineMs?: number } = {}): void {
+function run(db: Db, gateway: AuthorityGateway, extra: { replyDeadlineMs?: number; leaseMs?: number } = {}): void {
   const stop = new AbortController();
   const fw = startForwarder({
     db,
@@ -142,6 +142,23 @@ describe("forwarder resilience", () => {
     expect(tries.every((r) => r.side === "theirs" && r.http_status === 500)).toBe(true);
     expect(gw.taken).toEqual(mtdieps(db).slice(1));
     expect(outboxStatus(db)).toMatchObject({ backlog: 1, batchesByState: { ready: 1, done: 4 } });
+  });
+
+  it("a round that fails on the store (disk full) frees its batch at once, not after the lease", async () => {
+    const db = openDbIn(tempDir());
+    seedInvoices(db, makeInvoices(3, 1));
+    // The first attempt row cannot be written: the store fails right after the T-VAN took the batch.
+    let failures = 1;
+    db.function("fail_once", () => (failures-- > 0 ? 1 : 0));
+    db.exec(
+      "CREATE TEMP TRIGGER store_full BEFORE INSERT ON attempts WHEN fail_once() BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    );
+    const gw = fakeGateway(() => undefined);
+    run(db, gw, { leaseMs: 300_000 });
+    await vi.waitFor(() => expect(outboxStatus(db).accepted).toBe(3), { timeout: 5000, interval: 20 });
+    // The batch the failed round held went out once and was found by a lookup afterwards, not sent twice.
+    expect(gw.taken).toEqual(mtdieps(db));
+    expect(attemptRows(db).filter((r) => r.kind === "lookup")).toHaveLength(1);
   });
 
   it("no result in time after the T-VAN took the batch: later polls are the authority's fault, and the report shows it", async () => {
