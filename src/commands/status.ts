@@ -2,6 +2,7 @@
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
+import { formatDeadline } from "../forward/deadline.js";
 import { systemClock, vnDateTime } from "../shared/clock.js";
 import { openStoreReadOnly } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
@@ -14,7 +15,7 @@ export async function statusCommand(
   const config = loadConfig(file, driverCatalogue);
   const db = openStoreReadOnly(config.store.path);
   try {
-    const s = outboxStatus(db);
+    const s = outboxStatus(db, systemClock.now());
     const quarantined = (db.prepare("SELECT count(*) AS n FROM quarantine").get() as { n: number }).n;
     const invoices = (db.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n;
     if (v.json) {
@@ -35,6 +36,7 @@ export async function statusCommand(
             : `QUÁ HẠN / OVERDUE ${Math.floor(-leftMin / 60)} h ${-leftMin % 60} min`),
       );
     }
+    for (const line of formatDeadline(s.deadline)) ctx.out(line);
     if (s.lastAccepted)
       ctx.out(`Gần nhất được nhận / last accepted: ${s.lastAccepted.mccqt} (${vnDateTime(s.lastAccepted.at)})`);
     return 0;

@@ -96,6 +96,7 @@ export function validateConfig(
       authority: {
         ...config.authority,
         ...(config.authority.passwordFile ? { passwordFile: abs(config.authority.passwordFile) } : {}),
+        ...(config.authority.tls.ca ? { tls: { ...config.authority.tls, ca: abs(config.authority.tls.ca) } } : {}),
       },
       capture: { ...config.capture, ...(config.capture.dir ? { dir: abs(config.capture.dir) } : {}) },
     },
