@@ -143,6 +143,14 @@ export const SigningConfig = z
   })
   .and(secretRef);
 
+/** Overrides of a driver's serial settings; every field optional. */
+const SerialOverrides = z.object({
+  baudRate: z.number().int().positive().optional(),
+  dataBits: z.union([z.literal(7), z.literal(8)]).optional(),
+  parity: z.enum(["none", "even", "odd"]).optional(),
+  stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
+});
+
 export const RegisterConfig = z.object({
   id: z
     .string()
@@ -152,29 +160,13 @@ export const RegisterConfig = z.object({
   port: z
     .string()
     .describe("A serial device (/dev/serial/by-id/… survives replugging), tcp://host:port or tcp-listen://host:port."),
-  serial: z
-    .object({
-      baudRate: z.number().int().positive().optional(),
-      dataBits: z.union([z.literal(7), z.literal(8)]).optional(),
-      parity: z.enum(["none", "even", "odd"]).optional(),
-      stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
-    })
-    .optional()
-    .describe("Overrides of the driver's serial settings."),
+  serial: SerialOverrides.optional().describe("Overrides of the driver's serial settings."),
   options: z.unknown().optional().describe("Driver options, checked by the driver's own schema."),
   devicePort: z
     .string()
     .optional()
     .describe("Two-port roles (escpos-tap bridge, datecs-isl tap): the printer's port; same forms as port."),
-  deviceSerial: z
-    .object({
-      baudRate: z.number().int().positive().optional(),
-      dataBits: z.union([z.literal(7), z.literal(8)]).optional(),
-      parity: z.enum(["none", "even", "odd"]).optional(),
-      stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
-    })
-    .optional()
-    .describe("Serial overrides for devicePort (default: as serial)."),
+  deviceSerial: SerialOverrides.optional().describe("Serial overrides for devicePort (default: as serial)."),
   symbolSuffix: z
     .string()
     .regex(/^[A-Z0-9]{2}$/)
