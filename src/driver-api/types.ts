@@ -155,6 +155,13 @@ export interface Driver<Options = unknown> {
    * between the register and its device; `createTapDecoder`, with the register's `devicePort`).
    */
   portsFor?(options: Options): 1 | 2;
+  /**
+   * What the register must hear while a receipt it handed over is still being committed, for protocols whose
+   * device answers within a deadline or says it is busy (Datecs ISL: `16` SYN every 60 ms, register-protocols.md
+   * §4.2). The session owns the timer and writes `bytes` to the register side every `everyMs` until the reply goes
+   * out. Undefined (the default): the register simply waits.
+   */
+  busySignalFor?(options: Options): { readonly bytes: Uint8Array; readonly everyMs: number } | undefined;
   /** Per-register options, validated at config load. */
   readonly options: z.ZodType<Options>;
   createDecoder(options: Options): Decoder;
