@@ -48,6 +48,11 @@ export interface EscposDecoderConfig {
     readonly qr: boolean;
     readonly qrModuleSize: number;
     readonly lines: readonly string[];
+    /**
+     * Bridge, printers without a cutter: a print job that ended on the idle gap (no cut to hold) still gets the
+     * footer after the commit, followed by a paper feed to tear at.
+     */
+    readonly withoutCut: boolean;
   };
   /** Bridge: how to answer the POS's status requests while the printer is down. */
   readonly absentPrinter: "silent" | "offline" | "online";
@@ -256,8 +261,11 @@ function createCore(config: EscposDecoderConfig, mode: CoreMode): Required<TapDe
       case "receipt": {
         const footerEncoding = encoding;
         const footerDouble = doubleByte;
+        // Without a cut to hold (a printer without a cutter), the footer goes out on its own if configured: the
+        // print-out already ended, so it follows the receipt's last line rather than coming before a cut.
+        const footerAlone = !held && mode.forward && config.footer.enabled && config.footer.withoutCut;
         const reply = (outcome: RecordOutcome): Uint8Array | undefined => {
-          if (!held) return undefined;
+          if (!held && !footerAlone) return undefined;
           if (outcome.status !== "ok" && outcome.status !== "dup") return held;
           const footer = footerBytes(outcome.invoice, {
             encoding: footerEncoding,
@@ -266,6 +274,7 @@ function createCore(config: EscposDecoderConfig, mode: CoreMode): Required<TapDe
             qrModuleSize: config.footer.qrModuleSize,
             lines: config.footer.lines,
           });
+          if (!held) return footer;
           const out = new Uint8Array(footer.length + held.length);
           out.set(footer);
           out.set(held, footer.length);

@@ -453,6 +453,33 @@ describe("bridge", () => {
     expect(r?.type === "receipt" && r.reply(OK)).toBeUndefined();
   });
 
+  it("prints the footer after an idle-gap job only when the printer has no cutter (footer.withoutCut)", () => {
+    const bytes = renderReceipt(RECEIPTS[2]!, { codePage: "cp1258", cut: "none" });
+    const run = (o: EscposOptionsInput) => {
+      const d = bridge(o);
+      const pushed = d.push(bytes, START, "register");
+      const ended = d.idle(START + 60_000);
+      return { pushed, ended };
+    };
+    const plain = run({});
+    // Every byte went to the printer at once: there was no cut to hold.
+    expect(toHex(concatBytes(plain.pushed.flatMap((e) => (e.type === "forward" ? [e.bytes] : []))))).toBe(toHex(bytes));
+    const r0 = plain.ended.find((e) => e.type === "receipt");
+    if (r0?.type !== "receipt") throw new Error("no receipt on the idle gap");
+    expect(r0.reply(OK)).toBeUndefined();
+
+    const r1 = run({ footer: { withoutCut: true } }).ended.find((e) => e.type === "receipt");
+    if (r1?.type !== "receipt") throw new Error("no receipt on the idle gap");
+    const footer = r1.reply(OK)!;
+    const text = jobTexts(escposConfig(options()), concatBytes([CMD.codePage(52), footer]));
+    expect(text.join("\n")).toContain("Mã CQT: M1-26-7K3QX-00000000123");
+    // No cut of any form at the end (the printer has none): the footer ends with a paper feed.
+    for (const style of ["GS V 0", "GS V 1", "GS V 66", "ESC i", "ESC m"] as const) {
+      expect(toHex(footer).endsWith(toHex(cutBytes(style)))).toBe(false);
+    }
+    expect(r1.reply({ status: "rejected", code: "X", message: "x" })).toBeUndefined();
+  });
+
   it("passes the printer's answers back unchanged and reads its name from GS I", () => {
     const d = bridge();
     d.push(fromHex("1d 49 43 1d 49 41"), START, "register");

@@ -88,6 +88,13 @@ export const escposOptions = z.object({
         .max(4)
         .default(["HÓA ĐƠN ĐIỆN TỬ", "Mã CQT: {mccqt}", "Tra cứu: hoadondientu.gdt.gov.vn"])
         .describe("Lines above the QR; {mccqt} is the invoice's tax-authority code."),
+      withoutCut: z
+        .boolean()
+        .default(false)
+        .describe(
+          "Bridge, printers without a cutter: print the footer after a print job that ended on the idle gap (no cut " +
+            "to hold). Off by default: the cashier may already have torn the paper; use with a short idleGapMs.",
+        ),
     })
     .prefault({}),
   absentPrinter: z
