@@ -21,6 +21,7 @@ import {
 import { concatBytes } from "../driver-api/index.js";
 import type { PortConnection } from "../ingest/connection.js";
 import type { ReceiptInput } from "../receipt/model.js";
+import { writePaced } from "./pacing.js";
 
 /** Code pages the simulated POS can print in. */
 export type EscposSimCodePage = "cp1258" | "tcvn3" | "viscii" | "utf8" | "raster";
@@ -144,23 +145,6 @@ export function printedFields(r: ReceiptInput): ReceiptInput {
   };
   if (r.buyer) out.buyer = r.buyer;
   return out;
-}
-
-/** Write `bytes` no faster than `baudRate` (8N1: 10 bits a byte), by absolute time (register-protocols.md §3.1). */
-export async function writePaced(conn: PortConnection, bytes: Uint8Array, baudRate?: number): Promise<void> {
-  if (baudRate === undefined) {
-    await conn.write(bytes);
-    return;
-  }
-  const bytesPerMs = baudRate / 10_000;
-  const t0 = performance.now();
-  let sent = 0;
-  while (sent < bytes.length) {
-    const due = Math.min(bytes.length, Math.max(sent + 1, Math.floor((performance.now() - t0) * bytesPerMs)));
-    await conn.write(bytes.subarray(sent, due));
-    sent = due;
-    if (sent < bytes.length) await delay(Math.max(1, sent / bytesPerMs - (performance.now() - t0)));
-  }
 }
 
 /** Options of {@link escposPos}. */

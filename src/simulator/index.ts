@@ -18,11 +18,11 @@ export {
   type PrinterEmulatorOptions,
   printedFields,
   startPrinterEmulator,
-  writePaced,
 } from "./escpos.js";
 export { type EscposSimulateArgs, runEscposSimulator } from "./escpos-cli.js";
 export { type EscposRig, startEscposRig } from "./escpos-rig.js";
 export { type GenerateOptions, generateReceipts } from "./generate.js";
+export { writePaced } from "./pacing.js";
 export {
   type SimulatedRegister,
   type SimulatedRegisterOptions,

@@ -7,6 +7,7 @@ import { encodeReceipt, type NdjsonReply, parseReply } from "../../drivers/ndjso
 import { lineFramer } from "../driver-api/index.js";
 import type { PortConnection } from "../ingest/connection.js";
 import type { ReceiptInput } from "../receipt/model.js";
+import { writePaced } from "./pacing.js";
 
 /** What happened to one receipt. */
 export interface SendResult {
@@ -59,23 +60,6 @@ export interface SenderOptions {
 }
 
 type Wait = { kind: "reply"; reply: NdjsonReply } | { kind: "timeout" } | { kind: "closed" } | { kind: "aborted" };
-
-/** Write `bytes` no faster than `baudRate` allows (10 bits per byte), scheduled by absolute time. */
-async function writePaced(conn: PortConnection, bytes: Uint8Array, baudRate: number | undefined): Promise<void> {
-  if (baudRate === undefined) {
-    await conn.write(bytes);
-    return;
-  }
-  const bytesPerMs = baudRate / 10_000;
-  const t0 = performance.now();
-  let sent = 0;
-  while (sent < bytes.length) {
-    const due = Math.min(bytes.length, Math.max(sent + 1, Math.floor((performance.now() - t0) * bytesPerMs)));
-    await conn.write(bytes.subarray(sent, due));
-    sent = due;
-    if (sent < bytes.length) await delay(Math.max(1, sent / bytesPerMs - (performance.now() - t0)));
-  }
-}
 
 /**
  * Send `receipts` over `conn`, stop-and-wait. Resolves when every receipt is answered (or given up), or when the
