@@ -7,7 +7,8 @@
  * - **drain rate** (invoices/s from start to the last acceptance), and its ratio to the rate at which the same
  *   rows were queued by plain INSERTs in one transaction (the store's own ceiling on this machine);
  * - **bytes stored per invoice** after the drain (database file after a WAL checkpoint ÷ N): receipt, invoice,
- *   delivery, batch, attempts, replies — everything the daemon keeps;
+ *   delivery, batch, attempts, replies — everything the daemon keeps, the signed XML compressed as the write path
+ *   stores it (src/store/signed-xml.ts; so the INSERT reference includes that compression too);
  * - **commit latency at synchronous=FULL** of a one-invoice write transaction (the write path's commit), p50/p99,
  *   and its ratio to a raw `write + fsync` of 4 KiB on the same filesystem.
  *
@@ -33,6 +34,7 @@ import { systemClock, vnDate, vnDateTime, vnEndOfDay } from "../src/shared/clock
 import { silentLogger } from "../src/shared/log.js";
 import { createSigner, createTestIdentity, loadPkcs12, type XmlSigner } from "../src/sign/index.js";
 import { openStore } from "../src/store/db.js";
+import { packSignedXml } from "../src/store/signed-xml.js";
 import { el, textEl } from "../src/xml/canonical.js";
 import type { BenchOptions, BenchRow } from "./types.js";
 
@@ -242,8 +244,8 @@ export async function benchDrain(opts: DrainOptions): Promise<DrainResult> {
        VALUES ('quay-1', ?, 'ndjson-v1', ?, ?, ?, ?)`,
     );
     const insInvoice = db.prepare(
-      `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, sha256, chain,
-                             created_at, deadline_at) VALUES (?, '1', ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`,
+      `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, signed_xml_size,
+                             sha256, chain, created_at, deadline_at) VALUES (?, '1', ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?)`,
     );
     const insDelivery = db.prepare("INSERT INTO deliveries (invoice_id, state, updated_at) VALUES (?, 'pending', ?)");
     let chain = "0".repeat(64);
@@ -255,6 +257,8 @@ export async function benchDrain(opts: DrainOptions): Promise<DrainResult> {
       const sha = createHash("sha256").update(xml).digest("hex");
       chain = createHash("sha256").update(chain).update(xml).digest("hex");
       const r = insReceipt.run(`HD-${shdon}`, now, vnDateTime(now), rawReceipt, receiptJson);
+      // Stored the way the write path stores it (store.insertInvoice), compression included.
+      const packed = packSignedXml(xml);
       const i = insInvoice.run(
         r.lastInsertRowid,
         KHHDON,
@@ -262,7 +266,8 @@ export async function benchDrain(opts: DrainOptions): Promise<DrainResult> {
         mccqtOf(shdon),
         vnDate(now),
         t.total,
-        xml,
+        packed.signedXml,
+        packed.signedXmlSize,
         sha,
         chain,
         now,

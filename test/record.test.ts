@@ -13,6 +13,7 @@ import { silentLogger } from "../src/shared/log.js";
 import { createSigner, createTestIdentity, loadPkcs12, verifySignatures } from "../src/sign/index.js";
 import { openStore } from "../src/store/db.js";
 import { ingestStore } from "../src/store/ingest.js";
+import { packSignedXml, readSignedXml, type StoredSignedXml } from "../src/store/signed-xml.js";
 import { writeDemoConfig } from "./support/demo-config.js";
 import { tempDir } from "./support/tmp.js";
 
@@ -63,11 +64,11 @@ function setup(over: { invoice?: Record<string, unknown>; corrections?: boolean 
     receivedAt: clock.now(),
   });
   const xmlOf = (shdon: number, khhdon = "C26MAB"): string =>
-    (
-      db.prepare("SELECT signed_xml FROM invoices WHERE khhdon = ? AND shdon = ?").get(khhdon, shdon) as {
-        signed_xml: Buffer;
-      }
-    ).signed_xml.toString("utf8");
+    readSignedXml(
+      db
+        .prepare("SELECT signed_xml, signed_xml_size FROM invoices WHERE khhdon = ? AND shdon = ?")
+        .get(khhdon, shdon) as StoredSignedXml,
+    ).toString("utf8");
   const quarantined = (): { code: string; detail: string }[] =>
     db.prepare("SELECT code, detail FROM quarantine ORDER BY id").all() as { code: string; detail: string }[];
   return { db, record, input, clock, xmlOf, quarantined };
@@ -84,7 +85,7 @@ describe("the write path (record)", () => {
     const row = db.prepare("SELECT * FROM invoices").get() as Record<string, unknown>;
     expect(row.nlap).toBe("2026-11-20");
     expect(row.total).toBe(98000);
-    const xml = (row.signed_xml as Buffer).toString("utf8");
+    const xml = readSignedXml(row as unknown as StoredSignedXml, row.sha256 as string).toString("utf8");
     expect(xml).toContain("<TSuat>10%</TSuat>"); // beer group stays at 10%
     expect(verifySignatures(xml, { trustedCertPem: identity.certPem }).ok).toBe(true);
     expect(db.prepare("SELECT state FROM deliveries").get()).toEqual({ state: "pending" });
@@ -139,9 +140,12 @@ describe("the write path (record)", () => {
     const { db, record, input } = setup();
     for (let i = 1; i <= 3; i++) record(input(receipt(`T-${i}`)));
     db.exec("DROP TRIGGER invoices_no_update");
-    db.prepare(
-      "UPDATE invoices SET signed_xml = CAST(replace(CAST(signed_xml AS TEXT), '98000', '9800') AS BLOB) WHERE id = 2",
-    ).run();
+    const stored = db.prepare("SELECT signed_xml, signed_xml_size FROM invoices WHERE id = 2").get() as StoredSignedXml;
+    const changed = packSignedXml(Buffer.from(readSignedXml(stored).toString("utf8").replace("98000", "9800")));
+    db.prepare("UPDATE invoices SET signed_xml = ?, signed_xml_size = ? WHERE id = 2").run(
+      changed.signedXml,
+      changed.signedXmlSize,
+    );
     const check = verifyStore(db);
     expect(check.ok).toBe(false);
     expect(check.problem).toContain("#2");

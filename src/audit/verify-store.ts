@@ -8,6 +8,7 @@ import { parseMccqt } from "../invoice/index.js";
 import { verifySignatures } from "../sign/index.js";
 import type { Db } from "../store/db.js";
 import { GENESIS_CHAIN } from "../store/ingest.js";
+import { readSignedXml, type StoredSignedXml, signedXmlColumns } from "../store/signed-xml.js";
 
 export interface StoreCheck {
   readonly ok: boolean;
@@ -16,13 +17,12 @@ export interface StoreCheck {
   readonly problem?: string;
 }
 
-interface Row {
+interface Row extends StoredSignedXml {
   id: number;
   khmshdon: string;
   khhdon: string;
   shdon: number;
   mccqt: string;
-  signed_xml: Buffer;
   sha256: string;
   chain: string;
 }
@@ -34,14 +34,22 @@ export function verifyStore(db: Db, opts: { trustedCertPem?: string; signatures?
   const lastSeq = new Map<string, number>();
   const fail = (problem: string): StoreCheck => ({ ok: false, invoices: count, problem });
   const rows = db
-    .prepare("SELECT id, khmshdon, khhdon, shdon, mccqt, signed_xml, sha256, chain FROM invoices ORDER BY id")
+    .prepare(
+      `SELECT id, khmshdon, khhdon, shdon, mccqt, ${signedXmlColumns(db)}, sha256, chain FROM invoices ORDER BY id`,
+    )
     .iterate() as IterableIterator<Row>;
   for (const row of rows) {
     count++;
     const where = `hóa đơn #${row.id} (${row.mccqt}) / invoice #${row.id}`;
-    if (createHash("sha256").update(row.signed_xml).digest("hex") !== row.sha256)
+    let xml: Buffer;
+    try {
+      xml = readSignedXml(row);
+    } catch {
+      return fail(`${where}: nội dung nén không giải nén được / stored (compressed) bytes unreadable`);
+    }
+    if (createHash("sha256").update(xml).digest("hex") !== row.sha256)
       return fail(`${where}: nội dung đã bị sửa (sha256) / signed bytes changed`);
-    const chain = createHash("sha256").update(prev).update(row.signed_xml).digest("hex");
+    const chain = createHash("sha256").update(prev).update(xml).digest("hex");
     if (chain !== row.chain) return fail(`${where}: chuỗi băm bị đứt / hash chain broken`);
     prev = chain;
 
@@ -60,10 +68,7 @@ export function verifyStore(db: Db, opts: { trustedCertPem?: string; signatures?
     lastSeq.set(seqKey, m.seq);
 
     if (opts.signatures !== false) {
-      const report = verifySignatures(
-        row.signed_xml,
-        opts.trustedCertPem ? { trustedCertPem: opts.trustedCertPem } : {},
-      );
+      const report = verifySignatures(xml, opts.trustedCertPem ? { trustedCertPem: opts.trustedCertPem } : {});
       if (!report.ok || report.signatures.length === 0)
         return fail(`${where}: chữ ký không hợp lệ / bad signature: ${report.problem ?? "không có chữ ký / none"}`);
     }

@@ -54,10 +54,7 @@ export function formatOutageReport(r: OutageReport): string[] {
       ? "toàn bộ / all time"
       : `${r.from === undefined ? "…" : vnDateTime(r.from)} → ${r.to === undefined ? "…" : vnDateTime(r.to)}`;
   const lines = [`Sự cố gửi hóa đơn / delivery outages (${range}, giờ Việt Nam / Vietnam time)`];
-  if (r.outages.length === 0) {
-    lines.push("Không có sự cố nào / no outages.");
-    return lines;
-  }
+  if (r.outages.length === 0) lines.push("Không có sự cố nào / no outages.");
   for (const o of r.outages) {
     lines.push("");
     const what =
@@ -87,6 +84,18 @@ export function formatOutageReport(r: OutageReport): string[] {
           (v.sentAt === undefined ? "chưa gửi / not sent yet" : `gửi / sent ${vnDateTime(v.sentAt)}`),
       );
     if (o.late > 20) lines.push(`     … và ${o.late - 20} hóa đơn trễ khác / more (--json lists all)`);
+  }
+  if (r.resultsOverdue.length > 0) {
+    lines.push("", "Lô quá hạn chờ kết quả (204) / batches whose result (204) was overdue:");
+    for (const a of r.resultsOverdue)
+      lines.push(
+        `   lô / batch #${a.batchId} ${a.mtdiep} (${a.invoices} hóa đơn / invoices): T-VAN nhận / taken ` +
+          `${vnDateTime(a.submittedAt)}, báo động / alarm ${vnDateTime(a.raisedAt)} (hạn chờ / deadline ` +
+          `${span(a.deadlineMs)}), ` +
+          (a.resultAt === undefined
+            ? "vẫn chưa có kết quả, vẫn đang hỏi / still no result, still asking"
+            : `có kết quả / result ${vnDateTime(a.resultAt)} (${a.state === "done" ? "xong / done" : "bị từ chối / failed"})`),
+      );
   }
   return lines;
 }

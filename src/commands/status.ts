@@ -2,7 +2,7 @@
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
-import { formatDeadline } from "../forward/deadline.js";
+import { formatDeadline, formatResultsOverdue } from "../forward/deadline.js";
 import { systemClock, vnDateTime } from "../shared/clock.js";
 import { openStoreReadOnly } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
@@ -37,6 +37,7 @@ export async function statusCommand(
       );
     }
     for (const line of formatDeadline(s.deadline)) ctx.out(line);
+    for (const line of formatResultsOverdue(s.resultsOverdue, now)) ctx.out(line);
     if (s.lastAccepted)
       ctx.out(`Gần nhất được nhận / last accepted: ${s.lastAccepted.mccqt} (${vnDateTime(s.lastAccepted.at)})`);
     return 0;

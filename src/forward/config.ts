@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { createSandboxGateway } from "../sandbox/in-process.js";
 import type { Clock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { type AuthorityGateway, createHttpXmlGateway } from "./gateway.js";
@@ -13,12 +14,15 @@ import { createJsonBase64Gateway, FPT_PATHS } from "./gateway-json.js";
 /** Gateway settings under `authority:` (besides `url`, `username`, `passwordFile`/`passwordEnv`, `timeoutMs`). */
 export const GatewayConfig = z.object({
   gateway: z
-    .enum(["http-xml", "http-json-base64"])
+    .enum(["http-xml", "http-json-base64", "sandbox"])
     .default("http-xml")
     .describe(
       "Adapter. http-xml: TDiep XML body, bearer login (Viettel-like; also `hoadon sandbox`). " +
         "http-json-base64: base64 TDiep in JSON, Basic auth, poll by transaction id (FPT-like; `hoadon sandbox` " +
-        "serves it under /ftvan-hddt).",
+        "serves it under /ftvan-hddt). sandbox: the local sandbox authority inside the daemon, no network (demo, " +
+        "tests, benchmarks; same checks and replies as `hoadon sandbox`; it accepts username and password as its " +
+        "one account; url only names the endpoint in attempt rows). Never for a shop: nothing reaches the tax " +
+        "authority.",
     ),
   connectTimeoutMs: z
     .number()
@@ -95,6 +99,8 @@ export interface GatewayDeps {
   readonly signal?: AbortSignal;
   /** Reads the CA file (tests). Default `fs.readFileSync(path, "utf8")`. */
   readonly readFile?: (path: string) => string;
+  /** `gateway: sandbox`: the seller's certificate (PEM), so the in-process sandbox checks signatures too. */
+  readonly trustedCertPem?: string | undefined;
 }
 
 const PEM_CERT_RE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
@@ -139,6 +145,18 @@ export function createGatewayFromConfig(authority: GatewaySettings, deps: Gatewa
       return createHttpXmlGateway(common);
     case "http-json-base64":
       return createJsonBase64Gateway({ ...common, ...authority.jsonBase64 });
+    case "sandbox":
+      // Replies at once, every invoice checked in full, as `hoadon sandbox` does by default (but without its 1 s wait).
+      return createSandboxGateway({
+        baseUrl: authority.url,
+        username: authority.username,
+        password: deps.password,
+        timeoutMs: authority.timeoutMs,
+        replyDelayMs: 0,
+        trustedCertPem: deps.trustedCertPem,
+        clock: deps.clock,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      });
     default: {
       const never: never = kind;
       throw new DaemonError("CONFIG_INVALID", `Không có gateway "${String(never)}" / unknown gateway`);

@@ -23,7 +23,9 @@
  *
  * A batch the T-VAN took but for which no result (204) came within `replyDeadlineMs` is polled on, and each such
  * poll is an attempt on the authority's side (`overdue`, failure `no-result`): the "timeout after acceptance" of
- * issue 5, the evidence `hoadon audit outages` reports.
+ * issue 5, the evidence `hoadon audit outages` reports. The first such poll also raises the give-up alarm: one
+ * `result-overdue` event row per batch (kept across restarts), an error in the log, `hoadon status` counts it. The
+ * forwarder never gives the invoices up: it keeps asking until the result comes.
  *
  * Every HTTP call is an `attempts` row; every reply is kept raw. At start, leases of a previous process are ended
  * (one daemon per store), so a crash mid-send is recovered at once instead of after the lease.
@@ -41,6 +43,7 @@ import {
   claimBatch,
   createBatches,
   nextBatchDueAt,
+  raiseResultOverdue,
   readyBatchCount,
   releaseLeases,
   retryHoldUntil,
@@ -79,6 +82,14 @@ export type ForwarderEvent =
       readonly side: Side;
       readonly cause: string;
       readonly nextAttemptAt: number;
+    }
+  | {
+      /** The give-up alarm: the T-VAN took the batch, its result is past the reply deadline (once per batch). */
+      readonly type: "result-overdue";
+      readonly batchId: number;
+      readonly mtdiep: string;
+      readonly submittedAt: number;
+      readonly waitedMs: number;
     }
   | {
       readonly type: "invoice-accepted";
@@ -201,8 +212,10 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   let probePast: number | undefined;
   /** The batch left out of the claim now running. */
   let probing: number | undefined;
-  /** Batches whose result is overdue and already reported. */
-  const overdueLogged = new Set<number>();
+  /** Invoices whose damaged stored bytes were already reported. */
+  const unreadableLogged = new Set<number>();
+  /** Batches whose give-up alarm is known to be raised (saves a store lookup per poll). */
+  const overdueRaised = new Set<number>();
 
   /** A round got a usable answer from the gateway: the endpoint works. */
   function roundWorked(batchId: number): void {
@@ -312,7 +325,15 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     } finally {
       builtByMtdiep.clear();
     }
-    const { batches, oversized } = created;
+    const { batches, oversized, unreadable } = created;
+    for (const u of unreadable) {
+      if (unreadableLogged.has(u.invoiceId)) continue;
+      unreadableLogged.add(u.invoiceId);
+      log.error(
+        { invoice: u.invoiceId, problem: u.problem },
+        "stored invoice bytes damaged: not sent, left pending; run hoadon audit verify and restore from a backup",
+      );
+    }
     for (const b of batches) {
       log.info({ batch: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes }, "batch created");
       emit({ type: "batch-created", batchId: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes });
@@ -347,7 +368,13 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
    * (one commit, one fsync).
    */
   function applyReplies(job: ClaimedBatch, fetched: readonly FetchedReply[], attempts: AttemptRecord[]): void {
-    db.transaction(() => applyRepliesNow(job, fetched, attempts)).immediate();
+    try {
+      db.transaction(() => applyRepliesNow(job, fetched, attempts)).immediate();
+    } catch (err) {
+      // Rolled back, the alarm row with it: raise it again next round.
+      overdueRaised.delete(job.id);
+      throw err;
+    }
   }
 
   function applyRepliesNow(job: ClaimedBatch, fetched: readonly FetchedReply[], attempts: AttemptRecord[]): void {
@@ -376,9 +403,29 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         pollFailures.delete(job.id);
         const waited = job.submittedAt === undefined ? 0 : now - job.submittedAt;
         const overdue = waited > replyDeadlineMs;
-        if (overdue && !overdueLogged.has(job.id)) {
-          overdueLogged.add(job.id);
-          log.warn({ batch: job.id, mtdiep: job.mtdiep, waitedMs: waited }, "authority result overdue");
+        if (overdue && job.submittedAt !== undefined && !overdueRaised.has(job.id)) {
+          overdueRaised.add(job.id);
+          const raised = raiseResultOverdue(db, {
+            batchId: job.id,
+            mtdiep: job.mtdiep,
+            at: now,
+            submittedAt: job.submittedAt,
+            deadlineMs: replyDeadlineMs,
+            received: verdict.kind === "received",
+          });
+          if (raised) {
+            log.error(
+              { batch: job.id, mtdiep: job.mtdiep, waitedMs: waited, deadlineMs: replyDeadlineMs },
+              "authority result overdue: still asking; see hoadon status and hoadon audit outages",
+            );
+            emit({
+              type: "result-overdue",
+              batchId: job.id,
+              mtdiep: job.mtdiep,
+              submittedAt: job.submittedAt,
+              waitedMs: waited,
+            });
+          }
         }
         settlePoll(db, {
           batchId: job.id,

@@ -14,9 +14,13 @@
  * affected (unsent at some point of the window, or in its batches) with whether each went late: the T-VAN took it
  * after its deadline (end of its Vietnam-local issue day), or it is still unsent past it.
  *
+ * The report also lists the give-up alarms (`result-overdue` events, one per batch): batches whose result did not
+ * come within the reply deadline, with when the T-VAN took them and whether the result came since.
+ *
  * Pure over the database: read-only queries, no clock (the caller passes `now`).
  */
 import type BetterSqlite3 from "better-sqlite3";
+import { type OverdueResult, overdueResults } from "../store/outbox.js";
 
 type Db = BetterSqlite3.Database;
 
@@ -71,6 +75,8 @@ export interface OutageReport {
   readonly to: number | undefined;
   readonly now: number;
   readonly outages: readonly Outage[];
+  /** Give-up alarms whose wait overlaps [from, to]: the result missing past the deadline, oldest batch first. */
+  readonly resultsOverdue: readonly OverdueResult[];
 }
 
 /** Options of {@link outageReport}. */
@@ -205,6 +211,7 @@ export function outageReport(db: Db, opts: OutageOptions): OutageReport {
     from: opts.from,
     to: opts.to,
     now: opts.now,
+    resultsOverdue: overdueResults(db).filter((r) => r.submittedAt <= to && (r.resultAt ?? opts.now) >= from),
     outages: chosen.map((w, i) => {
       const invoices = affectedInvoices(db, w, sent, opts.now);
       return {

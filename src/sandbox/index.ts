@@ -13,9 +13,19 @@ export {
   parseFaults,
 } from "./faults.js";
 export {
+  createSandboxGateway,
+  inProcessClient,
+  type SandboxGateway,
+  type SandboxGatewayOptions,
+} from "./in-process.js";
+export {
+  createSandboxCore,
   type Sandbox,
+  type SandboxCore,
   type SandboxFault,
   type SandboxOptions,
+  type SandboxRequest,
+  type SandboxResult,
   type SandboxRoute,
   type SandboxStats,
   startSandbox,

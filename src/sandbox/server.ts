@@ -21,6 +21,9 @@
  *
  * Faults: one-shot ones injected by tests ({@link SandboxFault}, each used once), and a {@link FaultPlan} drawn
  * request by request (`hoadon sandbox --faults`, see faults.ts). Duplicates are always counted.
+ *
+ * The authority itself ({@link createSandboxCore}) knows nothing of sockets: {@link startSandbox} serves it over
+ * HTTP, the `sandbox` gateway (in-process.ts) calls it directly.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -126,8 +129,39 @@ interface Answer {
 const LTBAO_RE = /<LTBao>(\d+)<\/LTBao>/;
 const MLTDIEP_RE = /<MLTDiep>([^<]*)<\/MLTDiep>/;
 
-/** Starts the sandbox and resolves once it listens. */
-export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
+/** A request as the sandbox sees it, whatever carried it (HTTP, or an in-process call). */
+export interface SandboxRequest {
+  readonly method: string;
+  /** Path and query, e.g. `/v1/messages/ABC/replies`. */
+  readonly url: string;
+  /** Header names in lower case. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  /** The body, or undefined when it was longer than {@link SandboxCore.maxBodyBytes}. */
+  readonly body: Buffer | undefined;
+}
+
+/** What the sandbox does with a request: answer it, or close the connection without an answer. */
+export type SandboxResult =
+  | { readonly kind: "answer"; readonly status: number; readonly body: unknown }
+  | { readonly kind: "drop" };
+
+/**
+ * The sandbox authority without its transport: the message store, the checks (authority.ts), the replies and the
+ * faults. The HTTP server ({@link startSandbox}) and the in-process gateway (in-process.ts) both drive it, so they
+ * answer alike.
+ */
+export interface SandboxCore {
+  readonly maxBodyBytes: number;
+  handle(req: SandboxRequest): Promise<SandboxResult>;
+  /** Inside a `down` window of the fault plan (the sandbox is not listening). */
+  isDown(): boolean;
+  stats(): SandboxStats;
+  injectFault(fault: SandboxFault): void;
+  expireTokens(): void;
+}
+
+/** The sandbox authority, ready to handle requests (no transport; see {@link SandboxCore}). */
+export function createSandboxCore(opts: Omit<SandboxOptions, "host" | "port" | "tls">): SandboxCore {
   const clock = opts.clock ?? systemClock;
   const log = (opts.log ?? silentLogger).child({ mod: "sandbox" });
   const replyDelayMs = opts.replyDelayMs ?? 1000;
@@ -157,13 +191,13 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     return i < 0 ? undefined : oneShot.splice(i, 1)[0];
   }
 
-  function bearerOk(req: IncomingMessage): boolean {
+  function bearerOk(req: SandboxRequest): boolean {
     const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
     const exp = m?.[1] ? tokens.get(m[1]) : undefined;
     return exp !== undefined && exp > clock.now();
   }
 
-  function basicOk(req: IncomingMessage): boolean {
+  function basicOk(req: SandboxRequest): boolean {
     const got = Buffer.from(req.headers.authorization ?? "");
     const want = Buffer.from(basic);
     return got.length === want.length && timingSafeEqual(got, want);
@@ -281,7 +315,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
     );
   }
 
-  function submitXml(req: IncomingMessage, body: Buffer): Answer {
+  function submitXml(req: SandboxRequest, body: Buffer): Answer {
     let xml = body;
     if ((req.headers["content-type"] ?? "").includes("json")) {
       try {
@@ -346,30 +380,23 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   }
 
   /** Answers the request with `answer` after the plan's latency, unless a fault loses or holds the answer. */
-  async function answerWith(
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: SandboxRoute,
-    answer: Answer,
-    processed: boolean,
-  ): Promise<void> {
+  async function answerWith(route: SandboxRoute, answer: Answer, processed: boolean): Promise<SandboxResult> {
     const after = processed ? faults.after(route) : undefined;
     const wait = faults.latencyMs(route) + (after?.kind === "timeout" ? after.holdMs : 0);
     if (after?.kind === "drop") {
       log.info({ route }, "fault: answer dropped after processing");
-      req.socket.destroy();
-      return;
+      return { kind: "drop" };
     }
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     if (after?.kind === "ghost") {
       log.info({ route }, "fault: 500 after processing");
-      return send(res, { status: 500, body: { error: "Lỗi giả lập sau khi đã xử lý" } });
+      return { kind: "answer", status: 500, body: { error: "Lỗi giả lập sau khi đã xử lý" } };
     }
-    send(res, answer);
+    return { kind: "answer", ...answer };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://sandbox");
+  async function handle(req: SandboxRequest): Promise<SandboxResult> {
+    const url = new URL(req.url, "http://sandbox");
     const repliesMatch = /^\/v1\/messages\/([^/]+)\/replies$/.exec(url.pathname);
     const post = req.method === "POST";
     const json = url.pathname.startsWith("/ftvan-hddt/");
@@ -381,24 +408,24 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
           : req.method === "GET" && (repliesMatch || url.pathname === "/ftvan-hddt/tbao/tcuu/tcuutbao")
             ? "replies"
             : undefined;
-    if (!route) return send(res, { status: 404, body: { error: "Không có đường dẫn này" } });
-    const body = await readBody(req, maxBody);
-    if (body === undefined) return send(res, { status: 413, body: { error: `Thân yêu cầu vượt ${maxBody} byte` } });
+    if (!route) return { kind: "answer", status: 404, body: { error: "Không có đường dẫn này" } };
+    const body = req.body;
+    if (body === undefined)
+      return { kind: "answer", status: 413, body: { error: `Thân yêu cầu vượt ${maxBody} byte` } };
     const fault = takeFault(route);
     if (fault?.kind === "drop") {
       log.info({ route }, "fault: connection dropped");
-      req.socket.destroy();
-      return;
+      return { kind: "drop" };
     }
     if (fault?.kind === "status") {
       log.info({ route, status: fault.status }, "fault: status");
-      return send(res, { status: fault.status, body: { error: "Lỗi giả lập" } });
+      return { kind: "answer", status: fault.status, body: { error: "Lỗi giả lập" } };
     }
     const before = faults.before(route, clock.now() - startedAt);
     if (before) {
       log.info({ route, status: before.status, fault: before.why }, "fault: answered without processing");
       const text = before.why === "outage" ? "Hệ thống T-VAN đang bảo trì (giả lập)" : "Lỗi máy chủ (giả lập)";
-      return answerWith(req, res, route, { status: before.status, body: { error: text } }, false);
+      return answerWith(route, { status: before.status, body: { error: text } }, false);
     }
     let answer: Answer;
     if (route === "login") answer = login(body);
@@ -410,10 +437,45 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
       log.info({ route, ms: fault.ms }, "fault: answer delayed");
       await new Promise((r) => setTimeout(r, fault.ms));
     }
-    await answerWith(req, res, route, answer, true);
+    return answerWith(route, answer, true);
   }
 
-  const sockets = new Set<Socket>();
+  // `down` windows run on real time (a clock cannot close a listening socket), from when the sandbox was made.
+  const t0 = performance.now();
+  return {
+    maxBodyBytes: maxBody,
+    handle,
+    isDown: () => faults.plan.windows.some((w) => w.kind === "down" && inWindow(w, performance.now() - t0)),
+    stats(): SandboxStats {
+      return { ...counters, acceptedByMccqt: Object.fromEntries(acceptedByMccqt), faults: faults.counts() };
+    },
+    injectFault(fault: SandboxFault): void {
+      oneShot.push(fault);
+    },
+    expireTokens(): void {
+      tokens.clear();
+    },
+  };
+}
+
+/** Starts the sandbox and resolves once it listens. */
+export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
+  const log = (opts.log ?? silentLogger).child({ mod: "sandbox" });
+  const core = createSandboxCore(opts);
+  const downPlanned = (opts.faults ?? NO_FAULTS).windows.some((w) => w.kind === "down");
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await readBody(req, core.maxBodyBytes);
+    const result = await core.handle({
+      method: req.method ?? "GET",
+      url: req.url ?? "/",
+      headers: { authorization: req.headers.authorization, "content-type": req.headers["content-type"] },
+      body,
+    });
+    if (result.kind === "drop") req.socket.destroy();
+    else send(res, result);
+  }
+
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       log.error({ err }, "sandbox handler failed");
@@ -424,6 +486,7 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const server = opts.tls
     ? createTlsServer({ cert: opts.tls.certPem, key: opts.tls.keyPem }, onRequest)
     : createServer(onRequest);
+  const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
@@ -442,12 +505,12 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
   const url = `${opts.tls ? "https" : "http"}://${host}:${port}`;
   log.info({ url }, "sandbox listening");
 
-  // `down` windows: real timers (they close the listening socket, which a clock cannot do).
+  // `down` windows: the listening socket is closed and opened again.
   let closed = false;
   let down = false;
-  const downTimer = faults.plan.windows.some((w) => w.kind === "down")
+  const downTimer = downPlanned
     ? setInterval(() => {
-        const want = faults.plan.windows.some((w) => w.kind === "down" && inWindow(w, performance.now() - t0));
+        const want = core.isDown();
         if (closed || want === down) return;
         down = want;
         if (want) {
@@ -460,7 +523,6 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         }
       }, 50)
     : undefined;
-  const t0 = performance.now();
 
   return {
     url,
@@ -478,15 +540,9 @@ export async function startSandbox(opts: SandboxOptions): Promise<Sandbox> {
         server.closeAllConnections();
       });
     },
-    stats(): SandboxStats {
-      return { ...counters, acceptedByMccqt: Object.fromEntries(acceptedByMccqt), faults: faults.counts() };
-    },
-    injectFault(fault: SandboxFault): void {
-      oneShot.push(fault);
-    },
-    expireTokens(): void {
-      tokens.clear();
-    },
+    stats: () => core.stats(),
+    injectFault: (fault) => core.injectFault(fault),
+    expireTokens: () => core.expireTokens(),
   };
 }
 

@@ -7,6 +7,7 @@ import type { JournalRange } from "../ingest/journal-sink.js";
 import type { FindIssuedInvoice, InvoiceNumberRef } from "../invoice/index.js";
 import type { Db } from "./db.js";
 import { linkJournal } from "./journal.js";
+import { packSignedXml } from "./signed-xml.js";
 
 export const GENESIS_CHAIN = "0".repeat(64);
 
@@ -37,6 +38,7 @@ export interface NewInvoiceRow {
   readonly nlap: string;
   readonly total: number;
   readonly qr: string;
+  /** The exact signed bytes; stored compressed (src/store/signed-xml.ts), `sha256` and `chain` are over these. */
   readonly signedXml: Buffer;
   readonly sha256: string;
   readonly chain: string;
@@ -91,10 +93,10 @@ export function ingestStore(db: Db): IngestStore {
      VALUES (@registerId, @receiptId, @driver, @receivedAt, @issuedAt, @raw, @receiptJson)`,
   );
   const insInvoice = db.prepare(
-    `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, sha256, chain,
-                           created_at, deadline_at)
-     VALUES (@receiptRow, @khmshdon, @khhdon, @shdon, @mccqt, @nlap, @total, @qr, @signedXml, @sha256, @chain,
-             @createdAt, @deadlineAt)`,
+    `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, signed_xml_size,
+                           sha256, chain, created_at, deadline_at)
+     VALUES (@receiptRow, @khmshdon, @khhdon, @shdon, @mccqt, @nlap, @total, @qr, @signedXml, @signedXmlSize,
+             @sha256, @chain, @createdAt, @deadlineAt)`,
   );
   const insDelivery = db.prepare("INSERT INTO deliveries (invoice_id, state, updated_at) VALUES (?, 'pending', ?)");
   const insQuarantine = db.prepare(
@@ -119,7 +121,7 @@ export function ingestStore(db: Db): IngestStore {
     nextCounter: (name) => (bump.get(name) as { value: number }).value,
     chainHead: () => head.get()?.chain ?? GENESIS_CHAIN,
     insertReceipt: (row) => Number(insReceipt.run({ ...row, raw: Buffer.from(row.raw) }).lastInsertRowid),
-    insertInvoice: (row) => Number(insInvoice.run(row).lastInsertRowid),
+    insertInvoice: (row) => Number(insInvoice.run({ ...row, ...packSignedXml(row.signedXml) }).lastInsertRowid),
     insertDelivery: (invoiceId, at) => {
       insDelivery.run(invoiceId, at);
     },

@@ -11,6 +11,13 @@
  */
 import { createHash } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
+import {
+  readSignedXml,
+  SignedXmlUnreadableError,
+  type StoredSignedXml,
+  signedXmlColumns,
+  signedXmlSizeSql,
+} from "./signed-xml.js";
 
 type Db = BetterSqlite3.Database;
 
@@ -41,7 +48,7 @@ export interface AttemptRecord {
 /** One invoice as the batch builder needs it. */
 export interface BatchInvoiceInput {
   readonly invoiceId: number;
-  /** The exact signed bytes from `invoices.signed_xml`. */
+  /** The exact signed bytes of the invoice (src/store/signed-xml.ts). */
   readonly signedXml: Buffer;
 }
 
@@ -95,6 +102,11 @@ export interface CreateBatchesResult {
   readonly batches: readonly CreatedBatch[];
   /** Invoices that can never fit in a message (bigger than `maxBytes` alone); their deliveries are rejected. */
   readonly oversized: readonly SettledInvoice[];
+  /**
+   * Invoices whose stored bytes no longer give back what was signed (sha256 or zlib check failed): left out and left
+   * `pending`, never sent as they are.
+   */
+  readonly unreadable: readonly { readonly invoiceId: number; readonly problem: string }[];
 }
 
 /** A batch taken by {@link claimBatch}; the caller owns it until `leaseUntil`. */
@@ -175,6 +187,34 @@ export interface OutboxStatus {
   readonly lastAccepted: { readonly invoiceId: number; readonly mccqt: string; readonly at: number } | undefined;
   /** The deadline clock at `now` (spec §7.4: each invoice reaches the authority on its own day). */
   readonly deadline: DeadlineStatus;
+  /** Batches the T-VAN took whose result (204) is past the reply deadline and still missing (the give-up alarm). */
+  readonly resultsOverdue: ResultsOverdue;
+}
+
+/** Batches with a `result-overdue` alarm and no result yet. */
+export interface ResultsOverdue {
+  readonly batches: number;
+  /** Invoices in those batches. */
+  readonly invoices: number;
+  /** The one the T-VAN took first. */
+  readonly oldest: OverdueResult | undefined;
+}
+
+/** One `result-overdue` alarm (an `events` row) and its batch as it is now. */
+export interface OverdueResult {
+  readonly batchId: number;
+  readonly mtdiep: string;
+  /** When the T-VAN took the batch. */
+  readonly submittedAt: number;
+  /** When the alarm was raised (the deadline had passed by then). */
+  readonly raisedAt: number;
+  /** The reply deadline in force when it was raised. */
+  readonly deadlineMs: number;
+  readonly invoices: number;
+  /** The batch's state now: `submitted`/`received` while the result is still missing, `done`/`failed` once it came. */
+  readonly state: BatchState;
+  /** When the result finally came (the batch's last update once `done`/`failed`). */
+  readonly resultAt: number | undefined;
 }
 
 /** Same-day deadlines of the invoices not yet handed to the T-VAN. */
@@ -208,7 +248,7 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
   const run = db.transaction((): CreateBatchesResult => {
     const due = db
       .prepare<[number, number, number], { id: number; khmshdon: string; khhdon: string; nlap: string; size: number }>(
-        `SELECT i.id, i.khmshdon, i.khhdon, i.nlap, length(i.signed_xml) AS size
+        `SELECT i.id, i.khmshdon, i.khhdon, i.nlap, ${signedXmlSizeSql(db, "i")} AS size
            FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
           WHERE d.state = 'pending' AND i.created_at <= ? AND i.deadline_at <= ?
           ORDER BY i.id LIMIT ?`,
@@ -223,7 +263,9 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
       if (g) g.push(row);
       else groups.set(key, [row]);
     }
-    const loadXml = db.prepare<[number], { signed_xml: Buffer }>("SELECT signed_xml FROM invoices WHERE id = ?");
+    const loadXml = db.prepare<[number], StoredSignedXml & { sha256: string }>(
+      `SELECT ${signedXmlColumns(db)}, sha256 FROM invoices WHERE id = ?`,
+    );
     const insertBatch = db.prepare<
       [string, string, string, number, Buffer, number | null, string, number, number, number]
     >(
@@ -236,8 +278,10 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
     );
     const batches: CreatedBatch[] = [];
     const oversized: SettledInvoice[] = [];
+    const unreadable: { invoiceId: number; problem: string }[] = [];
     const budget = Math.max(opts.maxBytes - ENVELOPE_RESERVE, 0);
-    for (const rows of groups.values()) {
+    for (const group of groups.values()) {
+      const rows = [...group];
       let i = 0;
       while (i < rows.length && batches.length < maxBatches) {
         // Plan by the invoices' own sizes, then check the real message size after building.
@@ -250,7 +294,20 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
           n += 1;
         }
         let chosen = rows.slice(i, i + n);
-        let built = buildGroup(chosen);
+        let built: BuiltBatch;
+        try {
+          built = buildGroup(chosen);
+        } catch (err) {
+          if (!(err instanceof UnreadableInvoice)) throw err;
+          // Its stored bytes are damaged: it stays pending and is left out, so it never holds up the others
+          // (design.md invariant 8); `hoadon audit verify` names it. Plan again without it.
+          unreadable.push({ invoiceId: err.invoiceId, problem: err.message });
+          rows.splice(
+            rows.findIndex((r) => r.id === err.invoiceId),
+            1,
+          );
+          continue;
+        }
         while (built.xml.length > opts.maxBytes && chosen.length > 1) {
           // The reserve was too small (a long certificate chain): drop invoices from the tail until it fits.
           let excess = built.xml.length - opts.maxBytes;
@@ -307,7 +364,7 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
         });
       }
     }
-    return { batches, oversized };
+    return { batches, oversized, unreadable };
 
     function buildGroup(chosen: readonly { id: number; khmshdon: string; khhdon: string }[]): BuiltBatch {
       const first = chosen[0] as (typeof chosen)[number];
@@ -316,12 +373,33 @@ export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatches
         khhdon: first.khhdon,
         invoices: chosen.map((r) => ({
           invoiceId: r.id,
-          signedXml: (loadXml.get(r.id) as { signed_xml: Buffer }).signed_xml,
+          // Checked against its sha256 here: the batch's own hash is taken from these bytes.
+          signedXml: exactXml(r.id, loadXml.get(r.id)),
         })),
       });
     }
   });
   return run.immediate();
+}
+
+/** An invoice whose stored bytes do not give back what was signed. */
+class UnreadableInvoice extends Error {
+  constructor(
+    readonly invoiceId: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function exactXml(invoiceId: number, row: (StoredSignedXml & { sha256: string }) | undefined): Buffer {
+  if (!row) throw new Error(`no invoice ${invoiceId}`);
+  try {
+    return readSignedXml(row, row.sha256);
+  } catch (cause) {
+    if (cause instanceof SignedXmlUnreadableError) throw new UnreadableInvoice(invoiceId, cause.message);
+    throw cause;
+  }
 }
 
 function rejectOne(db: Db, invoiceId: number, now: number, error: string): SettledInvoice {
@@ -525,6 +603,88 @@ export function settlePoll(
   run.immediate();
 }
 
+/** Kind of the `events` row of the give-up alarm (migration 005). */
+export const RESULT_OVERDUE = "result-overdue";
+
+/**
+ * Raises the give-up alarm for a batch whose result is overdue: one `events` row (kind {@link RESULT_OVERDUE}) per
+ * batch, ever (a unique index, migration 005). Returns true when this call wrote it.
+ */
+export function raiseResultOverdue(
+  db: Db,
+  alarm: {
+    readonly batchId: number;
+    readonly mtdiep: string;
+    readonly at: number;
+    readonly submittedAt: number;
+    readonly deadlineMs: number;
+    /** The 999 (TTTNhan 0) came: the authority has the message, only its result is missing. */
+    readonly received: boolean;
+  },
+): boolean {
+  const detail = JSON.stringify({
+    batchId: alarm.batchId,
+    mtdiep: alarm.mtdiep,
+    submittedAt: alarm.submittedAt,
+    deadlineMs: alarm.deadlineMs,
+    received: alarm.received,
+  });
+  return (
+    db
+      .prepare<[number, string, string, number]>(
+        `INSERT INTO events (at, kind, register_id, detail) SELECT ?, ?, NULL, ?
+          WHERE NOT EXISTS (SELECT 1 FROM events WHERE kind = 'result-overdue' AND json_extract(detail, '$.batchId') = ?)`,
+      )
+      .run(alarm.at, RESULT_OVERDUE, detail, alarm.batchId).changes === 1
+  );
+}
+
+/** Every give-up alarm raised between `from` and `to` (epoch ms, inclusive), oldest batch first. */
+export function overdueResults(db: Db, range: { readonly from?: number; readonly to?: number } = {}): OverdueResult[] {
+  return db
+    .prepare<
+      [number, number],
+      {
+        batchId: number;
+        mtdiep: string;
+        submittedAt: number;
+        raisedAt: number;
+        deadlineMs: number;
+        invoices: number;
+        state: BatchState;
+        updatedAt: number;
+      }
+    >(
+      `SELECT b.id AS batchId, b.mtdiep, json_extract(e.detail, '$.submittedAt') AS submittedAt, e.at AS raisedAt,
+              json_extract(e.detail, '$.deadlineMs') AS deadlineMs, b.invoice_count AS invoices, b.state,
+              b.updated_at AS updatedAt
+         FROM events e JOIN batches b ON b.id = json_extract(e.detail, '$.batchId')
+        WHERE e.kind = 'result-overdue' AND e.at >= ? AND e.at <= ?
+        ORDER BY submittedAt, b.id`,
+    )
+    .all(range.from ?? Number.MIN_SAFE_INTEGER, range.to ?? Number.MAX_SAFE_INTEGER)
+    .map((r) => ({
+      batchId: r.batchId,
+      mtdiep: r.mtdiep,
+      submittedAt: r.submittedAt,
+      raisedAt: r.raisedAt,
+      deadlineMs: r.deadlineMs,
+      invoices: r.invoices,
+      state: r.state,
+      resultAt: r.state === "done" || r.state === "failed" ? r.updatedAt : undefined,
+    }));
+}
+
+/** The give-up alarms whose result is still missing (for `hoadon status`). */
+export function resultsOverdue(db: Db): ResultsOverdue {
+  const open = overdueResults(db).filter((r) => r.resultAt === undefined);
+  return {
+    batches: open.length,
+    invoices: open.reduce((n, r) => n + r.invoices, 0),
+    oldest: open[0],
+  };
+}
+
 /** Keeps a reply (raw bytes and parsed JSON). Returns false when a reply with that MTDiep was stored before. */
 export function storeReply(db: Db, batchId: number, reply: ReplyRecord, receivedAt: number): boolean {
   const info = db
@@ -619,12 +779,14 @@ export function batchXml(db: Db, batchId: number): Buffer {
     .get(batchId);
   if (!row) throw new Error(`no batch ${batchId}`);
   if (row.invoices_at === null) return row.xml;
+  // No per-invoice sha256 here: the whole message is checked against the batch's own below.
   const invoices = db
-    .prepare<[number], { signed_xml: Buffer }>(
-      `SELECT i.signed_xml FROM deliveries d JOIN invoices i ON i.id = d.invoice_id WHERE d.batch_id = ? ORDER BY i.id`,
+    .prepare<[number], StoredSignedXml>(
+      `SELECT ${signedXmlColumns(db, "i")} FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+        WHERE d.batch_id = ? ORDER BY i.id`,
     )
     .all(batchId)
-    .map((r) => hdonBytes(r.signed_xml));
+    .map((r) => hdonBytes(readSignedXml(r)));
   const xml = Buffer.concat([row.xml.subarray(0, row.invoices_at), ...invoices, row.xml.subarray(row.invoices_at)]);
   if (row.xml_sha256 !== null && sha256(xml) !== row.xml_sha256)
     throw new Error(`batch ${batchId}: reassembled bytes do not match the sha256 taken when it was built`);
@@ -705,6 +867,7 @@ export function outboxStatus(db: Db, now: number = Date.now()): OutboxStatus {
       : undefined,
     lastAccepted: last ? { invoiceId: last.id, mccqt: last.mccqt, at: last.updated_at } : undefined,
     deadline: deadlineStatus(db, now),
+    resultsOverdue: resultsOverdue(db),
   };
 }
 

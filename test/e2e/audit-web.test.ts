@@ -8,6 +8,7 @@ import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { startAuditHttp } from "../../src/audit/http.js";
 import { openStoreReadOnly } from "../../src/store/db.js";
+import { readSignedXml, type StoredSignedXml } from "../../src/store/signed-xml.js";
 import { runHoadon } from "../support/cli.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -46,8 +47,10 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
       expect(await page.textContent("#verdict")).toBe("Intact: 6");
 
       const xml = await fetch(`${web.url}/invoices/3.xml`);
-      const row = db.prepare("SELECT signed_xml FROM invoices WHERE id = 3").get() as { signed_xml: Buffer };
-      expect(Buffer.from(await xml.arrayBuffer()).equals(row.signed_xml)).toBe(true);
+      const row = db
+        .prepare("SELECT signed_xml, signed_xml_size, sha256 FROM invoices WHERE id = 3")
+        .get() as StoredSignedXml & { sha256: string };
+      expect(Buffer.from(await xml.arrayBuffer()).equals(readSignedXml(row, row.sha256))).toBe(true);
       for (const method of ["POST", "PUT", "DELETE"]) {
         const res = await fetch(`${web.url}/invoices/3`, { method });
         expect(res.status, method).toBe(405);

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { verifyStore } from "../../src/audit/verify-store.js";
+import { readSignedXml, type StoredSignedXml } from "../../src/store/signed-xml.js";
 import { runHoadon } from "../support/cli.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -34,10 +35,12 @@ describe("hoadon demo (the README's first command)", () => {
           ok: true,
           invoices: 20,
         });
-        const row = db.prepare("SELECT signed_xml FROM invoices WHERE shdon = 7").get() as { signed_xml: Buffer };
+        const row = db
+          .prepare("SELECT signed_xml, signed_xml_size, sha256 FROM invoices WHERE shdon = 7")
+          .get() as StoredSignedXml & { sha256: string };
         db.close();
         const file = join(dir, "invoice-7.xml");
-        writeFileSync(file, row.signed_xml);
+        writeFileSync(file, readSignedXml(row, row.sha256));
         if (hasXmlsec) {
           const x = spawnSync("xmlsec1", ["--verify", "--trusted-pem", cert, "--id-attr:Id", "DLHDon", file], {
             encoding: "utf8",

@@ -171,7 +171,7 @@ describe("hoadon audit outages", () => {
     expect(() => parseAuditTime("2026-11-20T10:00", "from", false)).toThrow(/USAGE|ISO/);
     expect(parseAuditTime("2026-11-20T10:00:00+07:00", "to", true)).toBe(Date.UTC(2026, 10, 20, 3));
     expect(AUDIT_OUTAGES_USAGE).toMatch(/^hoadon audit outages --db FILE/);
-    expect(formatOutageReport({ from: undefined, to: undefined, now: 0, outages: [] }).at(-1)).toBe(
+    expect(formatOutageReport({ from: undefined, to: undefined, now: 0, outages: [], resultsOverdue: [] }).at(-1)).toBe(
       "Không có sự cố nào / no outages.",
     );
   });

@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { MIGRATIONS } from "../../../src/store/migrations/index.js";
+import { packSignedXml } from "../../../src/store/signed-xml.js";
 
 export type Db = Database.Database;
 
@@ -54,10 +55,20 @@ export function seedInvoices(db: Db, invoices: readonly SeedInvoice[], now = Dat
     `INSERT INTO receipts (register_id, receipt_id, driver, received_at, issued_at, raw, receipt_json)
      VALUES ('till-1', ?, 'ndjson-v1', ?, ?, ?, '{}')`,
   );
+  // A store older than migration 005 has no signed_xml_size: its invoices are stored whole, as hoadon did then.
+  const compact =
+    (db
+      .prepare("SELECT count(*) AS n FROM pragma_table_info('invoices') WHERE name = 'signed_xml_size'")
+      .pluck()
+      .get() as number) > 0;
   const insInvoice = db.prepare(
-    `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, sha256, chain,
-                           created_at, deadline_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`,
+    compact
+      ? `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, signed_xml_size,
+                               sha256, chain, created_at, deadline_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?, ?)`
+      : `INSERT INTO invoices (receipt_row, khmshdon, khhdon, shdon, mccqt, nlap, total, qr, signed_xml, sha256, chain,
+                               created_at, deadline_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?, ?, ?)`,
   );
   const insDelivery = db.prepare(
     "INSERT INTO deliveries (invoice_id, state, batch_id, updated_at) VALUES (?, 'pending', NULL, ?)",
@@ -78,6 +89,8 @@ export function seedInvoices(db: Db, invoices: readonly SeedInvoice[], now = Dat
       const xml = Buffer.isBuffer(inv.xml) ? inv.xml : Buffer.from(inv.xml, "utf8");
       const sha = createHash("sha256").update(xml).digest("hex");
       const chain = createHash("sha256").update(lastChain()).update(xml).digest("hex");
+      // Stored as the write path stores it (store.insertInvoice): compressed, read back with readSignedXml.
+      const packed = compact ? packSignedXml(xml) : { signedXml: xml, signedXmlSize: null };
       const info = insInvoice.run(
         receipt.lastInsertRowid,
         inv.khmshdon,
@@ -86,7 +99,8 @@ export function seedInvoices(db: Db, invoices: readonly SeedInvoice[], now = Dat
         inv.mccqt,
         inv.nlap ?? "2026-11-20",
         inv.total ?? 0,
-        xml,
+        packed.signedXml,
+        ...(compact ? [packed.signedXmlSize] : []),
         sha,
         chain,
         at,
