@@ -6,6 +6,12 @@
  */
 import { z } from "zod";
 import { GatewayConfig } from "../forward/config.js";
+import {
+  ACTIVITY_RATIOS,
+  REDUCTION_AMOUNT_FIELD,
+  REDUCTION_NOTE_FIELD,
+  REDUCTION_NOTE_TEMPLATE,
+} from "../invoice/reduction.js";
 import { VatRate } from "../receipt/model.js";
 
 const taxCode = z
@@ -51,6 +57,95 @@ export const RateRuleConfig = z
     error: "from phải trước until / from must not be after until",
     path: ["until"],
   });
+
+const itemGroup = z
+  .string()
+  .min(1)
+  .max(50)
+  .transform((g) => g.normalize("NFC"));
+
+const ActivityRatioConfig = z
+  .enum(ACTIVITY_RATIOS)
+  .describe("Tỷ lệ % để tính thuế GTGT: 1% goods, 5% services, 3% production/transport/food and drink, 2% other.");
+
+/** One rule of the sales-invoice reduction schedule (src/invoice/reduction.ts). */
+export const ReductionRuleConfig = z
+  .object({
+    group: itemGroup.optional().describe("Item group (lines[].group); absent: every item without a rule of its own."),
+    percent: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .describe("How much of the activity ratio is cut, whole percent: 20 under NQ 204/2025; 0 = no reduction."),
+    from: z.iso.date().optional().describe("First day (NLap, Vietnam local date), inclusive; absent: since always."),
+    until: z.iso.date().optional().describe("Last day, inclusive; absent: until further notice."),
+  })
+  .refine((r) => r.from === undefined || r.until === undefined || r.from <= r.until, {
+    error: "from phải trước until / from must not be after until",
+    path: ["until"],
+  });
+
+/** Sales invoices (form 2) under the NQ 204/2025 reduction (spec §6.1). */
+export const SalesReductionConfig = z
+  .strictObject({
+    ratio: ActivityRatioConfig.describe(
+      "Tỷ lệ % để tính thuế GTGT of the shop's main activity (1%, 2%, 3%, 5%), for items whose group has none.",
+    ),
+    ratioByGroup: z
+      .record(z.string().min(1).max(50), ActivityRatioConfig)
+      .default({})
+      .transform((r) => Object.fromEntries(Object.entries(r).map(([g, v]) => [g.normalize("NFC"), v])))
+      .describe("The ratio per item group, for a shop with several activities ({ groceries: '1%', food: '3%' })."),
+    excludedGroups: z
+      .array(itemGroup)
+      .default([])
+      .describe("Groups the reduction does not cover (as for the 8% rate: excise goods such as beer, wine, tobacco)."),
+    rules: z
+      .array(ReductionRuleConfig)
+      .default([])
+      .describe(
+        "Dated rules on top of the law's window (20% from 2025-07-01 to 2026-12-31), after excludedGroups: a rule " +
+          "naming the group beats one for everything, a later rule beats an earlier one. Extend: { percent: 20, " +
+          "from: '2027-01-01', until: '2027-06-30' }; cut short: { percent: 0, from: '2026-10-01' }.",
+      ),
+    registerTotal: z
+      .enum(["reduced", "beforeReduction"])
+      .default("reduced")
+      .describe(
+        "[U] Which total the register prints, to reconcile within toleranceDong: 'reduced' (what the customer " +
+          "pays) or 'beforeReduction' (the sum of the lines). A difference beyond it holds the receipt.",
+      ),
+    note: z
+      .string()
+      .min(1)
+      .max(400)
+      .refine((n) => n.includes("{amount}"), { error: "ghi chú phải có {amount} / the note must contain {amount}" })
+      .default(REDUCTION_NOTE_TEMPLATE)
+      .describe("The note on the invoice; {amount} = the reduction in đồng (1.200), {percent} = the cut (20%)."),
+    placement: z
+      .enum(["TTKhac", "TGTKhac"])
+      .default("TTKhac")
+      .describe(
+        "[U] Where the amount goes: 'TTKhac' (note and amount as TToan/TTKhac entries) or 'TGTKhac' (the amount in " +
+          "TToan/TGTKhac, as Viettel's AMNOTE writes it; the note in TToan/TTKhac).",
+      ),
+    noteField: z.string().min(1).max(50).default(REDUCTION_NOTE_FIELD).describe("[U] TTruong of the note."),
+    amountField: z
+      .string()
+      .min(1)
+      .max(50)
+      .default(REDUCTION_AMOUNT_FIELD)
+      .describe("[U] TTruong of the amount (placement TTKhac)."),
+  })
+  .refine((r) => r.noteField !== r.amountField, {
+    error: "noteField và amountField phải khác nhau / noteField and amountField must differ",
+    path: ["amountField"],
+  })
+  .describe(
+    "Sales invoices (form 2) during the NQ 204/2025 reduction: the activity ratio is cut by 20%, the invoice shows " +
+      "the lines in full, the reduced total and a note with the amount. Required with form 2.",
+  );
 
 const REMOVED_INVOICE_KEYS: Readonly<Record<string, string>> = {
   defaultVatRate: "thay bằng invoice.rates: [{ rate }] / replaced by invoice.rates: [{ rate }]",
@@ -118,6 +213,7 @@ export const InvoiceConfig = z
         .min(0)
         .default(0)
         .describe("How far the lines may differ from the printed total before the receipt is held for review."),
+      salesReduction: SalesReductionConfig.optional(),
       anonymousBuyer: z
         .object({
           mode: z.enum(["omit", "empty", "name"]).default("omit"),
@@ -135,6 +231,12 @@ export const InvoiceConfig = z
           : undefined,
     },
   )
+  .refine((i) => i.form !== "2" || i.salesReduction !== undefined, {
+    error:
+      "hóa đơn bán hàng (form 2) cần salesReduction.ratio: tỷ lệ % tính thuế GTGT để giảm 20% theo NQ 204/2025 / " +
+      "a sales invoice (form 2) needs salesReduction.ratio, the activity ratio the NQ 204/2025 reduction cuts",
+    path: ["salesReduction"],
+  })
   .describe("How invoices are numbered and written.");
 
 export const SigningConfig = z
@@ -177,7 +279,9 @@ export type RegisterConfig = z.infer<typeof RegisterConfig>;
 
 export const AuthorityConfig = z
   .object({
-    url: z.url().describe("Base URL of the T-VAN (or the local sandbox)."),
+    url: z
+      .url()
+      .describe("Base URL of the T-VAN (or the local sandbox; with gateway: sandbox it only names the endpoint)."),
     username: z.string().min(1),
     passwordFile: z.string().optional(),
     passwordEnv: z.string().optional(),

@@ -6,6 +6,17 @@
 import type { Receipt, ReceiptLine, VatRate } from "../receipt/model.js";
 import { divRound, lineAmount, parseDecimal } from "../shared/money.js";
 import { dong as d, type Problem, problem as p } from "./problem.js";
+import {
+  type ActivityRatio,
+  DEFAULT_REDUCTION_XML,
+  groupReduction,
+  REDUCTION_NOTE_TEMPLATE,
+  type ReductionOnDate,
+  ratioHundredths,
+  reductionNote,
+  type SalesReductionXml,
+} from "./reduction.js";
+import { type TaxSchedule, treatmentOn } from "./treatment.js";
 import { amountInWords } from "./words.js";
 
 /** How a receipt becomes an invoice; a plain object the composition root maps from config. */
@@ -27,10 +38,18 @@ export interface ComputeOptions {
   /** How far (đồng) the computed total may differ from the printed total before the receipt is refused. */
   readonly toleranceDong: number;
   /**
-   * Sales invoices only: the NQ 204/2025 reduction note (spec §6.1), written to `TToan/TTKhac`. Ignored on VAT
-   * invoices, where the reduced rate is the `TSuat` itself.
+   * Sales invoices only: how the NQ 204/2025 reduction is computed and shown (spec §6.1). Needed whenever
+   * `reductionOn` cuts anything on the invoice date. Ignored on VAT invoices, where the reduced rate is the `TSuat`.
    */
-  readonly salesReductionNote?: string;
+  readonly salesReduction?: SalesReductionOptions;
+  /** The sales-invoice reduction in force on the invoice date (`reductionOn` of reduction.ts); absent: none. */
+  readonly reductionOn?: ReductionOnDate;
+  /**
+   * The whole rate and reduction schedule. A replacement (a refund becomes one) re-issues a sale of the replaced
+   * invoice's date, so its rates and reduction are resolved for that date rather than taken from the options,
+   * which are those of `issueDate`. Absent: every invoice gets the options' treatment.
+   */
+  readonly schedule?: TaxSchedule;
   /** Amount in words: "north" (nghìn, linh; default) or "south" (ngàn, lẻ). */
   readonly wordsStyle?: "north" | "south";
   /**
@@ -38,6 +57,23 @@ export interface ComputeOptions {
    * 2.1.0, spec §2.4; many registers print no unit) [U].
    */
   readonly defaultUnit?: string;
+}
+
+/** How a sales invoice shows the NQ 204/2025 reduction (config `invoice.salesReduction`). */
+export interface SalesReductionOptions {
+  /** "Tỷ lệ % để tính thuế GTGT" of the shop's main activity: for items whose group has none of its own. */
+  readonly ratio: ActivityRatio;
+  /** The ratio per item group (`lines[].group`), when the shop has several activities. */
+  readonly ratioByGroup?: Readonly<Record<string, ActivityRatio>>;
+  /** The note, with `{amount}` (đồng, "1.200") and `{percent}` ("20%"); default {@link REDUCTION_NOTE_TEMPLATE}. */
+  readonly note?: string;
+  /**
+   * Which total the register prints [U]: "reduced" (default: what the customer pays) or "beforeReduction" (the sum
+   * of the lines). The printed total is reconciled with that one, within `toleranceDong`.
+   */
+  readonly registerTotal?: "reduced" | "beforeReduction";
+  /** Where the amount and the note go in the XML [U]; default {@link DEFAULT_REDUCTION_XML}. */
+  readonly xml?: SalesReductionXml;
 }
 
 /** `TChat` (spec §2.3): 1 goods/service, 2 promotion, 3 trade discount, 4 note. */
@@ -117,8 +153,35 @@ export interface InvoiceDraft {
   readonly HTTToan: string;
   readonly buyer?: DraftBuyer;
   readonly related?: RelatedInvoice;
-  /** Sales invoices: the NQ 204/2025 reduction note for `TToan/TTKhac`. */
-  readonly salesReductionNote?: string;
+  /** Sales invoices: the NQ 204/2025 reduction, when it cuts anything; `TgTTTBSo` is already reduced by it. */
+  readonly salesReduction?: SalesReductionDraft;
+}
+
+/** One activity group of the reduction: the lines with the same ratio and cut. */
+export interface ReductionGroup {
+  /** The activity ratio, "3%". */
+  readonly ratio: ActivityRatio;
+  /** The cut, whole percent of the ratio (20). */
+  readonly percent: number;
+  /** Σ goods − Σ trade discounts of the group, đồng. */
+  readonly revenue: number;
+  /** round(revenue × ratio × percent), đồng. */
+  readonly amount: number;
+}
+
+/** The reduction as the invoice shows it. */
+export interface SalesReductionDraft {
+  /** Σ groups' amounts, đồng (> 0). */
+  readonly amount: number;
+  /** The note with the amount in it. */
+  readonly note: string;
+  /** The groups that are cut, in order of first appearance. */
+  readonly groups: readonly ReductionGroup[];
+  /**
+   * Where render puts it; carried in the draft (from the options) so the render call of the write path needs no
+   * further context.
+   */
+  readonly xml: SalesReductionXml;
 }
 
 /** What `computeInvoice` returns. `warnings` are differences within tolerance, worth a log line. */
@@ -225,13 +288,17 @@ interface Work {
  *   `carryRemainder`) so line nets add up exactly to the group net and line VATs to the group VAT.
  * - Net prices: `ThTien` = the printed amount; per rate group TThue = round(Σ ThTien × r/100), line VATs allocated
  *   the same way.
- * - Sales invoices (form 2): no rates; amounts as printed.
+ * - Sales invoices (form 2): no rates; amounts as printed; during the NQ 204/2025 reduction the total payable is
+ *   Σ lines − Σ trade discounts − the reduction (see `reduce`), with the reduction's amount and note.
  *
  * Checks, each a problem (never silently fixed): every line amount against quantity × unit price − discount (±1 đồng),
- * the computed total against the printed total (± `toleranceDong`), rate codes, a replacement without its reference.
+ * the computed total against the printed total (± `toleranceDong`; for a reduced sales invoice the reduced total, or
+ * the total before the reduction when the register prints that), rate codes, a replacement without its reference.
+ * A replacement is taxed as of the replaced invoice's date (`schedule`).
  */
-export function computeInvoice(receipt: Receipt, opts: ComputeOptions): ComputeResult {
+export function computeInvoice(receipt: Receipt, options: ComputeOptions): ComputeResult {
   const problems: Problem[] = [];
+  const opts = treatmentOfSale(receipt, options, problems);
   const related = checkHeader(receipt, opts, problems);
   const vatForm = opts.form === "1";
   const work: Work[] = [];
@@ -269,21 +336,31 @@ export function computeInvoice(receipt: Receipt, opts: ComputeOptions): ComputeR
   const discounts = sumOf(3);
   const TgTCThue = rateGroups.reduce((s, g) => s + g.ThTien, 0);
   const TgTThue = rateGroups.reduce((s, g) => s + g.TThue, 0);
-  const TgTTTBSo = vatForm ? TgTCThue + TgTThue : sumOf(1) - discounts;
+  const lineTotal = sumOf(1) - discounts;
+  if (!vatForm && lineTotal < 0) {
+    const vi = `Chiết khấu thương mại lớn hơn tiền hàng (${d(lineTotal)})`;
+    return { ok: false, problems: [p("GROUP_NEGATIVE", "lines", vi, `trade discounts exceed the goods`)] };
+  }
+  const salesReduction = vatForm ? undefined : reduce(work, opts, problems);
+  if (problems.length > 0) return { ok: false, problems };
+  const TgTTTBSo = vatForm ? TgTCThue + TgTThue : lineTotal - (salesReduction?.amount ?? 0);
   if (TgTTTBSo < 0) {
     const vi = `Chiết khấu thương mại lớn hơn tiền hàng (${d(TgTTTBSo)})`;
     return { ok: false, problems: [p("GROUP_NEGATIVE", "lines", vi, `trade discounts exceed the goods`)] };
   }
 
   const warnings: Problem[] = [];
-  const gap = Math.abs(TgTTTBSo - receipt.total);
-  if (gap > 0) {
-    const net = vatForm && !inclusive;
-    const vi = `Tổng tiền không khớp: máy in ${d(receipt.total)}, ${net ? "các dòng cộng thuế" : "các dòng cộng lại"} ${d(TgTTTBSo)}`;
-    const en = `totals do not add up: printed ${d(receipt.total)}, ${net ? "lines plus VAT" : "lines add up to"} ${d(TgTTTBSo)}`;
-    if (gap > opts.toleranceDong) return { ok: false, problems: [p("TOTAL_MISMATCH", "total", vi, en)] };
+  const mismatch = reconcile(receipt, {
+    TgTTTBSo,
+    lineTotal,
+    reduction: salesReduction?.amount ?? 0,
+    net: vatForm && !inclusive,
+    beforeReduction: opts.salesReduction?.registerTotal === "beforeReduction",
+  });
+  if (mismatch) {
+    if (mismatch.gap > opts.toleranceDong) return { ok: false, problems: [mismatch.problem] };
     // Within tolerance: the invoice keeps its own arithmetic (TgTTTBSo from the lines) and says so.
-    warnings.push(p("TOTAL_WITHIN_TOLERANCE", "total", vi, en));
+    warnings.push({ ...mismatch.problem, code: "TOTAL_WITHIN_TOLERANCE" });
   }
 
   const draft: InvoiceDraft = {
@@ -297,9 +374,123 @@ export function computeInvoice(receipt: Receipt, opts: ComputeOptions): ComputeR
     HTTToan: paymentText(receipt.payments),
     ...optional("buyer", buyerOf(receipt.buyer)),
     ...optional("related", related),
-    ...(!vatForm && opts.salesReductionNote ? { salesReductionNote: opts.salesReductionNote } : {}),
+    ...optional("salesReduction", salesReduction),
   };
   return { ok: true, draft, warnings };
+}
+
+/**
+ * The options a sale is computed with: as given, except for a replacement of an invoice of another day, which gets
+ * the rates and reduction of the replaced invoice's date from `schedule` (the sale's treatment is that of the sale).
+ */
+function treatmentOfSale(receipt: Receipt, opts: ComputeOptions, problems: Problem[]): ComputeOptions {
+  const date = receipt.kind === "replacement" ? receipt.replaces?.date : undefined;
+  if (date === undefined || opts.schedule === undefined || date === opts.issueDate) return opts;
+  try {
+    return { ...opts, ...treatmentOn(opts.schedule, date) };
+  } catch (e) {
+    const vi = `Không xác định được thuế suất ngày ${date} của hóa đơn bị thay thế`;
+    problems.push(p("OPTION_INVALID", "options.schedule", vi, (e as Error).message));
+    return opts;
+  }
+}
+
+/**
+ * The NQ 204/2025 reduction of a sales invoice (spec §6.1): the goods and trade-discount lines whose group is cut
+ * that day, grouped by (activity ratio, cut); per group round(revenue × ratio × cut); the sum. Undefined when
+ * nothing is cut (outside the reduction, only excluded groups, or an amount that rounds to 0).
+ */
+function reduce(work: readonly Work[], opts: ComputeOptions, problems: Problem[]): SalesReductionDraft | undefined {
+  const on = opts.reductionOn;
+  if (!on) return undefined;
+  const sr = opts.salesReduction;
+  const groups = new Map<string, { ratio: ActivityRatio; percent: number; revenue: number }>();
+  for (const w of work) {
+    if (w.sign === 0) continue;
+    const g = w.line.group;
+    const percent =
+      g !== undefined && Object.hasOwn(on.percentByGroup, g) ? (on.percentByGroup[g] as number) : on.defaultPercent;
+    if (percent === 0) continue;
+    if (!sr) {
+      const vi =
+        "Hóa đơn bán hàng trong thời gian giảm thuế theo NQ 204/2025 cần tỷ lệ % tính thuế GTGT (invoice.salesReduction.ratio)";
+      const en =
+        "a sales invoice under the NQ 204/2025 reduction needs the activity ratio (invoice.salesReduction.ratio)";
+      problems.push(p("SALES_REDUCTION_UNCONFIGURED", "options.salesReduction", vi, en));
+      return undefined;
+    }
+    const own = g !== undefined && sr.ratioByGroup !== undefined && Object.hasOwn(sr.ratioByGroup, g);
+    const ratio = own ? (sr.ratioByGroup?.[g as string] as ActivityRatio) : sr.ratio;
+    if (ratioHundredths(ratio) === undefined) {
+      const path = own ? `options.salesReduction.ratioByGroup.${g}` : "options.salesReduction.ratio";
+      problems.push(
+        p("RATIO_UNKNOWN", path, `Tỷ lệ "${ratio}" không hợp lệ (1%, 2%, 3%, 5%)`, "unknown activity ratio"),
+      );
+      return undefined;
+    }
+    const key = `${ratio}|${percent}`;
+    const group = groups.get(key) ?? { ratio, percent, revenue: 0 };
+    group.revenue += w.sign * w.line.amount;
+    groups.set(key, group);
+  }
+  const out: ReductionGroup[] = [];
+  for (const g of groups.values()) {
+    if (g.revenue < 0) {
+      const vi = `Chiết khấu thương mại nhóm tỷ lệ ${g.ratio} lớn hơn tiền hàng (${d(g.revenue)})`;
+      problems.push(p("GROUP_NEGATIVE", "lines", vi, `trade discounts of the ${g.ratio} activity exceed its goods`));
+      continue;
+    }
+    const amount = groupReduction(g.revenue, ratioHundredths(g.ratio) as number, g.percent);
+    if (amount > 0) out.push({ ...g, amount });
+  }
+  const amount = out.reduce((s, g) => s + g.amount, 0);
+  if (amount === 0 || !sr || problems.length > 0) return undefined;
+  const note = reductionNote(
+    sr.note ?? REDUCTION_NOTE_TEMPLATE,
+    amount,
+    out.map((g) => g.percent),
+  );
+  return { amount, note, groups: out, xml: sr.xml ?? DEFAULT_REDUCTION_XML };
+}
+
+/** The printed total against the invoice's (spec §6.4): the gap and the problem that says it, or undefined. */
+function reconcile(
+  receipt: Receipt,
+  t: { TgTTTBSo: number; lineTotal: number; reduction: number; net: boolean; beforeReduction: boolean },
+): { gap: number; problem: Problem } | undefined {
+  const printed = receipt.total;
+  const compared = t.reduction > 0 && t.beforeReduction ? t.lineTotal : t.TgTTTBSo;
+  const gap = Math.abs(compared - printed);
+  if (gap === 0) return undefined;
+  const head = `Tổng tiền không khớp: máy in ${d(printed)}`;
+  const enHead = `totals do not add up: printed ${d(printed)}`;
+  if (t.reduction === 0) {
+    const vi = `${head}, ${t.net ? "các dòng cộng thuế" : "các dòng cộng lại"} ${d(t.TgTTTBSo)}`;
+    const en = `${enHead}, ${t.net ? "lines plus VAT" : "lines add up to"} ${d(t.TgTTTBSo)}`;
+    return { gap, problem: p("TOTAL_MISMATCH", "total", vi, en) };
+  }
+  const r = d(t.reduction);
+  let vi: string;
+  let en: string;
+  if (t.beforeReduction) {
+    vi = `${head}, các dòng cộng lại (trước khi giảm ${r} theo NQ 204/2025) ${d(t.lineTotal)}`;
+    en = `${enHead}, lines add up to (before the NQ 204/2025 reduction of ${r}) ${d(t.lineTotal)}`;
+    if (printed === t.TgTTTBSo) {
+      vi += "; máy in tổng đã giảm: nếu đúng vậy, đặt invoice.salesReduction.registerTotal: reduced";
+      en +=
+        "; the register printed the reduced total: if it always does, set invoice.salesReduction.registerTotal: reduced";
+    }
+  } else {
+    vi = `${head}, các dòng cộng lại ${d(t.lineTotal)} trừ ${r} giảm theo NQ 204/2025 còn ${d(t.TgTTTBSo)}`;
+    en = `${enHead}, lines add up to ${d(t.lineTotal)} less the NQ 204/2025 reduction of ${r}: ${d(t.TgTTTBSo)}`;
+    if (printed === t.lineTotal) {
+      vi += "; máy in tổng trước khi giảm: nếu đúng vậy, đặt invoice.salesReduction.registerTotal: beforeReduction";
+      en +=
+        "; the register printed the total before the reduction: if it always does, set " +
+        "invoice.salesReduction.registerTotal: beforeReduction";
+    }
+  }
+  return { gap, problem: p("TOTAL_MISMATCH", "total", vi, en) };
 }
 
 /** Options, currency and the replacement reference; returns `TTHDLQuan` for a replacement. */

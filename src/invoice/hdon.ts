@@ -9,6 +9,7 @@ import { vatRateHundredths } from "./compute.js";
 import { MCCQT_RE } from "./numbering.js";
 import { dong, InvoiceInvalidError, type Problem, problem } from "./problem.js";
 import { QR_MAX_LENGTH } from "./qr.js";
+import { noteStatesAmount, REDUCTION_AMOUNT_FIELD, REDUCTION_NOTE_FIELD } from "./reduction.js";
 import { LINE_VAT_FIELD } from "./render.js";
 import { parseWords } from "./words.js";
 import { childOf, childrenOf, readXmlTree, textOf, type XNode } from "./xml-read.js";
@@ -93,6 +94,12 @@ export interface InvoiceFacts {
   readonly TgTCThue?: string;
   readonly TgTThue?: string;
   readonly TTCKTMai?: string;
+  /** `TToan/TGTKhac` (other deductions): on a sales invoice, where some producers put the NQ 204/2025 reduction. */
+  readonly TGTKhac?: string;
+  /** The NQ 204/2025 reduction amount from `TToan/TTKhac` (the configured amount field), when present. */
+  readonly reductionAmount?: string;
+  /** The NQ 204/2025 reduction note from `TToan/TTKhac` (the configured note field), when present. */
+  readonly reductionNote?: string;
   readonly TgTTTBSo: string;
   readonly TgTTTBChu: string;
   readonly rates: readonly FactRate[];
@@ -103,6 +110,15 @@ export interface InvoiceFacts {
 export type FactsResult =
   | { readonly ok: true; readonly facts: InvoiceFacts }
   | { readonly ok: false; readonly problems: readonly Problem[] };
+
+/** Options for {@link readInvoiceFacts}. */
+export interface ReadFactsOptions {
+  /**
+   * `TTruong` names of the NQ 204/2025 reduction in `TToan/TTKhac` (config `invoice.salesReduction.noteField`,
+   * `amountField`); default {@link REDUCTION_NOTE_FIELD}, {@link REDUCTION_AMOUNT_FIELD}.
+   */
+  readonly reductionFields?: { readonly note: string; readonly amount: string };
+}
 
 /** Larger than any invoice (a whole 206 batch is ≤ 2 MB, addendum §1d). */
 const MAX_XML_CHARS = 2_000_000;
@@ -118,7 +134,7 @@ function defined<T extends object>(o: T): T {
  * DOCTYPE (and so any entity trick) is refused before parsing (design.md "Security"), well-formedness is checked by
  * fast-xml-parser's validator, and every value stays a string exactly as written (tax codes keep leading zeros).
  */
-export function readInvoiceFacts(xml: string): FactsResult {
+export function readInvoiceFacts(xml: string, opts: ReadFactsOptions = {}): FactsResult {
   const fail = (code: string, vi: string, en: string): FactsResult => ({
     ok: false,
     problems: [problem(code, "HDon", vi, en)],
@@ -179,6 +195,13 @@ export function readInvoiceFacts(xml: string): FactsResult {
     (r): FactRate =>
       defined({ TSuat: textOf(r, "TSuat") ?? "", ThTien: textOf(r, "ThTien") ?? "", TThue: textOf(r, "TThue") }),
   );
+  const fields = opts.reductionFields ?? { note: REDUCTION_NOTE_FIELD, amount: REDUCTION_AMOUNT_FIELD };
+  const toanKhac = childrenOf(childOf(toan, "TTKhac"), "TTin");
+  const entry = (name: string): string | undefined =>
+    textOf(
+      toanKhac.find((t) => textOf(t, "TTruong") === name),
+      "DLieu",
+    );
   const facts: InvoiceFacts = defined({
     id: dl.attrs["Id"],
     PBan: textOf(tt, "PBan"),
@@ -193,6 +216,9 @@ export function readInvoiceFacts(xml: string): FactsResult {
     TgTCThue: textOf(toan, "TgTCThue"),
     TgTThue: textOf(toan, "TgTThue"),
     TTCKTMai: textOf(toan, "TTCKTMai"),
+    TGTKhac: textOf(toan, "TGTKhac"),
+    reductionAmount: entry(fields.amount),
+    reductionNote: entry(fields.note),
     TgTTTBSo: required.TgTTTBSo as string,
     TgTTTBChu: required.TgTTTBChu as string,
     rates,
@@ -209,13 +235,64 @@ export interface ArithmeticOptions {
 
 const S6 = 1_000_000n;
 
+/** The largest activity ratio (5%, services) in hundredths of a percent: no reduction can exceed that VAT. */
+const MAX_RATIO_HUNDREDTHS = 500n;
+
+/**
+ * The NQ 204/2025 reduction a sales invoice shows (6-decimal scaled; 0n when none), with its problems: two amounts
+ * that differ, a negative amount or one larger than the whole VAT of the highest ratio, a note missing or not
+ * stating the amount, an amount missing where the note says there is one.
+ */
+function salesReduction(
+  facts: InvoiceFacts,
+  before: bigint,
+  num: (path: string, v: string | undefined) => bigint | undefined,
+  add: (code: string, path: string, vi: string, en: string) => void,
+): bigint {
+  const inElement = num("TToan/TGTKhac", facts.TGTKhac);
+  const inEntry = num("TToan/TTKhac", facts.reductionAmount);
+  if (inElement !== undefined && inEntry !== undefined && inElement !== inEntry) {
+    const vi = `Số tiền giảm ghi hai nơi khác nhau: TGTKhac ${dong(divRound(inElement, S6))}, TTKhac ${dong(divRound(inEntry, S6))}`;
+    add("REDUCTION_MISMATCH", "TToan/TGTKhac", vi, "the reduction amount differs between TGTKhac and TTKhac");
+  }
+  const amount = inElement ?? inEntry;
+  if (amount === undefined || amount === 0n) {
+    if (facts.reductionNote !== undefined) {
+      const vi = "Có ghi chú giảm thuế theo NQ 204/2025 nhưng không có số tiền giảm (TGTKhac hoặc TTKhac)";
+      add("REDUCTION_AMOUNT_MISSING", "TToan/TTKhac", vi, "the reduction note has no amount (TGTKhac or TTKhac)");
+    }
+    return 0n;
+  }
+  const at = inElement !== undefined ? "TToan/TGTKhac" : "TToan/TTKhac";
+  if (amount < 0n || amount % S6 !== 0n) {
+    add("REDUCTION_INVALID", at, "Số tiền giảm phải là số đồng nguyên dương", "the reduction must be whole đồng > 0");
+    return amount;
+  }
+  // Σ round(revenue_g × ratio_g × cut_g) ≤ revenue × 5% (+ ½ đồng of rounding per line).
+  const lines = BigInt(facts.lines.length);
+  if (amount * 10_000n * 2n > before * MAX_RATIO_HUNDREDTHS * 2n + lines * S6 * 10_000n) {
+    const vi = `Số tiền giảm ${dong(divRound(amount, S6))} lớn hơn toàn bộ thuế GTGT theo tỷ lệ cao nhất (5%) của ${dong(divRound(before, S6))}`;
+    add("REDUCTION_TOO_LARGE", at, vi, "the reduction exceeds the whole VAT at the highest ratio (5%)");
+  }
+  if (facts.reductionNote === undefined) {
+    const vi = "Thiếu ghi chú số tiền đã giảm theo NQ 204/2025 (TToan/TTKhac)";
+    add("REDUCTION_NOTE_MISSING", "TToan/TTKhac", vi, "the NQ 204/2025 reduction note is missing");
+  } else if (!noteStatesAmount(facts.reductionNote, amount / S6)) {
+    const vi = `Ghi chú giảm thuế không ghi đúng số tiền đã giảm ${dong(amount / S6)}`;
+    add("REDUCTION_NOTE_MISMATCH", "TToan/TTKhac", vi, "the reduction note does not state the reduction amount");
+  }
+  return amount;
+}
+
 /**
  * Check an invoice's arithmetic (spec §6.4): each goods line SLuong × DGia − STCKhau ≈ ThTien; per `TSuat`, the lines
  * (goods − trade discounts) add up to `LTSuat/ThTien`, line VATs (when written) to `TThue`, and `TThue` is
  * round(ThTien × r) within 1 đồng (the VAT-inclusive split may differ by that much); the groups add up to
- * `TgTCThue`/`TgTThue`, and those to `TgTTTBSo` (sales invoices: the lines do); `TTCKTMai` is the sum of the
- * trade discounts; and `TgTTTBChu` spells `TgTTTBSo`. Fees and other deductions (`DSLPhi`, `TGTKhac`) are not
- * supported and count as a mismatch.
+ * `TgTCThue`/`TgTThue`, and those to `TgTTTBSo` (sales invoices: the lines do, less the NQ 204/2025 reduction when
+ * the invoice shows one — its amount in `TGTKhac` or `TToan/TTKhac`, at most 5% of the lines (the whole VAT of the
+ * highest activity ratio), and the note stating that amount); `TTCKTMai` is the sum of the trade discounts; and
+ * `TgTTTBChu` spells `TgTTTBSo`. Fees and other deductions on a VAT invoice (`DSLPhi`, `TGTKhac`) are not supported
+ * and count as a mismatch.
  */
 export function checkArithmetic(facts: InvoiceFacts, opts: ArithmeticOptions = {}): Problem[] {
   const problems: Problem[] = [];
@@ -356,13 +433,24 @@ export function checkArithmetic(facts: InvoiceFacts, opts: ArithmeticOptions = {
         "TgTTTBSo ≠ TgTCThue + TgTThue",
       );
     }
-  } else if (tgTTTBSo !== undefined && tgTTTBSo !== goods - discounts) {
-    add(
-      "TOTAL_MISMATCH",
-      "TToan/TgTTTBSo",
-      `TgTTTBSo ${show(tgTTTBSo)} khác tổng các dòng ${show(goods - discounts)}`,
-      "TgTTTBSo ≠ Σ lines",
-    );
+  } else {
+    const reduction = salesReduction(facts, goods - discounts, num, add);
+    if (tgTTTBSo !== undefined && reduction === 0n && tgTTTBSo !== goods - discounts) {
+      add(
+        "TOTAL_MISMATCH",
+        "TToan/TgTTTBSo",
+        `TgTTTBSo ${show(tgTTTBSo)} khác tổng các dòng ${show(goods - discounts)}`,
+        "TgTTTBSo ≠ Σ lines",
+      );
+    } else if (tgTTTBSo !== undefined && tgTTTBSo !== goods - discounts - reduction) {
+      add(
+        "TOTAL_MISMATCH",
+        "TToan/TgTTTBSo",
+        `TgTTTBSo ${show(tgTTTBSo)} khác tổng các dòng ${show(goods - discounts)} trừ số tiền giảm theo NQ 204/2025 ` +
+          `${show(reduction)} = ${show(goods - discounts - reduction)}`,
+        "TgTTTBSo ≠ Σ lines − the NQ 204/2025 reduction",
+      );
+    }
   }
 
   if (tgTTTBSo !== undefined) {

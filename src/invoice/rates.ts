@@ -57,8 +57,8 @@ export function isIsoDate(s: string): boolean {
   return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
 }
 
-/** Whether `rule` is in force on `date` (both `YYYY-MM-DD`; string order is date order). */
-export function ruleInForce(rule: RateRule, date: string): boolean {
+/** Whether a dated rule (a rate, a reduction) is in force on `date` (both `YYYY-MM-DD`; string order is date order). */
+export function ruleInForce(rule: { readonly from?: string; readonly until?: string }, date: string): boolean {
   return (rule.from === undefined || rule.from <= date) && (rule.until === undefined || date <= rule.until);
 }
 

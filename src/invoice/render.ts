@@ -107,9 +107,6 @@ export const ANONYMOUS_BUYER_TEXT = "Bán cho người tiêu dùng";
 /** `TTruong` of the line VAT entry, as on the real 2.1.0 cash-register invoice (addendum §1a). */
 export const LINE_VAT_FIELD = "Tiền thuế";
 
-/** `TTruong` of the sales-invoice reduction note in `TToan/TTKhac` (as AMNOTE writes it; addendum sources). */
-export const SALES_REDUCTION_FIELD = "NQ204_GTTGT";
-
 /** The profile's `NBan`/`NMua` elements in schema order; anything else goes to that element's `TTKhac`. */
 const PARTY_ELEMENTS = {
   "2.1": {
@@ -324,6 +321,28 @@ export function checkRender(draft: InvoiceDraft, ctx: RenderContext): Problem[] 
     c.amount(`${at}/TThue`, "TThue", g.TThue);
   });
   for (const k of ["TgTCThue", "TgTThue", "TTCKTMai", "TgTTTBSo"] as const) c.amount(`TToan/${k}`, k, draft[k]);
+  const red = draft.salesReduction;
+  if (red) {
+    if (draft.form !== "2") {
+      const vi = "Chỉ hóa đơn bán hàng mới ghi số tiền giảm theo NQ 204/2025";
+      c.add("REDUCTION_NOT_SALES", "TToan/TTKhac", vi, "only a sales invoice carries the NQ 204/2025 reduction");
+    }
+    c.amount("TToan/TTKhac", "NQ 204", red.amount);
+    c.text("TToan/TTKhac", "DLieu", red.note, true);
+    c.clean("TToan/TTKhac", red.note);
+    const { placement, noteField, amountField } = red.xml;
+    if (placement !== "TTKhac" && placement !== "TGTKhac") {
+      c.add("OPTION_INVALID", "TToan", `Vị trí "${placement}" không hỗ trợ`, "placement must be TTKhac or TGTKhac");
+    }
+    for (const f of placement === "TTKhac" ? [noteField, amountField] : [noteField]) {
+      if (f === "") c.add("FIELD_MISSING", "TToan/TTKhac/TTin/TTruong", "Thiếu tên trường", "TTruong is required");
+      c.clean("TToan/TTKhac/TTin/TTruong", f);
+    }
+    if (placement === "TTKhac" && noteField === amountField) {
+      const vi = "Tên trường ghi chú và số tiền giảm trùng nhau";
+      c.add("OPTION_INVALID", "TToan/TTKhac", vi, "the note and the amount need different TTruong names");
+    }
+  }
   if (draft.form === "1" && (draft.TgTCThue === undefined || draft.TgTThue === undefined)) {
     c.add("FIELD_MISSING", "TToan/TgTCThue", "Thiếu tổng tiền chưa thuế/tiền thuế", "VAT totals are required");
   }
@@ -488,10 +507,19 @@ export function renderDlhdon(draft: InvoiceDraft, ctx: RenderContext): RenderedD
     }
     ttoan += textEl("TgTCThue", draft.TgTCThue as number) + textEl("TgTThue", draft.TgTThue as number);
   }
+  // Sales invoices under NQ 204/2025 (spec §6.1): lines at their full amounts, TgTTTBSo already reduced, and the
+  // reduction as a note and an amount; where the amount goes is not settled by public sources [U].
+  const red = draft.salesReduction;
   ttoan +=
-    optEl("TTCKTMai", draft.TTCKTMai) + textEl("TgTTTBSo", draft.TgTTTBSo) + textEl("TgTTTBChu", draft.TgTTTBChu);
-  if (!vatForm && draft.salesReductionNote) {
-    ttoan += ttkhac(ttin(SALES_REDUCTION_FIELD, "string", draft.salesReductionNote));
+    optEl("TTCKTMai", draft.TTCKTMai) +
+    (red?.xml.placement === "TGTKhac" ? textEl("TGTKhac", red.amount) : "") +
+    textEl("TgTTTBSo", draft.TgTTTBSo) +
+    textEl("TgTTTBChu", draft.TgTTTBChu);
+  if (red) {
+    ttoan += ttkhac(
+      ttin(red.xml.noteField, "string", red.note) +
+        (red.xml.placement === "TTKhac" ? ttin(red.xml.amountField, "numeric", red.amount) : ""),
+    );
   }
 
   const ndhdon =

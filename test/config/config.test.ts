@@ -5,6 +5,8 @@ import { parse } from "yaml";
 import { z } from "zod";
 import { configJsonSchema } from "../../src/config/json-schema.js";
 import { ConfigInvalidError, type DriverCatalogue, loadConfig, validateConfig } from "../../src/config/load.js";
+import { REDUCTION_NOTE_TEMPLATE } from "../../src/invoice/index.js";
+import { recorderSettings } from "../../src/main.js";
 import { tempDir } from "../support/tmp.js";
 
 const catalogue: DriverCatalogue = {
@@ -82,6 +84,45 @@ describe("config files in the repo", () => {
   it("shop.example.yaml is valid", () => {
     const raw = parse(readFileSync("config/shop.example.yaml", "utf8"));
     expect(validateConfig(raw, catalogue, "/etc/hoadon").issues).toEqual([]);
+  });
+
+  it("shop.example.yaml's commented household-shop salesReduction is valid and reaches the write path's settings", () => {
+    const text = readFileSync("config/shop.example.yaml", "utf8");
+    const lines = text.split("\n");
+    const start = lines.findIndex((l) => l.startsWith("  # salesReduction:"));
+    let end = start;
+    while (lines[end + 1]?.startsWith("  #")) end += 1;
+    expect(end - start).toBeGreaterThan(10);
+    const block = lines.slice(start, end + 1).map((l) => l.replace("# ", ""));
+    const raw = parse([...lines.slice(0, start), ...block, ...lines.slice(end + 1)].join("\n"));
+    raw.invoice.form = "2";
+    const { config, issues } = validateConfig(raw, catalogue, "/etc/hoadon");
+    expect(issues).toEqual([]);
+    const settings = recorderSettings(config as NonNullable<typeof config>);
+    expect(settings.compute.salesReduction).toEqual({
+      ratio: "3%",
+      ratioByGroup: { grocery: "1%" },
+      note: REDUCTION_NOTE_TEMPLATE,
+      registerTotal: "reduced",
+      xml: { placement: "TTKhac", noteField: "NQ204_GTTGT", amountField: "NQ204_SoTienGiam" },
+    });
+    expect(settings.reductionRules).toEqual([
+      { group: "beer", percent: 0 },
+      { group: "wine", percent: 0 },
+      { group: "tobacco", percent: 0 },
+      { percent: 20, from: "2027-01-01", until: "2027-06-30" },
+    ]);
+  });
+
+  it("refuses form 2 without salesReduction, an unknown ratio, a note without {amount}, equal field names", () => {
+    const raw = parse(readFileSync("config/shop.example.yaml", "utf8"));
+    raw.invoice.form = "2";
+    const paths = (): string[] => validateConfig(raw, catalogue, "/etc/hoadon").issues.map((i) => i.path);
+    expect(paths()).toEqual(["invoice.salesReduction"]);
+    raw.invoice.salesReduction = { ratio: "4%", note: "Đã giảm" };
+    expect(paths()).toEqual(["invoice.salesReduction.ratio", "invoice.salesReduction.note"]);
+    raw.invoice.salesReduction = { ratio: "1%", noteField: "X", amountField: "X" };
+    expect(paths()).toEqual(["invoice.salesReduction.amountField"]);
   });
 
   it("config/hoadon.schema.json is what the zod schema generates (regenerate: hoadon config-schema)", async () => {

@@ -271,7 +271,7 @@ describe("computeInvoice", () => {
     expect(problems(computeInvoice({ ...SAMPLE, kind: "replacement" }, OPTS))).toEqual(["REPLACES_MISSING replaces"]);
   });
 
-  it("makes a sales invoice (form 2): no rates, amounts as printed, the reduction note", () => {
+  it("makes a sales invoice (form 2): no rates, lines as printed, the NQ 204 reduction off the total", () => {
     const d = ok(
       computeInvoice(
         receipt({
@@ -279,9 +279,14 @@ describe("computeInvoice", () => {
             { name: "Phở", unit: "Bát", quantity: "2", unitPrice: 55000, amount: 110000, vatRate: "8%" },
             { kind: "discount", name: "Giảm giá", amount: 10000 },
           ],
-          total: 100_000,
+          total: 99_400,
         }),
-        { ...OPTS, form: "2", salesReductionNote: "Đã giảm 20% …" },
+        {
+          ...OPTS,
+          form: "2",
+          salesReduction: { ratio: "3%" },
+          reductionOn: { defaultPercent: 20, percentByGroup: {} },
+        },
       ),
     );
     expect(d.rateGroups).toEqual([]);
@@ -291,7 +296,11 @@ describe("computeInvoice", () => {
       ["55000", 110000, undefined, undefined],
       [undefined, 10000, undefined, undefined],
     ]);
-    expect([d.TTCKTMai, d.TgTTTBSo, d.salesReductionNote]).toEqual([10000, 100_000, "Đã giảm 20% …"]);
+    // 100 000 × 3% × 20% = 600.
+    expect([d.TTCKTMai, d.TgTTTBSo, d.salesReduction?.amount]).toEqual([10000, 99_400, 600]);
+    expect(d.salesReduction?.note).toBe(
+      "Đã giảm 600 đồng tương ứng 20% mức tỷ lệ % để tính thuế giá trị gia tăng theo Nghị quyết số 204/2025/QH15",
+    );
   });
 
   it("keeps only the buyer fields given, and carries the replaced invoice", () => {

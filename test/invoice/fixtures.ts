@@ -16,10 +16,13 @@ import {
   type IssuedInvoice,
   lookupQr,
   type RateRule,
+  type ReductionRule,
   type RenderContext,
-  ratesOn,
   renderDlhdon,
   STATUTORY_RATES,
+  STATUTORY_SALES_REDUCTION,
+  type TaxSchedule,
+  treatmentOn,
 } from "../../src/invoice/index.js";
 import { Receipt } from "../../src/receipt/model.js";
 import { vnDateTime } from "../../src/shared/clock.js";
@@ -41,6 +44,8 @@ export interface CaseContext {
   };
   /** The shop's rate rules (after `STATUTORY_RATES`), resolved on `render.nlap` like the write path does. */
   readonly rates?: readonly RateRule[];
+  /** The shop's sales-invoice reduction rules (after `STATUTORY_SALES_REDUCTION`), resolved the same way. */
+  readonly reduction?: readonly ReductionRule[];
   readonly render: RenderContext;
   readonly mccqt: string;
   /** For a refund case: the invoice `original.json` was issued as. */
@@ -77,14 +82,14 @@ export function buildCase(name: string, signer?: XmlSigner): BuiltCase {
   }
   const nlap = context.render.nlap;
   let compute = context.compute as ComputeOptions;
-  if (context.rates) {
-    const day = ratesOn([...STATUTORY_RATES, ...context.rates], nlap);
-    compute = {
-      ...compute,
-      defaultVatRate: day.defaultVatRate,
-      ratesByGroup: day.ratesByGroup,
-      ratesNotInForce: day.notInForce,
+  if (context.rates || context.reduction) {
+    // As src/record.ts computeOptionsOn: the treatment of NLap, and the schedule for a replacement's own date.
+    const schedule: TaxSchedule = {
+      rates: [...STATUTORY_RATES, ...(context.rates ?? [])],
+      reduction: [...STATUTORY_SALES_REDUCTION, ...(context.reduction ?? [])],
+      holdRatesNotInForce: true,
     };
+    compute = { ...compute, ...treatmentOn(schedule, nlap), schedule };
   }
   const computed = computeInvoice(receipt, { ...compute, issueDate: nlap });
   if (!computed.ok) throw new Error(`${name}: ${JSON.stringify(computed.problems)}`);
