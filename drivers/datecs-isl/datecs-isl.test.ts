@@ -13,9 +13,18 @@ import {
   type Side,
   toHex,
 } from "../../src/driver-api/index.js";
-import type { ReceiptInput } from "../../src/receipt/model.js";
+import { Receipt, type ReceiptInput } from "../../src/receipt/model.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
-import { type HostCommand, hostFrame, nextSeq, projectReceipt, receiptCommands, setTimeCommand } from "./encode.js";
+import {
+  type HostCommand,
+  hostFrame,
+  nextSeq,
+  projectReceipt,
+  receiptCommands,
+  type StornoReference,
+  setTimeCommand,
+  UnencodableReceiptError,
+} from "./encode.js";
 import { CMD } from "./engine.js";
 import { createDeframer, type DeframeEvent, encodeFrame, escapeData, type Framing, unescapeData } from "./frame.js";
 import { type DatecsOptions, datecsIsl, resolveOptions } from "./index.js";
@@ -435,6 +444,174 @@ describe("device role", () => {
     ]);
   });
 
+  it("turns a storno naming its sale (StUNP) into a refund whose close answer waits for the commit", () => {
+    const p = pos();
+    p.send(CMD.SET_TIME, "21-11-26 09:00:00");
+    const opened = p.send(CMD.STORNO_OLD, "1,0000,1,ST-1,R0000003,A-1,201126100215,02000001#Khách trả 1 ly");
+    expect(answer("old", opened).status).toBe("80 90 88 80 86 9a"); // 1.4 storno open, 2.3 receipt open
+    p.send(CMD.SALE, "Trà đào\tC45000.00*1#ly");
+    p.send(CMD.PAYMENT, "\t");
+    const [r] = receiptsOf(p.send(CMD.CLOSE));
+    expect(r?.receipt).toEqual({
+      receiptId: "ST-1",
+      issuedAt: "2026-11-21T09:00:00+07:00",
+      kind: "refund",
+      replaces: { receiptId: "A-1", note: "Khách trả 1 ly" },
+      pricesIncludeVat: true,
+      lines: [{ name: "Trà đào", unit: "ly", quantity: "1", unitPrice: 45000, amount: 45000, vatRate: "8%" }],
+      payments: [{ method: "cash", amount: 45000 }],
+      total: 45000,
+    });
+    expect(Receipt.safeParse(r?.receipt).success).toBe(true);
+    // Nothing stored: the storno is open again (1.4 + 2.3) and a new close commits it.
+    expect(answer("old", [{ type: "reply", bytes: r!.reply(FAILED)! }]).status).toBe("a0 90 88 80 86 9a");
+    const [again] = receiptsOf(p.send(CMD.CLOSE));
+    expect(again?.receipt).toEqual(r?.receipt);
+    expect(answer("old", [{ type: "reply", bytes: again!.reply(OK)! }])).toEqual({ text: "0001,0001", status: CLEAN });
+    // A storno whose own UNP is its sale's would look like a resend of the sale: the printer numbers it instead.
+    p.send(CMD.STORNO_OLD, "1,0000,1,A-1,R0000003,A-1,201126100215,02000001");
+    p.send(CMD.SALE, "Bánh\tC15000.00");
+    p.send(CMD.PAYMENT, "\t");
+    const [same] = receiptsOf(p.send(CMD.CLOSE));
+    expect(same?.receipt).toMatchObject({ receiptId: "20261121T090000-0000002", replaces: { receiptId: "A-1" } });
+    same!.reply(OK);
+    // A reason letter without text gives the replacement's note (E: entered wrongly).
+    p.send(CMD.STORNO_OLD, "1,0000,1,ST-2,E0000004,A-2,201126100500,02000001");
+    p.send(CMD.SALE, "Bánh\tC15000.00");
+    p.send(CMD.PAYMENT, "\t");
+    expect(receiptsOf(p.send(CMD.CLOSE))[0]?.receipt).toMatchObject({
+      replaces: { receiptId: "A-2", note: "Thay thế do nhập sai trên máy tính tiền (phiếu hủy storno)" },
+    });
+  });
+
+  it("reads the X storno's NSale as the sale it reverses; the printer numbers the storno", () => {
+    const p = pos({ framing: "x", encoding: "utf-8" });
+    p.send(CMD.SET_TIME, "21-11-26 09:00:00\t");
+    p.send(CMD.STORNO_X, "1\t0000\t1\t1\t3\t20-11-26 10:02:15\t02000001\t\t\tTrả hàng\tQUAY1-20261120-00003\t");
+    p.send(CMD.SALE, "Trà đào\t3\t45000.00\t1\t0\t\t0\t");
+    p.send(CMD.PAYMENT, "0\t45000.00\t");
+    expect(receiptsOf(p.send(CMD.CLOSE))[0]?.receipt).toMatchObject({
+      receiptId: "20261121T090000-0000001",
+      kind: "refund",
+      replaces: { receiptId: "QUAY1-20261120-00003", note: "Trả hàng" },
+      total: 45000,
+    });
+  });
+
+  it("names a sale closed without a UNP by the id this printer gave it, never another printer's", () => {
+    const p = pos();
+    p.send(CMD.SET_TIME, "20-11-26 10:02:15");
+    p.send(CMD.OPEN, "1,0000,1");
+    p.send(CMD.SALE, "Nước\tC6000.00*2");
+    p.send(CMD.PAYMENT, "\t");
+    const [sale] = receiptsOf(p.send(CMD.CLOSE));
+    sale!.reply(OK);
+    expect(answer("old", p.send(CMD.LAST_DOCUMENT)).text).toBe("0000001");
+    p.advance(60_000);
+    p.send(CMD.STORNO_OLD, "1,0000,1,R0000001,,201126100215,02000001");
+    p.send(CMD.SALE, "Nước\tC6000.00*1");
+    p.send(CMD.PAYMENT, "\t");
+    const [storno] = receiptsOf(p.send(CMD.CLOSE));
+    expect((storno!.receipt as ReceiptInput).replaces).toEqual({
+      receiptId: (sale!.receipt as ReceiptInput).receiptId,
+    });
+    expect((sale!.receipt as ReceiptInput).receiptId).toBe("20261120T100215-0000001");
+    storno!.reply(OK);
+    // Another fiscal memory, or no date: nothing to name. Kept for a person, answered like a printer.
+    for (const open of ["1,0000,1,R0000001,,201126100215,02999999", "1,0000,1,R0000001"]) {
+      p.send(CMD.STORNO_OLD, open);
+      p.send(CMD.SALE, "Nước\tC6000.00");
+      p.send(CMD.PAYMENT, "\t");
+      const events = p.send(CMD.CLOSE);
+      expect(receiptsOf(events)).toEqual([]);
+      expect(problemsOf(events)).toMatchObject([
+        { code: "STORNO_UNSUPPORTED", detail: expect.stringContaining("names no sale hoadon can find") },
+      ]);
+      expect(answer("old", events).status).toBe(CLEAN);
+    }
+  });
+
+  it("keeps storno receipts for a person with storno: quarantine", () => {
+    const p = pos({ storno: "quarantine" });
+    p.send(CMD.STORNO_OLD, "1,0000,1,ST-1,R0000003,A-1,201126100215,02000001");
+    p.send(CMD.SALE, "Bánh\tC15000.00");
+    p.send(CMD.PAYMENT, "\t");
+    const events = p.send(CMD.CLOSE);
+    expect(receiptsOf(events)).toEqual([]);
+    expect(problemsOf(events)).toMatchObject([
+      { code: "STORNO_UNSUPPORTED", detail: expect.stringContaining("option storno: quarantine") },
+    ]);
+  });
+
+  const PLU = {
+    "1": { name: "Cà phê sữa đá", price: 29000, tax: "C", unit: "ly" },
+    "0042": { name: "Bia Tiger Crystal lon 330ml", price: 21000, tax: "D", unit: "lon" },
+  } as const;
+
+  it("sells programmed articles (3Ah) from the PLU table, and refuses an unknown PLU instead of guessing", () => {
+    const p = pos({ plu: PLU });
+    p.send(CMD.OPEN, "1,0000,1,P-1");
+    expect(answer("old", p.send(CMD.PLU_SALE, "1*2")).status).toBe(OPEN);
+    p.send(CMD.PLU_SALE, "42*6;-6000.00");
+    p.send(CMD.PLU_SALE, "1#25000.00");
+    p.send(CMD.PLU_SALE, "-1#25000.00"); // void of the line just sold
+    const unknown = p.send(CMD.PLU_SALE, "7*1");
+    expect(problemsOf(unknown)).toMatchObject([
+      { code: "DECODE_FAILED", detail: expect.stringContaining("PLU 7 không có trong bảng PLU (tùy chọn plu)") },
+    ]);
+    expect(answer("old", unknown).status).toBe("a1 80 88 80 86 9a"); // syntax error, receipt still open
+    p.send(CMD.PAYMENT, "\t");
+    const [r] = receiptsOf(p.send(CMD.CLOSE));
+    expect((r!.receipt as ReceiptInput).lines).toEqual([
+      { name: "Cà phê sữa đá", unit: "ly", quantity: "2", unitPrice: 29000, amount: 58000, vatRate: "8%" },
+      {
+        name: "Bia Tiger Crystal lon 330ml",
+        unit: "lon",
+        quantity: "6",
+        unitPrice: 21000,
+        discount: 6000,
+        amount: 120000,
+        vatRate: "10%",
+      },
+    ]);
+    expect((r!.receipt as ReceiptInput).total).toBe(178000);
+  });
+
+  it("sells PLUs in X framing (PLU, quantity, price, discount)", () => {
+    const p = pos({ framing: "x", encoding: "utf-8", plu: PLU });
+    p.send(CMD.OPEN, "1\t0000\tP-2\t1\t\t");
+    p.send(CMD.PLU_SALE, "0042\t2\t\t2\t10.00\t");
+    expect(answer("x", p.send(CMD.PLU_SALE, "9\t1\t")).text).toBe("-100001\t");
+    p.send(CMD.PAYMENT, "0\t37800.00\t");
+    expect(receiptsOf(p.send(CMD.CLOSE))[0]?.receipt).toMatchObject({
+      lines: [{ name: "Bia Tiger Crystal lon 330ml", quantity: "2", unitPrice: 21000, discount: 4200, amount: 37800 }],
+      total: 37800,
+    });
+  });
+
+  it("validates the PLU table at config load", () => {
+    const issues = (plu: unknown, extra: object = {}) =>
+      datecsIsl.options.safeParse({ plu, ...extra }).error?.issues.map((i) => `${i.path.join(".")}: ${i.message}`) ??
+      [];
+    expect(issues(PLU)).toEqual([]);
+    expect(issues({ "1": { name: "Trà", price: 10000, tax: "G" } })[0]).toMatch(/^plu\.1\.tax: nhóm thuế G chưa có/);
+    expect(issues({ "1": { name: "Trà", price: 10000, tax: "C" } }, { taxGroups: { C: null } })).toHaveLength(1);
+    expect(issues({ "01": { name: "A", price: 1, tax: "C" }, "1": { name: "B", price: 1, tax: "C" } })[0]).toMatch(
+      /trùng/,
+    );
+    expect(issues({ "1": { name: "Trà", price: 10000.5, tax: "C" } })[0]).toMatch(/số đồng nguyên/);
+    expect(issues({ x1: { name: "Trà", price: 1, tax: "C" } })).toHaveLength(1);
+    expect(issues({ "1": { name: "Trà", price: 1, tax: "C", color: "red" } })).toHaveLength(1);
+  });
+
+  it("asks the session for SYN every 60 ms while a commit runs, in both roles", () => {
+    for (const role of ["device", "tap"] as const) {
+      const busy = datecsIsl.busySignalFor?.(options({ role }));
+      expect(busy?.everyMs).toBe(60);
+      expect(hex(busy!.bytes)).toBe("16");
+    }
+  });
+
   it("reports its own identity on 5Ah and answers the seller tax code on 63h", () => {
     const p = pos({ device: { serial: "DT654321", model: "FP-2000", taxId: "0312345673" } });
     const events = p.send(CMD.DIAGNOSTICS, "1");
@@ -514,6 +691,36 @@ describe("tap role", () => {
     expect(t.forwarded.register.at(-1)).toEqual(closeAnswer);
   });
 
+  it("holds the close answer while the commit runs, dropping the printer's repeat to the POS's resend", () => {
+    const t = tap();
+    openAndPay(t);
+    const closeAnswer = dev(0x24, CMD.CLOSE, "0001,0001", st);
+    const [r] = receiptsOf(t.feed("device", closeAnswer));
+    const before = t.forwarded.register.length;
+    // A slow commit: the POS resends 38h, the printer repeats its answer; the POS must not see it yet.
+    t.feed("register", host(0x24, CMD.CLOSE, ""));
+    expect(t.feed("device", closeAnswer)).toEqual([]);
+    expect(t.forwarded.register).toHaveLength(before);
+    expect(r!.reply(OK)).toEqual(closeAnswer);
+    // Committed: a later repeat passes on as any printer answer does.
+    t.feed("register", host(0x24, CMD.CLOSE, ""));
+    t.feed("device", closeAnswer);
+    expect(t.forwarded.register.at(-1)).toEqual(closeAnswer);
+  });
+
+  it("takes a storno the printer accepted as a refund", () => {
+    const t = tap();
+    t.feed("register", host(0x21, CMD.STORNO_OLD, "1,0000,1,ST-9,R0000003,T-1,201126100215,02000001"));
+    t.feed("device", dev(0x21, CMD.STORNO_OLD, "0002,0002", fromHex("80 90 88 80 86 9a")));
+    t.feed("register", host(0x22, CMD.SALE, "Kem đánh răng P/S 180g\tC32000.00*1#tuýp"));
+    t.feed("device", dev(0x22, CMD.SALE, ""));
+    t.feed("register", host(0x23, CMD.PAYMENT, "\t"));
+    t.feed("device", dev(0x23, CMD.PAYMENT, "R+0.00"));
+    t.feed("register", host(0x24, CMD.CLOSE, ""));
+    const [r] = receiptsOf(t.feed("device", dev(0x24, CMD.CLOSE, "0002,0002", st)));
+    expect(r?.receipt).toMatchObject({ receiptId: "ST-9", kind: "refund", replaces: { receiptId: "T-1" } });
+  });
+
   it("reports a receipt the printer closed but hoadon could not store when the line closes", () => {
     const t = tap();
     openAndPay(t);
@@ -548,7 +755,7 @@ describe("round trip", () => {
   const START = Date.parse("2026-11-20T08:00:00+07:00");
 
   /** Encode `r` as a POS would (clock set to its issuedAt first), decode it, answer ok. */
-  function roundTrip(r: ReceiptInput, o: Partial<DatecsOptions>): unknown {
+  function roundTrip(r: ReceiptInput, o: Partial<DatecsOptions>, storno?: StornoReference): unknown {
     const opts = options(o);
     const ro = resolveOptions(opts);
     const decoder = datecsIsl.createDecoder(opts);
@@ -560,7 +767,7 @@ describe("round trip", () => {
     };
     const commands: HostCommand[] = [
       setTimeCommand(encodeOptions, Date.parse(r.issuedAt)),
-      ...receiptCommands(r, encodeOptions),
+      ...receiptCommands(r, encodeOptions, storno),
     ];
     let seq = 0x20;
     const receipts: unknown[] = [];
@@ -585,5 +792,36 @@ describe("round trip", () => {
     for (const r of generateReceipts({ seed, count: 3, startMs: START })) {
       expect(roundTrip(r, { framing, encoding })).toEqual(projectReceipt(r));
     }
+  });
+
+  fcTest.prop([fc.integer({ min: 1, max: 1_000_000 }), fc.constantFrom("old", "x")], { numRuns: 60 })(
+    "a refund naming its sale goes out as a storno and comes back as that refund",
+    (seed, framing) => {
+      for (const sale of generateReceipts({ seed, count: 2, startMs: START })) {
+        const refund: ReceiptInput = {
+          ...sale,
+          receiptId: `${sale.receiptId}-TH`,
+          kind: "refund",
+          replaces: { receiptId: sale.receiptId, note: "Khách trả hàng" },
+          buyer: undefined,
+        };
+        delete refund.buyer;
+        const ref = { docNo: 12, closedAtMs: Date.parse(sale.issuedAt), fiscalMemory: "02000001" };
+        const back = roundTrip(refund, { framing }, ref) as ReceiptInput;
+        const expected = projectReceipt(refund);
+        // X framing carries no UNP for the storno itself: the printer numbers it (clock at the close, document 1).
+        if (framing === "x") expected.receiptId = `${back.issuedAt.slice(0, 19).replace(/[-:]/g, "")}-0000001`;
+        expect(back).toEqual(expected);
+      }
+    },
+  );
+
+  it("refuses to encode a refund without its reference, or a replacement", () => {
+    const [sale] = generateReceipts({ seed: 1, count: 1, startMs: START });
+    const eo = resolveOptions(options());
+    expect(() => receiptCommands({ ...sale!, kind: "refund", replaces: { receiptId: "A" } }, eo)).toThrow(
+      UnencodableReceiptError,
+    );
+    expect(() => receiptCommands({ ...sale!, kind: "replacement" }, eo)).toThrow(UnencodableReceiptError);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Device role (README.md "Device role"): hoadon is the fiscal printer the POS talks to. Frames from the POS go
- * through the {@link Engine}; every frame is answered at once, except the close of a sale receipt, whose answer is
- * built by the receipt event's `reply(outcome)` after the write path has committed. A frame repeated with the same
+ * through the {@link Engine}; every frame is answered at once, except the close of a sale or storno receipt, whose
+ * answer is built by the receipt event's `reply(outcome)` after the write path has committed (meanwhile the session
+ * sends the driver's busy signal, SYN every 60 ms). A frame repeated with the same
  * SEQ, CMD and DATA gets the cached answer and is not executed again.
  */
 import {
@@ -110,6 +111,7 @@ export function createDeviceDecoder(options: DeviceDecoderOptions): Decoder {
     const rejectedBytes = frameReply(f, engine.errorAnswer("syntax"), engine.status("syntax"));
     const failedStatus = engine.status("general");
     failedStatus[2]! |= 0x08; // the receipt is open again (2.3) so the POS can close it once more
+    if (closed.receipt["kind"] === "refund" && framing === "old") failedStatus[1]! |= 0x10; // a storno again (1.4)
     const failedBytes = frameReply(f, engine.errorAnswer("general"), failedStatus);
     last = { frame: f, reply: "pending", token };
     let decided = false;

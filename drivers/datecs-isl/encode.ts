@@ -67,26 +67,70 @@ export function bareCommand(options: EncodeOptions, cmd: number, label: string):
   return command(options, cmd, "", label);
 }
 
+/** What a storno (2Eh old / 2Bh X) says about the sale it reverses, as the POS learnt it from the printer. */
+export interface StornoReference {
+  /** The original's document number (71h after its close; X: the slip number of its open or close answer). */
+  readonly docNo: number;
+  /** The printer clock at the original's close, epoch ms. */
+  readonly closedAtMs: number;
+  /** The printer's fiscal memory number (5Ah). */
+  readonly fiscalMemory: string;
+  /** E operator error, R goods returned (default), T tax base reduction. */
+  readonly reason?: "E" | "R" | "T";
+}
+
+/** The storno open for a refund receipt naming its sale by `replaces.receiptId`. */
+function stornoOpen(r: ReceiptInput, options: EncodeOptions, ref: StornoReference | undefined): HostCommand {
+  const original = r.replaces?.receiptId;
+  if (original === undefined) throw new UnencodableReceiptError("a refund needs replaces.receiptId");
+  if (ref === undefined) throw new UnencodableReceiptError("a refund needs the original's document reference");
+  const op = options.operator ?? { number: 1, password: "0000", till: 1 };
+  const reason = ref.reason ?? "R";
+  const when = datecsDateTime(ref.closedAtMs);
+  const note = r.replaces?.note === undefined ? "" : flat(r.replaces.note);
+  if (/[#\t]/.test(original) || (options.framing === "old" && /[,#]/.test(r.receiptId))) {
+    throw new UnencodableReceiptError("receipt ids in a storno cannot hold ',' '#' or TAB");
+  }
+  if (options.framing === "x") {
+    // OpCode, OpPwd, TillNmb, Storno, DocNum, DateTime, FMNumber, Invoice, ToInvoice, Reason, NSale (the
+    // original's UNP). The storno has no UNP of its own here: the printer numbers it.
+    const type = { E: "0", R: "1", T: "2" }[reason];
+    const f = [op.number, op.password, op.till, type, ref.docNo, when, ref.fiscalMemory, "", "", note, original];
+    return command(options, CMD.STORNO_X, f.map((v) => `${v}\t`).join(""), "storno");
+  }
+  // OpNum,Pwd,TillNum,UNP,<type><DocNo>,StUNP,StDT(DDMMYYhhmmss),StFMIN[#reason]
+  const stDt = when.replace(/[- :]/g, "");
+  const docNo = String(ref.docNo).padStart(7, "0");
+  const text = `${op.number},${op.password},${op.till},${r.receiptId},${reason}${docNo},${original},${stDt},${ref.fiscalMemory}`;
+  return command(options, CMD.STORNO_OLD, note ? `${text}#${note}` : text, "storno");
+}
+
 /**
  * The commands a POS sends for one receipt: 30h open (the receipt id as the unique sale number), 31h per line,
- * 35h per payment, 39h buyer, 38h close. Throws {@link UnencodableReceiptError} for what the protocol cannot carry:
- * non-goods lines, a line without a unit price, a line amount other than round(quantity × price) − discount,
- * payments that do not add up to the total.
+ * 35h per payment, 39h buyer, 38h close. A `refund` naming its sale by `replaces.receiptId` opens a storno
+ * (2Eh / 2Bh) with `storno`, the original's reference, instead. Throws {@link UnencodableReceiptError} for what the
+ * protocol cannot carry: non-goods lines, a line without a unit price, a line amount other than round(quantity ×
+ * price) − discount, payments that do not add up to the total, a refund without its reference.
  */
-export function receiptCommands(r: ReceiptInput, options: EncodeOptions): HostCommand[] {
+export function receiptCommands(r: ReceiptInput, options: EncodeOptions, storno?: StornoReference): HostCommand[] {
   const x = options.framing === "x";
   const op = options.operator ?? { number: 1, password: "0000", till: 1 };
   const out: HostCommand[] = [];
+  const refund = r.kind === "refund";
+  if (r.kind === "replacement") throw new UnencodableReceiptError("a replacement has no Datecs command");
+  if (refund && r.buyer !== undefined) throw new UnencodableReceiptError("a storno carries no buyer here");
   const invoice = r.buyer !== undefined;
   out.push(
-    command(
-      options,
-      CMD.OPEN,
-      x
-        ? `${op.number}\t${op.password}\t${r.receiptId}\t${op.till}\t${invoice ? "I" : ""}\t`
-        : `${op.number},${op.password},${op.till}${invoice ? ",I" : ""},${r.receiptId}`,
-      "open",
-    ),
+    refund
+      ? stornoOpen(r, options, storno)
+      : command(
+          options,
+          CMD.OPEN,
+          x
+            ? `${op.number}\t${op.password}\t${r.receiptId}\t${op.till}\t${invoice ? "I" : ""}\t`
+            : `${op.number},${op.password},${op.till}${invoice ? ",I" : ""},${r.receiptId}`,
+          "open",
+        ),
   );
   let total = 0;
   for (const [i, l] of r.lines.entries()) {
@@ -197,6 +241,18 @@ export function projectReceipt(r: ReceiptInput): ReceiptInput {
           : [],
     total: r.total,
   };
+  if (r.kind === "refund" && r.replaces?.receiptId !== undefined) {
+    // Key order as the decoder writes it (receiptId, issuedAt, kind, replaces, …), so truth files read alike.
+    const note = r.replaces.note === undefined ? "" : flat(r.replaces.note);
+    const { receiptId, issuedAt, ...rest } = out;
+    return {
+      receiptId,
+      issuedAt,
+      kind: "refund",
+      replaces: { receiptId: r.replaces.receiptId, ...(note ? { note } : {}) },
+      ...rest,
+    };
+  }
   if (r.buyer !== undefined) {
     const b = r.buyer;
     const buyer: NonNullable<ReceiptInput["buyer"]> = {};

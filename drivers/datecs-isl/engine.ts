@@ -43,6 +43,8 @@ export const CMD = {
   SALE: 0x31,
   SUBTOTAL: 0x33,
   SALE_DISPLAY: 0x34,
+  /** Sale of a programmed article (PLU): number and quantity, the rest from the PLU table. */
+  PLU_SALE: 0x3a,
   PAYMENT: 0x35,
   TEXT: 0x36,
   CLOSE: 0x38,
@@ -80,6 +82,15 @@ export interface DeviceIdentity {
   readonly taxId: string;
 }
 
+/** A programmed article (PLU): what a 3Ah sale of its number means. */
+export interface PluArticle {
+  readonly name: string;
+  /** Gross unit price, whole đồng. */
+  readonly price: bigint;
+  readonly letter: TaxLetter;
+  readonly unit?: string;
+}
+
 /** Everything the engine needs from the driver options. */
 export interface EngineConfig {
   readonly framing: Framing;
@@ -91,8 +102,13 @@ export interface EngineConfig {
   /** PaidMode character → payment method (old framing: letters, X framing: digits). */
   readonly paymentModes: Readonly<Record<string, PaymentMethod>>;
   readonly device: DeviceIdentity;
-  /** `quarantine`: take the storno receipt and report it for a person; `refuse`: answer 1.1 to the storno open. */
-  readonly storno: "quarantine" | "refuse";
+  /** Programmed articles (PLU number without leading zeros → article), for 3Ah sales. */
+  readonly plu: ReadonlyMap<string, PluArticle>;
+  /**
+   * `refund`: a storno receipt naming its original sale becomes a `refund` receipt (`replaces.receiptId`);
+   * `quarantine`: take the storno receipt and report it for a person; `refuse`: answer 1.1 to the storno open.
+   */
+  readonly storno: "refund" | "quarantine" | "refuse";
 }
 
 /** Why a command was not executed; each maps to status bits and an X error code. */
@@ -174,7 +190,7 @@ interface OpenReceipt {
   closedAt?: number;
 }
 
-/** A closed sale receipt: the vendor-neutral object (ReceiptInput shape) and the bytes it came from. */
+/** A closed sale or storno receipt: the vendor-neutral object (ReceiptInput shape) and the bytes it came from. */
 export interface ClosedReceipt {
   readonly receipt: Record<string, unknown>;
   readonly raw: Uint8Array;
@@ -383,11 +399,13 @@ export function createEngine(config: EngineConfig): Engine {
         if (f.length < 7 || !/^[0-2]$/.test(f[3]!) || !/^\d{1,7}$/.test(f[4]!)) {
           return err("syntax", "Lệnh mở phiếu hoàn sai cú pháp", "bad storno open syntax");
         }
+        // NSale is the UNP of the sale being reversed (ErpNet.FP sends the original's uniqueSaleNumber there); the
+        // storno itself has no UNP in X framing.
         invoice = f[7] === "I";
-        unp = f[10] || undefined;
         storno = {
           reason: ({ "0": "E", "1": "R", "2": "T" } as const)[f[3] as "0" | "1" | "2"],
           docNo: f[4]!,
+          ...(f[10] ? { unp: f[10] } : {}),
           ...(f[5] ? { dateTime: f[5] } : {}),
           ...(f[6] ? { fiscalMemory: f[6] } : {}),
           ...(f[9] ? { note: f[9] } : {}),
@@ -466,6 +484,54 @@ export function createEngine(config: EngineConfig): Engine {
     return ok(answer(`${pad(allReceipt, 4)},${pad(fiscReceipt, 4)}`, [docNo]));
   };
 
+  /** The parts of a sale command → a line (price, quantity and discount checked), a void, or an error. */
+  const finishLine = (parts: {
+    name: string;
+    letter: TaxLetter;
+    sign: string;
+    price: string;
+    quantity: string | undefined;
+    unit: string | undefined;
+    discountSpec: { percent: boolean; value: string } | undefined;
+  }): Line | { void: Line } | Err => {
+    const { letter, sign, price, quantity, unit, discountSpec } = parts;
+    let { name } = parts;
+    let discount = 0n;
+    const unitPrice = parseDong(price);
+    if (unitPrice === undefined) {
+      return err("syntax", `Giá "${price}" không phải số đồng nguyên`, `price "${price}" is not whole đồng`);
+    }
+    if (quantity !== undefined && !isQuantity(quantity)) {
+      return err("syntax", `Số lượng "${quantity}" không hợp lệ`, `invalid quantity "${quantity}"`);
+    }
+    const gross = quantity === undefined ? unitPrice : lineGross(quantity, unitPrice);
+    if (discountSpec) {
+      if (discountSpec.percent) {
+        const p = parsePercent(discountSpec.value);
+        if (p === undefined || p <= 0n || p > 9_900n) return err("syntax", "Phần trăm giảm sai", "bad percentage");
+        discount = divRound(gross * p, 10_000n);
+      } else {
+        const d = parseDong(discountSpec.value);
+        if (d === undefined) return err("syntax", "Số tiền giảm sai", "bad discount amount");
+        discount = d;
+      }
+      if (discount > gross) {
+        return err("syntax", "Giảm giá lớn hơn giá trị dòng", "discount larger than the line");
+      }
+    }
+    if (name === "") name = `Hàng hóa nhóm ${letter}`;
+    const line: Line = {
+      name,
+      letter,
+      unitPrice,
+      ...(quantity === undefined ? {} : { quantity }),
+      ...(unit === undefined ? {} : { unit }),
+      discount,
+      amount: gross - discount,
+    };
+    return sign === "-" ? { void: line } : line;
+  };
+
   /** Parse a sale (31h/34h) into a line, or an error. */
   const parseSale = (t: string): Line | { void: Line } | Err => {
     let name: string;
@@ -474,7 +540,6 @@ export function createEngine(config: EngineConfig): Engine {
     let price: string;
     let quantity: string | undefined;
     let unit: string | undefined;
-    let discount = 0n;
     let discountSpec: { percent: boolean; value: string } | undefined;
     if (x) {
       const f = fields(t);
@@ -538,48 +603,73 @@ export function createEngine(config: EngineConfig): Engine {
         discountSpec = { percent: m[5] === ",", value: v.slice(1) };
       }
     }
-    const unitPrice = parseDong(price);
-    if (unitPrice === undefined) {
-      return err("syntax", `Giá "${price}" không phải số đồng nguyên`, `price "${price}" is not whole đồng`);
-    }
-    if (quantity !== undefined && !isQuantity(quantity)) {
-      return err("syntax", `Số lượng "${quantity}" không hợp lệ`, `invalid quantity "${quantity}"`);
-    }
-    const gross = quantity === undefined ? unitPrice : lineGross(quantity, unitPrice);
-    if (discountSpec) {
-      if (discountSpec.percent) {
-        const p = parsePercent(discountSpec.value);
-        if (p === undefined || p <= 0n || p > 9_900n) return err("syntax", "Phần trăm giảm sai", "bad percentage");
-        discount = divRound(gross * p, 10_000n);
-      } else {
-        const d = parseDong(discountSpec.value);
-        if (d === undefined) return err("syntax", "Số tiền giảm sai", "bad discount amount");
-        discount = d;
-      }
-      if (discount > gross) {
-        return err("syntax", "Giảm giá lớn hơn giá trị dòng", "discount larger than the line");
-      }
-    }
-    if (name === "") name = `Hàng hóa nhóm ${letter}`;
-    const line: Line = {
-      name,
-      letter,
-      unitPrice,
-      ...(quantity === undefined ? {} : { quantity }),
-      ...(unit === undefined ? {} : { unit }),
-      discount,
-      amount: gross - discount,
-    };
-    return sign === "-" ? { void: line } : line;
+    return finishLine({ name, letter, sign, price, quantity, unit, discountSpec });
   };
 
-  const sale = (data: Uint8Array, raw: Uint8Array): ExecResult => {
+  /**
+   * Parse a PLU sale (3Ah): old `[-]PLU[#Price][*Qty][,-Perc│;-Abs]`, X `[-]PLU␉[Qty]␉[Price]␉[DiscType]␉[DiscVal]␉`.
+   * Name, tax group, unit and (unless the POS gives one) price come from the PLU table; an unknown number is refused.
+   */
+  const parsePlu = (t: string): Line | { void: Line } | Err => {
+    let sign: string;
+    let number: string;
+    let price: string | undefined;
+    let quantity: string | undefined;
+    let discountSpec: { percent: boolean; value: string } | undefined;
+    if (x) {
+      const f = fields(t);
+      const m = /^(-?)(\d{1,6})$/.exec(f[0] ?? "");
+      if (!m || f.length > 5) return err("syntax", "Lệnh bán hàng PLU sai cú pháp", "bad PLU sale syntax");
+      [sign, number] = [m[1]!, m[2]!];
+      quantity = f[1] || undefined;
+      price = f[2] || undefined;
+      const type = f[3] || "0";
+      if (type === "2" || type === "4") discountSpec = { percent: type === "2", value: f[4] ?? "" };
+      else if (type !== "0")
+        return err("syntax", "Không hỗ trợ phụ thu trên dòng", "surcharges on a line are not supported");
+    } else {
+      const m = /^(-?)(\d{1,6})(?:#([0-9.]+))?(?:\*([0-9.]+))?(?:([,;])([+-]?[0-9.]+))?$/.exec(t);
+      if (!m) return err("syntax", "Lệnh bán hàng PLU sai cú pháp", "bad PLU sale syntax");
+      [sign, number, price, quantity] = [m[1]!, m[2]!, m[3], m[4]];
+      if (m[5] !== undefined) {
+        if (!m[6]!.startsWith("-")) {
+          return err("syntax", "Không hỗ trợ phụ thu trên dòng", "surcharges on a line are not supported");
+        }
+        discountSpec = { percent: m[5] === ",", value: m[6]!.slice(1) };
+      }
+    }
+    const key = number.replace(/^0+(?=\d)/, "");
+    const article = config.plu.get(key);
+    if (article === undefined) {
+      return err(
+        "syntax",
+        `Mã hàng PLU ${key} không có trong bảng PLU (tùy chọn plu): không lập dòng hàng đoán mò`,
+        `PLU ${key} is not in the PLU table (option plu): no line is guessed`,
+      );
+    }
+    const letter = article.letter;
+    if (config.taxGroups[letter] === null) {
+      const en = `tax group ${letter} of PLU ${key} has no VAT rate (option taxGroups)`;
+      return err("syntax", `Nhóm thuế ${letter} của PLU ${key} chưa được gán thuế suất (tùy chọn taxGroups)`, en);
+    }
+    return finishLine({
+      name: article.name,
+      letter,
+      sign,
+      price: price ?? formatDong(article.price),
+      quantity,
+      unit: article.unit,
+      discountSpec,
+    });
+  };
+
+  const sale = (data: Uint8Array, raw: Uint8Array, plu = false): ExecResult => {
     const t = text(data);
     if (t === undefined) return err("syntax", "Văn bản không đọc được", "unreadable text");
     if (!receipt) return err("not-allowed", "Chưa mở phiếu", "no receipt is open");
     if (receipt.paying) return err("not-allowed", "Đã thanh toán, không bán thêm", "payment started: no more sales");
     if (receipt.lines.length >= 512) return err("not-allowed", "Quá 512 dòng", "more than 512 sales");
-    const parsed = parseSale(t);
+    const parsed = plu ? parsePlu(t) : parseSale(t);
     if ("ok" in parsed) return parsed;
     if ("void" in parsed) {
       // A correction: the same sale with a minus sign takes an earlier identical line off the receipt.
@@ -747,6 +837,25 @@ export function createEngine(config: EngineConfig): Engine {
     return ok(answer("", []));
   };
 
+  /**
+   * The receipt id of the sale a storno reverses: its UNP (StUNP / NSale); without one, the id this printer gave a
+   * sale closed without a UNP (`YYYYMMDDThhmmss-<document no.>`), rebuilt from the storno's date and document
+   * number — only when the fiscal memory is ours (or not given), since only this printer numbers that way.
+   */
+  const originalId = (s: StornoRef): string | undefined => {
+    if (s.unp !== undefined && RECEIPT_ID.test(s.unp)) return s.unp;
+    if (s.fiscalMemory !== undefined && s.fiscalMemory !== config.device.fiscalMemory) return undefined;
+    const at = s.dateTime === undefined ? undefined : parseDatecsDateTime(s.dateTime);
+    if (at === undefined || !/^\d{1,7}$/.test(s.docNo)) return undefined;
+    return `${compactDateTime(at)}-${pad(Number(s.docNo), 7)}`;
+  };
+
+  /** `GChu` of the replacement a storno makes, when the POS gave no reason text (R: the corrections default). */
+  const STORNO_NOTES: Readonly<Record<string, string>> = {
+    E: "Thay thế do nhập sai trên máy tính tiền (phiếu hủy storno)",
+    T: "Thay thế do giảm giá sau khi bán (phiếu hủy storno)",
+  };
+
   const receiptObject = (r: OpenReceipt, closedAt: number, hints?: ExecHints): Record<string, unknown> => {
     const fallback = `${compactDateTime(closedAt)}-${hints?.slip ?? pad(r.docNo, 7)}`;
     const lines: Record<string, unknown>[] = r.lines.map((l) => {
@@ -769,14 +878,27 @@ export function createEngine(config: EngineConfig): Engine {
         vatRate: config.taxGroups[letter],
       });
     }
+    const original = r.kind === "storno" ? originalId(r.storno!) : undefined;
+    // A storno carrying its sale's UNP as its own would look like a resend of that sale (and be answered `dup`
+    // without a refund): the printer numbers it then.
+    const own = r.unp !== undefined && r.unp !== original ? r.unp : undefined;
     const out: Record<string, unknown> = {
-      receiptId: r.unp ?? fallback,
+      receiptId: own ?? fallback,
       issuedAt: vnIso(closedAt),
+    };
+    if (r.kind === "storno") {
+      // A storno: the returned items and the money given back, naming the sale it reverses (README "Storno").
+      const s = r.storno!;
+      const note = s.note?.trim() || STORNO_NOTES[s.reason];
+      out["kind"] = "refund";
+      out["replaces"] = { receiptId: original, ...(note ? { note } : {}) };
+    }
+    Object.assign(out, {
       pricesIncludeVat: true,
       lines,
       payments: r.payments.map((p) => ({ method: p.method, amount: Number(p.amount) })),
       total: Number(totals(r).total),
-    };
+    });
     if (r.buyer && Object.keys(r.buyer).length > 0) out["buyer"] = { ...r.buyer };
     return out;
   };
@@ -803,8 +925,9 @@ export function createEngine(config: EngineConfig): Engine {
     lastItems = r.lines.length;
     const a = answer(`${pad(r.allReceipt, 4)},${pad(r.fiscReceipt, 4)}`, [r.docNo]);
     const all = concatBytes(r.raw);
-    if (r.kind === "storno") {
-      const s = r.storno!;
+    const s = r.storno;
+    const original = s && config.storno === "refund" ? originalId(s) : undefined;
+    if (s && r.lines.length > 0 && original === undefined) {
       const ref = [
         `lý do ${s.reason}`,
         `chứng từ số ${s.docNo}`,
@@ -813,13 +936,19 @@ export function createEngine(config: EngineConfig): Engine {
         ...(s.fiscalMemory ? [`bộ nhớ thuế ${s.fiscalMemory}`] : []),
         ...(s.note ? [`ghi chú "${s.note}"`] : []),
       ].join(", ");
+      const why =
+        config.storno === "refund"
+          ? "Phiếu không nêu được phiếu bán gốc (mã bán UNP, hoặc ngày và số chứng từ của máy này) nên không tìm " +
+            "được hóa đơn cần thay thế: kế toán cần xử lý / the storno names no sale hoadon can find (no UNP, nor " +
+            "the date and document number of a receipt of this printer): kept for a person"
+          : "Chưa tự lập hóa đơn điều chỉnh/thay thế: kế toán cần xử lý / storno receipt kept for a person: no " +
+            "adjustment or replacement invoice is made automatically (option storno: quarantine)";
       return ok(a, {
         notice: {
           code: "STORNO_UNSUPPORTED",
           detail:
-            `Phiếu hoàn/điều chỉnh (storno) ${ref}; ${describe(r)}. Chưa tự lập hóa đơn điều chỉnh/thay thế: ` +
-            `kế toán cần xử lý / storno receipt kept for a person: no adjustment or replacement invoice is made ` +
-            `automatically (original document ${s.docNo}${s.unp ? `, sale ${s.unp}` : ""})`,
+            `Phiếu hoàn/điều chỉnh (storno) ${ref}; ${describe(r)}. ${why} ` +
+            `(original document ${s.docNo}${s.unp ? `, sale ${s.unp}` : ""})`,
           raw: all,
         },
       });
@@ -945,6 +1074,8 @@ export function createEngine(config: EngineConfig): Engine {
         case CMD.SALE:
         case CMD.SALE_DISPLAY:
           return sale(data, raw);
+        case CMD.PLU_SALE:
+          return sale(data, raw, true);
         case CMD.SUBTOTAL:
           return subtotal(data, raw);
         case CMD.PAYMENT:

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { type Decoder, defineDriver, type TapDecoder } from "../../src/driver-api/index.js";
 import { createDeviceDecoder, type DeviceDecoderOptions } from "./device.js";
 import { type DeviceIdentity, type PaymentMethod, TAX_LETTERS, type TaxLetter, type VatRateCode } from "./engine.js";
-import type { Framing } from "./frame.js";
+import { type Framing, SYN } from "./frame.js";
 import { createTapDecoder } from "./tap.js";
 
 const VatRateCodeSchema = z.union(
@@ -54,65 +54,116 @@ export const DEFAULT_PAYMENT_MODES: Readonly<Record<Framing, Readonly<Record<str
 };
 
 /** Per-register options of datecs-isl-v1 (all have defaults: `{}` is a valid config). */
-export const datecsOptions = z.object({
-  role: z
-    .enum(["device", "tap"])
-    .default("device")
-    .describe(
-      "device: hoadon is the fiscal printer the POS talks to (one port); tap: between the POS and a real printer (two ports)",
-    ),
-  framing: z
-    .enum(["old", "x"])
-    .default("old")
-    .describe("old: FP-800/FP-2000/FP-650/FMP-10 … (1-byte LEN); x: FP-700X/FMP-350X/DP-25X … (4-nibble LEN)"),
-  encoding: z
-    .enum(["auto", "utf-8", "cp1258"])
-    .default("auto")
-    .describe("Text in frames: utf-8, cp1258 (Windows Vietnamese) or auto (UTF-8 when valid, else cp1258)"),
-  taxGroups: z
-    .object(
-      Object.fromEntries(TAX_LETTERS.map((l) => [l, VatRateCodeSchema.nullable().optional()])) as Record<
-        TaxLetter,
-        z.ZodOptional<z.ZodNullable<typeof VatRateCodeSchema>>
-      >,
-    )
-    .strict()
-    .default({})
-    .describe(
-      "Tax group letter → VAT rate code; null switches a group off. Defaults: A 0%, B 5%, C 8%, D 10%, E KCT, F KKKNT",
-    ),
-  departments: z
-    .record(z.string().regex(/^\d{1,2}$/), z.enum(TAX_LETTERS))
-    .default({})
-    .describe("Department number → tax group letter, for sales by department"),
-  paymentModes: z
-    .record(z.string().regex(/^[A-Za-z0-9]$/), PaymentMethodSchema)
-    .default({})
-    .describe("PaidMode → payment method, merged over the framing's defaults"),
-  device: z
-    .object({
-      model: z.string().min(1).max(32).optional(),
-      serial: z
-        .string()
-        .regex(/^[A-Z]{2}\d{6}$/)
-        .optional()
-        .describe("Two letters and six digits, e.g. DT000001"),
-      fiscalMemory: z
-        .string()
-        .regex(/^\d{8}$/)
-        .optional(),
-      firmware: z.string().min(1).max(8).optional(),
-      taxId: z.string().min(1).max(14).optional().describe("The seller's tax code (MST) answered to 63h"),
-    })
-    .strict()
-    .default({})
-    .describe("What the virtual printer reports about itself (5Ah diagnostics, 63h tax code)"),
-  storno: z
-    .enum(["quarantine", "refuse"])
-    .default("quarantine")
-    .describe("quarantine: take storno receipts and keep them for a person; refuse: answer 'not allowed'"),
-  maxFrameBytes: z.number().int().min(64).max(4096).default(300).describe("Longest frame accepted, in bytes"),
-});
+export const datecsOptions = z
+  .object({
+    role: z
+      .enum(["device", "tap"])
+      .default("device")
+      .describe(
+        "device: hoadon is the fiscal printer the POS talks to (one port); tap: between the POS and a real printer (two ports)",
+      ),
+    framing: z
+      .enum(["old", "x"])
+      .default("old")
+      .describe("old: FP-800/FP-2000/FP-650/FMP-10 … (1-byte LEN); x: FP-700X/FMP-350X/DP-25X … (4-nibble LEN)"),
+    encoding: z
+      .enum(["auto", "utf-8", "cp1258"])
+      .default("auto")
+      .describe("Text in frames: utf-8, cp1258 (Windows Vietnamese) or auto (UTF-8 when valid, else cp1258)"),
+    taxGroups: z
+      .object(
+        Object.fromEntries(TAX_LETTERS.map((l) => [l, VatRateCodeSchema.nullable().optional()])) as Record<
+          TaxLetter,
+          z.ZodOptional<z.ZodNullable<typeof VatRateCodeSchema>>
+        >,
+      )
+      .strict()
+      .default({})
+      .describe(
+        "Tax group letter → VAT rate code; null switches a group off. Defaults: A 0%, B 5%, C 8%, D 10%, E KCT, F KKKNT",
+      ),
+    departments: z
+      .record(z.string().regex(/^\d{1,2}$/), z.enum(TAX_LETTERS))
+      .default({})
+      .describe("Department number → tax group letter, for sales by department"),
+    paymentModes: z
+      .record(z.string().regex(/^[A-Za-z0-9]$/), PaymentMethodSchema)
+      .default({})
+      .describe("PaidMode → payment method, merged over the framing's defaults"),
+    device: z
+      .object({
+        model: z.string().min(1).max(32).optional(),
+        serial: z
+          .string()
+          .regex(/^[A-Z]{2}\d{6}$/)
+          .optional()
+          .describe("Two letters and six digits, e.g. DT000001"),
+        fiscalMemory: z
+          .string()
+          .regex(/^\d{8}$/)
+          .optional(),
+        firmware: z.string().min(1).max(8).optional(),
+        taxId: z.string().min(1).max(14).optional().describe("The seller's tax code (MST) answered to 63h"),
+      })
+      .strict()
+      .default({})
+      .describe("What the virtual printer reports about itself (5Ah diagnostics, 63h tax code)"),
+    plu: z
+      .record(
+        z.string().regex(/^\d{1,6}$/, { error: "số PLU gồm 1–6 chữ số / a PLU number has 1–6 digits" }),
+        z
+          .object({
+            name: z.string().trim().min(1).max(100).describe("Tên hàng như in trên hóa đơn / the item's name"),
+            price: z
+              .number()
+              .int({ error: "giá là số đồng nguyên / the price is whole đồng" })
+              .min(0)
+              .max(999_999_999_999)
+              .describe("Gross unit price (VAT included), whole đồng"),
+            tax: z.enum(TAX_LETTERS).describe("Tax group letter A–H"),
+            unit: z
+              .string()
+              .trim()
+              .min(1)
+              .max(8)
+              .regex(/^[^,;#\t\n]+$/)
+              .optional(),
+          })
+          .strict(),
+      )
+      .default({})
+      .describe("Programmed articles for 3Ah sales: PLU number → name, price, tax group, unit"),
+    storno: z
+      .enum(["refund", "quarantine", "refuse"])
+      .default("refund")
+      .describe(
+        "refund: a storno naming its original sale becomes a refund of that sale's invoice; quarantine: keep storno receipts for a person; refuse: answer 'not allowed'",
+      ),
+    maxFrameBytes: z.number().int().min(64).max(4096).default(300).describe("Longest frame accepted, in bytes"),
+  })
+  .superRefine((o, ctx) => {
+    // A PLU in a group without a rate could never be sold: say so at config load, not at the first sale.
+    const groups = { ...DEFAULT_TAX_GROUPS, ...o.taxGroups };
+    const numbers = new Map<string, string>();
+    for (const [n, a] of Object.entries(o.plu)) {
+      if (groups[a.tax] === null) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["plu", n, "tax"],
+          message: `nhóm thuế ${a.tax} chưa có thuế suất (taxGroups) / tax group ${a.tax} has no VAT rate (taxGroups)`,
+        });
+      }
+      const key = n.replace(/^0+(?=\d)/, "");
+      if (numbers.has(key)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["plu", n],
+          message: `PLU ${n} trùng với ${numbers.get(key)} / PLU ${n} is the same number as ${numbers.get(key)}`,
+        });
+      }
+      numbers.set(key, n);
+    }
+  });
 
 /** Validated options of datecs-isl-v1. */
 export type DatecsOptions = z.infer<typeof datecsOptions>;
@@ -139,9 +190,28 @@ export function resolveOptions(o: DatecsOptions): DeviceDecoderOptions {
     departments: o.departments,
     paymentModes: { ...DEFAULT_PAYMENT_MODES[o.framing], ...o.paymentModes },
     device,
+    plu: new Map(
+      Object.entries(o.plu).map(([n, a]) => [
+        n.replace(/^0+(?=\d)/, ""),
+        { name: a.name, price: BigInt(a.price), letter: a.tax, ...(a.unit === undefined ? {} : { unit: a.unit }) },
+      ]),
+    ),
     storno: o.storno,
     maxFrameBytes: o.maxFrameBytes,
   };
+}
+
+/** SYN (16h), what a Datecs printer sends every 60 ms while it is busy (register-protocols.md §1b, §4.2). */
+export const BUSY_SIGNAL = { bytes: Uint8Array.of(SYN), everyMs: 60 } as const;
+
+/**
+ * What the POS hears while a receipt's commit runs: SYN every 60 ms, as a busy printer does, so the POS keeps
+ * waiting instead of resending after its 500 ms timeout (README "Busy while committing"). In both roles: in the tap
+ * role the real printer has answered and we hold that answer, so the line from the printer is quiet and the POS is
+ * waiting on us alone; the bridge forwards printer frames whole, so a SYN can never land inside one.
+ */
+function busySignal(_options: DatecsOptions): { readonly bytes: Uint8Array; readonly everyMs: number } {
+  return BUSY_SIGNAL;
 }
 
 /** The datecs-isl-v1 driver. */
@@ -151,6 +221,7 @@ export const datecsIsl = defineDriver<DatecsOptions>({
   serial: { baudRate: 115_200, dataBits: 8, parity: "none", stopBits: 1 },
   options: datecsOptions,
   portsFor: (options: DatecsOptions): 1 | 2 => (options.role === "tap" ? 2 : 1),
+  busySignalFor: busySignal,
   createDecoder: (options: DatecsOptions): Decoder => createDeviceDecoder(resolveOptions(options)),
   createTapDecoder: (options: DatecsOptions): TapDecoder => createTapDecoder(resolveOptions(options)),
 });

@@ -116,6 +116,8 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
   /** A close whose commit failed: the printer's repeated answer (to the POS's resend) commits it again. */
   let retry: { host: Frame; receipt: unknown; raw: Uint8Array } | undefined;
   let device: { serial?: string; model?: string } = {};
+  /** The close whose receipt is being committed (its `reply` not called yet): its answer is held. */
+  let committing: Frame | undefined;
 
   const same = (a: Frame | undefined, b: Frame): boolean =>
     a !== undefined && a.seq === b.seq && a.cmd === b.cmd && bytesEqual(a.data, b.data);
@@ -130,6 +132,7 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
   /** A receipt event whose reply releases the printer's held close answer once the commit is done. */
   const receiptEvent = (host: Frame, receipt: unknown, raw: Uint8Array, answer: Uint8Array): DecoderEvent => {
     let decided = false;
+    committing = host;
     return {
       type: "receipt",
       replyTo: "register",
@@ -139,6 +142,7 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
         const failed = outcome.status === "failed";
         if (!decided) {
           decided = true;
+          if (committing === host) committing = undefined;
           // Nothing stored: hold the answer back. The POS resends 38h after 500 ms, the printer repeats its answer,
           // and that answer commits the receipt again.
           retry = failed ? { host, receipt, raw } : undefined;
@@ -154,7 +158,10 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
     if (host === undefined || host.frame.seq !== reply.seq || host.frame.cmd !== reply.cmd) return false; // not ours
     pending = undefined;
     if (same(applied, host.frame)) {
-      // The printer repeating its answer to a resend. After a failed commit, that answer commits the receipt again.
+      // The printer repeating its answer to a resend. While the commit runs, the answer stays held: the first one
+      // goes out with the commit's reply, and the repeat is dropped (the POS must not see its receipt closed yet).
+      if (committing !== undefined && same(committing, host.frame) && reply.cmd === CMD.CLOSE) return true;
+      // After a failed commit, that answer commits the receipt again.
       if (retry !== undefined && same(retry.host, host.frame) && reply.cmd === CMD.CLOSE) {
         out.push(receiptEvent(retry.host, retry.receipt, retry.raw, raw));
         return true;
@@ -297,6 +304,7 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
       pending = undefined;
       applied = undefined;
       retry = undefined;
+      committing = undefined;
       return out;
     },
   };

@@ -175,6 +175,25 @@ export function receiptFromWire(msg: Record<string, unknown>): Record<string, un
   return out;
 }
 
+/**
+ * A `{"type":"refund"}` message (register-protocols.md §4.3): a receipt of kind `refund` whose `ref` names the sale
+ * it takes goods back from — a string is that sale's `id` (→ `replaces.receiptId`), an object an invoice number
+ * (`{khmshdon, khhdon, shdon}`). An explicit `replaces` wins; `note` is the replacement's reason (`GChu`).
+ */
+export function refundFromWire(msg: Record<string, unknown>): Record<string, unknown> {
+  const out = receiptFromWire(msg);
+  out["kind"] = "refund";
+  if (msg["replaces"] === undefined) {
+    const ref = msg["ref"];
+    const replaces: Record<string, unknown> =
+      typeof ref === "string" ? { receiptId: ref } : isRecord(ref) ? { ...ref } : {};
+    if (ref !== undefined && typeof ref !== "string" && !isRecord(ref)) replaces["receiptId"] = ref; // zod says why
+    put(replaces, "note", msg["note"]);
+    out["replaces"] = replaces;
+  }
+  return out;
+}
+
 /** Split `*xxxxxxxx` off the end of a line when present. */
 function splitTrailer(body: Uint8Array): { json: Uint8Array; crc?: string } {
   if (body.length > TRAILER_LENGTH && body[body.length - TRAILER_LENGTH] === STAR) {
@@ -274,7 +293,7 @@ export function createNdjsonDecoder(options: NdjsonDecoderOptions): Decoder {
       out.push({ type: "reply", bytes: replyLine(pong, withCrc) });
       return;
     }
-    if (type !== "receipt") {
+    if (type !== "receipt" && type !== "refund") {
       const detail = `Loại thông điệp không hỗ trợ: ${JSON.stringify(type)} / unsupported message type`;
       const id = typeof msg["id"] === "string" ? msg["id"] : null;
       out.push(problem("UNKNOWN_RECORD", detail, raw, nak(id, "UNKNOWN_RECORD", detail, false, withCrc)));
@@ -288,7 +307,7 @@ export function createNdjsonDecoder(options: NdjsonDecoderOptions): Decoder {
     }
     out.push({
       type: "receipt",
-      receipt: receiptFromWire(msg),
+      receipt: type === "refund" ? refundFromWire(msg) : receiptFromWire(msg),
       raw,
       reply: (outcome: RecordOutcome) => receiptReply(id, outcome, withCrc),
     });

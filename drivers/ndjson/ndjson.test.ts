@@ -109,6 +109,46 @@ describe("ndjson-v1 conversions", () => {
   });
 });
 
+describe("ndjson-v1 refunds (type refund, ref)", () => {
+  const line = (o: object): Uint8Array => utf8(`${JSON.stringify(o)}\n`);
+  const base = {
+    v: 1,
+    id: "QUAY1-R-1",
+    ts: "2026-11-21T10:00:00+07:00",
+    items: [{ name: "Dầu ăn", qty: 1, unitPrice: 60000, amount: 60000, vatRate: 8 }],
+    total: 60000,
+  };
+
+  it("turns ref into the sale it names (replaces.receiptId), a valid refund receipt", () => {
+    const [r] = receiptsOf(decoder().push(line({ ...base, type: "refund", ref: "QUAY1-S-7", note: "Trả hàng" }), 0));
+    expect(r).toMatchObject({
+      receiptId: "QUAY1-R-1",
+      kind: "refund",
+      replaces: { receiptId: "QUAY1-S-7", note: "Trả hàng" },
+    });
+    const parsed = Receipt.parse(r);
+    expect(parsed.kind).toBe("refund");
+    expect(parsed.replaces).toEqual({ receiptId: "QUAY1-S-7", note: "Trả hàng" });
+  });
+
+  it("takes an invoice number as ref, and an explicit replaces over ref", () => {
+    const byNumber = { khmshdon: "1", khhdon: "C26MAB", shdon: "5" };
+    const [a] = receiptsOf(decoder().push(line({ ...base, type: "refund", ref: byNumber }), 0));
+    expect(Receipt.parse(a).replaces).toEqual(byNumber);
+    const [b] = receiptsOf(decoder().push(line({ ...base, type: "refund", ref: "X", replaces: byNumber }), 0));
+    expect(Receipt.parse(b).replaces).toEqual(byNumber);
+  });
+
+  it("passes a refund without a usable ref on, for the write path to refuse with its reason", () => {
+    for (const ref of [undefined, 42, "S 7"]) {
+      const [r] = receiptsOf(
+        decoder().push(line({ ...base, type: "refund", ...(ref === undefined ? {} : { ref }) }), 0),
+      );
+      expect(Receipt.safeParse(r).success).toBe(false);
+    }
+  });
+});
+
 describe("ndjson-v1 replies", () => {
   it("answers each outcome, and the register side reads it back", () => {
     expect(parseReply(receiptReply("A-1", ok, false))).toEqual({

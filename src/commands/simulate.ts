@@ -69,9 +69,14 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
   if (protocol === "datecs") {
     const framing = v.framing === "x" ? "x" : "old";
+    const rate = v["storno-rate"] === undefined ? 0 : Number(v["storno-rate"]);
+    if (!(rate >= 0 && rate <= 1))
+      throw new DaemonError("USAGE", "--storno-rate phải từ 0 đến 1 / must be between 0 and 1");
     const conn = await open(port, int(v.baud, "baud", 115_200));
     const report = await datecsSender(conn, receipts, {
       driver: { framing },
+      // Now and then a storno of an earlier sale, which hoadon turns into a replacement invoice.
+      ...(rate > 0 ? { storno: { rate, seed } } : {}),
       onResult: (r) => ctx.out(JSON.stringify(r)),
     });
     await conn.close();

@@ -51,7 +51,7 @@ export type ProblemCode =
   | "FIELD_INVALID"
   /** The register cancelled an open receipt: no invoice, kept for audit. */
   | "RECEIPT_CANCELLED"
-  /** A storno the driver cannot turn into a refund yet: kept with its reference. */
+  /** A storno naming no sale hoadon can find (or `storno: quarantine`): kept with its reference. */
   | "STORNO_UNSUPPORTED"
   /** The register closed the day (Z report): its totals, kept for the daily reconciliation. */
   | "DAY_CLOSE"

@@ -15,9 +15,13 @@
  *   A refund of everything [U] becomes a replacement invoice with one note line and total 0 (`fullRefund: "replace"`),
  *   or is held for review (`"hold"`) for shops whose T-VAN wants an error notice (04/SS-HĐĐT, message 303) instead.
  *
- * Pure: the store lookup comes in as a function.
+ * The corrected invoice is named by its number, or by the register's id of the original sale (`replaces.receiptId`:
+ * a Datecs storno, an ndjson `refund` with `ref`); that id is resolved to the invoice made from that receipt of the
+ * same register, and a refund or replacement then applies to the newest invoice of that sale.
+ *
+ * Pure: the store lookups come in as functions.
  */
-import { Receipt, type ReceiptLine } from "../receipt/model.js";
+import { Receipt, type ReceiptLine, type ReplacesInvoice } from "../receipt/model.js";
 import { parseDecimal } from "../shared/money.js";
 import { formatScaled6 } from "./compute.js";
 import { dong as d, type Problem, problem as p } from "./problem.js";
@@ -41,6 +45,12 @@ export interface IssuedInvoice extends InvoiceNumberRef {
 
 /** Finds an invoice this box issued by its number; undefined when it did not issue it. */
 export type FindIssuedInvoice = (ref: InvoiceNumberRef) => IssuedInvoice | undefined;
+
+/**
+ * Finds the invoice made from a receipt of the register the correction came from, by the register's receipt id;
+ * undefined when none was (the write path: `store.findInvoiceForReceipt(registerId, receiptId)`).
+ */
+export type FindInvoiceForReceipt = (receiptId: string) => InvoiceNumberRef | undefined;
 
 /** How corrections are made; from config (`invoice.fullRefund`). */
 export interface CorrectionOptions {
@@ -78,18 +88,70 @@ const label = (r: InvoiceNumberRef): string => `${r.khmshdon}${r.khhdon} số ${
 /**
  * Resolve a correction receipt. A sale passes through unchanged. Without a lookup (`find` undefined, e.g.
  * `hoadon invoice build`), a replacement passes through as the register sent it and a refund is refused.
+ * `byReceipt` resolves `replaces.receiptId`; without it such a correction is refused.
  */
 export function resolveCorrection(
   receipt: Receipt,
   find: FindIssuedInvoice | undefined,
   opts: CorrectionOptions,
+  byReceipt?: FindInvoiceForReceipt,
 ): CorrectionResult {
   if (receipt.kind === "sale" || receipt.replaces === undefined) return { ok: true, receipt };
-  const ref = receipt.replaces;
-  const num: InvoiceNumberRef = { khmshdon: ref.khmshdon, khhdon: ref.khhdon, shdon: Number(ref.shdon) };
+  const sent = receipt.replaces;
+  let num: InvoiceNumberRef;
+  /** Named by the register's receipt id: the register means the sale, so its newest invoice is the one to correct. */
+  let bySale = false;
+  if (sent.receiptId !== undefined) {
+    if (!byReceipt) {
+      const vi = `Cần tra kho dữ liệu để tìm hóa đơn lập từ phiếu ${sent.receiptId}`;
+      return fail(
+        "REFUND_NEEDS_STORE",
+        "replaces.receiptId",
+        vi,
+        "finding the invoice made from that receipt needs the store",
+      );
+    }
+    const found = byReceipt(sent.receiptId);
+    if (!found) {
+      const vi = `Không tìm thấy hóa đơn lập từ phiếu ${sent.receiptId} của máy tính tiền này`;
+      return fail(
+        "REFUND_ORIGINAL_UNKNOWN",
+        "replaces.receiptId",
+        vi,
+        "no invoice was made from that receipt of this register",
+      );
+    }
+    num = { khmshdon: found.khmshdon, khhdon: found.khhdon, shdon: Number(found.shdon) };
+    bySale = true;
+  } else {
+    num = { khmshdon: sent.khmshdon, khhdon: sent.khhdon, shdon: Number(sent.shdon) };
+  }
+  const ref: ReplacesInvoice = {
+    khmshdon: num.khmshdon,
+    khhdon: num.khhdon,
+    shdon: String(num.shdon),
+    ...(sent.date === undefined ? {} : { date: sent.date }),
+    ...(sent.note === undefined ? {} : { note: sent.note }),
+  };
   const issued = find?.(num);
 
   if (receipt.kind === "replacement") {
+    if (bySale) {
+      // The register names its sale, not an invoice: replace the newest invoice of that sale.
+      const latest = issued && find ? newest(find, issued) : undefined;
+      if (!latest) {
+        const vi = `Không tìm thấy hóa đơn mới nhất của phiếu ${sent.receiptId}`;
+        return fail("REFUND_ORIGINAL_UNKNOWN", "replaces.receiptId", vi, "the newest invoice of that sale is missing");
+      }
+      const replaces: ReplacesInvoice = {
+        ...ref,
+        khmshdon: latest.khmshdon,
+        khhdon: latest.khhdon,
+        shdon: String(latest.shdon),
+        date: latest.nlap,
+      };
+      return { ok: true, receipt: { ...receipt, replaces }, replaced: latest };
+    }
     if (!issued) return { ok: true, receipt }; // another system's invoice, or no store: as the register says
     if (issued.replacedBy) {
       const vi = `Hóa đơn ${label(num)} đã được thay thế bởi hóa đơn ${label(issued.replacedBy)}; hãy thay thế hóa đơn mới nhất`;

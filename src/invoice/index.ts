@@ -11,7 +11,10 @@ export {
   formatScaled6,
   type InvoiceDraft,
   type RateGroup,
+  type ReductionGroup,
   type RelatedInvoice,
+  type SalesReductionDraft,
+  type SalesReductionOptions,
   type TChat,
   vatOf,
   vatRateHundredths,
@@ -20,6 +23,7 @@ export {
   applyRefund,
   type CorrectionOptions,
   type CorrectionResult,
+  type FindInvoiceForReceipt,
   type FindIssuedInvoice,
   type InvoiceNumberRef,
   type IssuedInvoice,
@@ -35,6 +39,7 @@ export {
   type FactsResult,
   type HdonParts,
   type InvoiceFacts,
+  type ReadFactsOptions,
   readInvoiceFacts,
 } from "./hdon.js";
 export {
@@ -72,6 +77,24 @@ export {
   STATUTORY_RATES,
 } from "./rates.js";
 export {
+  ACTIVITY_RATIOS,
+  type ActivityRatio,
+  checkReductionRules,
+  DEFAULT_REDUCTION_XML,
+  groupReduction,
+  noteStatesAmount,
+  REDUCTION_AMOUNT_FIELD,
+  REDUCTION_NOTE_FIELD,
+  REDUCTION_NOTE_TEMPLATE,
+  type ReductionOnDate,
+  type ReductionRule,
+  ratioHundredths,
+  reductionNote,
+  reductionOn,
+  type SalesReductionXml,
+  STATUTORY_SALES_REDUCTION,
+} from "./reduction.js";
+export {
   ANONYMOUS_BUYER_TEXT,
   checkRender,
   type ExtraField,
@@ -79,9 +102,9 @@ export {
   type RenderContext,
   type RenderedDlhdon,
   renderDlhdon,
-  SALES_REDUCTION_FIELD,
   type SellerInfo,
 } from "./render.js";
 export { checkStructure, type StructureProfile, structureProfileOf } from "./structure.js";
+export { type TaxSchedule, type TaxTreatment, treatmentOn } from "./treatment.js";
 export { amountInWords, MAX_WORDS_AMOUNT, parseWords, type WordsOptions } from "./words.js";
 export { readXmlTree, type XNode } from "./xml-read.js";

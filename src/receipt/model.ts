@@ -108,28 +108,91 @@ export const Buyer = z.object({
 });
 export type Buyer = z.infer<typeof Buyer>;
 
+/** The register's own id for a receipt: unique per register, printable ASCII without spaces, ≤ 64. */
+export const ReceiptId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\x21-\x7e]+$/, { error: "chỉ gồm ký tự ASCII, không dấu cách / printable ASCII without spaces" });
+
 /**
- * The invoice a replacement or refund receipt corrects (`TTHDLQuan`, spec §2.3), as printed on the customer's copy:
- * form (`KHMSHDon`), symbol (`KHHDon`) and number (`SHDon`).
+ * The invoice a replacement or refund receipt corrects (`TTHDLQuan`, spec §2.3), named one of two ways:
+ *
+ * - as printed on the customer's copy: form (`KHMSHDon`), symbol (`KHHDon`) and number (`SHDon`);
+ * - by the register's own id of the original sale (`receiptId`), for registers that know their receipts but not
+ *   the invoices made from them (a Datecs storno, an ndjson `refund` with `ref`). The write path looks up the
+ *   invoice made from that receipt of the same register (src/invoice/corrections.ts).
  */
-export const Replaces = z.object({
-  khmshdon: z.string().regex(/^[1-9]$/, { error: "mẫu số là 1 chữ số / form is one digit" }),
-  khhdon: z.string().regex(/^[CK]\d{2}[A-Z][A-Z0-9]{2}$/, { error: "ký hiệu dạng C26MAB / a symbol like C26MAB" }),
-  /** `SHDon`; leading zeros as some receipts print it ("00000123") are dropped. */
-  shdon: z
-    .string()
-    .regex(/^\d{1,8}$/, { error: "số hóa đơn 1–8 chữ số / number of 1–8 digits" })
-    .transform((s) => s.replace(/^0+(?=\d)/, ""))
-    .refine((s) => s !== "0", { error: "số hóa đơn bắt đầu từ 1 / numbers start at 1" }),
-  /**
-   * Issue date (`NLap`) of the corrected invoice, YYYY-MM-DD. May be left out when this box issued that invoice: the
-   * write path then takes it from the store.
-   */
-  date: z.iso.date().optional(),
-  /** `GChu`: why the invoice is replaced (≤ 255). */
-  note: text(255).optional(),
-});
-export type Replaces = z.infer<typeof Replaces>;
+export const Replaces = z
+  .object({
+    receiptId: ReceiptId.optional(),
+    khmshdon: z
+      .string()
+      .regex(/^[1-9]$/, { error: "mẫu số là 1 chữ số / form is one digit" })
+      .optional(),
+    khhdon: z
+      .string()
+      .regex(/^[CK]\d{2}[A-Z][A-Z0-9]{2}$/, { error: "ký hiệu dạng C26MAB / a symbol like C26MAB" })
+      .optional(),
+    /** `SHDon`; leading zeros as some receipts print it ("00000123") are dropped. */
+    shdon: z
+      .string()
+      .regex(/^\d{1,8}$/, { error: "số hóa đơn 1–8 chữ số / number of 1–8 digits" })
+      .transform((s) => s.replace(/^0+(?=\d)/, ""))
+      .refine((s) => s !== "0", { error: "số hóa đơn bắt đầu từ 1 / numbers start at 1" })
+      .optional(),
+    /**
+     * Issue date (`NLap`) of the corrected invoice, YYYY-MM-DD. May be left out when this box issued that invoice:
+     * the write path then takes it from the store. Not with `receiptId` (the store knows it).
+     */
+    date: z.iso.date().optional(),
+    /** `GChu`: why the invoice is replaced (≤ 255). */
+    note: text(255).optional(),
+  })
+  .superRefine((r, ctx) => {
+    const numbered = [r.khmshdon, r.khhdon, r.shdon].filter((v) => v !== undefined).length;
+    if (r.receiptId !== undefined) {
+      if (numbered > 0 || r.date !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["receiptId"],
+          message:
+            "ghi mã phiếu gốc hoặc số hóa đơn, không ghi cả hai / name the original receipt or the invoice, not both",
+        });
+      }
+    } else if (numbered < 3) {
+      ctx.addIssue({
+        code: "custom",
+        path: [],
+        message:
+          "cần mẫu số, ký hiệu và số hóa đơn (khmshdon, khhdon, shdon) hoặc mã phiếu gốc (receiptId) / " +
+          "needs the invoice's form, symbol and number, or the original receipt's id",
+      });
+    }
+  })
+  .transform((r) => r as ReplacesInvoice | ReplacesReceipt);
+
+/** A corrected invoice named by its number (the form `TTHDLQuan` needs). */
+export interface ReplacesInvoice {
+  khmshdon: string;
+  khhdon: string;
+  shdon: string;
+  date?: string;
+  note?: string;
+  receiptId?: undefined;
+}
+
+/** A corrected invoice named by the register's id of the sale it was made from. */
+export interface ReplacesReceipt {
+  receiptId: string;
+  note?: string;
+  khmshdon?: undefined;
+  khhdon?: undefined;
+  shdon?: undefined;
+  date?: undefined;
+}
+
+export type Replaces = ReplacesInvoice | ReplacesReceipt;
 
 /**
  * What the receipt is. `sale`: an ordinary sale. `replacement`: the full corrected content of an earlier invoice
@@ -143,18 +206,17 @@ export type ReceiptKind = z.infer<typeof ReceiptKind>;
 
 export const Receipt = z.object({
   /** The register's own id for this receipt: unique per register, the key that makes resends harmless. */
-  receiptId: z
-    .string()
-    .min(1)
-    .max(64)
-    .regex(/^[\x21-\x7e]+$/, { error: "chỉ gồm ký tự ASCII, không dấu cách / printable ASCII without spaces" }),
+  receiptId: ReceiptId,
   /** When the register says the sale happened, ISO 8601 with a zone offset. */
   issuedAt: z.iso.datetime({
     offset: true,
     error: "thời điểm ISO có múi giờ, ví dụ 2026-11-20T09:41:07+07:00 / an ISO date-time with zone",
   }),
   kind: ReceiptKind.default("sale"),
-  /** The invoice a replacement or refund corrects; required for those kinds, refused on a sale. */
+  /**
+   * The invoice a replacement or refund corrects; required for those kinds, refused on a sale. Named by number, or
+   * by the register's id of the original sale (resolved by the write path).
+   */
   replaces: Replaces.optional(),
   /** Shops mostly print VAT-inclusive prices. */
   pricesIncludeVat: z.boolean().default(true),

@@ -14,14 +14,18 @@ import {
   projectReceipt,
   readAnswer,
   receiptCommands,
+  type StornoReference,
   setTimeCommand,
 } from "../../drivers/datecs-isl/encode.js";
 import { CMD } from "../../drivers/datecs-isl/engine.js";
 import { createDeframer, type Framing } from "../../drivers/datecs-isl/frame.js";
 import { datecsIsl, resolveOptions } from "../../drivers/datecs-isl/index.js";
+import { compactDateTime } from "../../drivers/datecs-isl/text.js";
 import type { DecoderEvent, RecordOutcome, TapDecoder } from "../driver-api/index.js";
 import type { PortConnection } from "../ingest/connection.js";
 import type { ReceiptInput } from "../receipt/model.js";
+import { vnDateTime } from "../shared/clock.js";
+import { lineAmount } from "../shared/money.js";
 import {
   applyFault,
   type FaultKind,
@@ -62,10 +66,17 @@ export interface DatecsHostOptions {
   readonly setClock?: boolean;
   /** First sequence number (default 0x20). */
   readonly firstSeq?: number;
+  /**
+   * Stornos (spec §4.2): after a sale the printer closed, with probability `rate` the POS next sends a storno of
+   * an earlier closed sale (each sale at most once): a seeded choice of its lines, some with fewer units. The
+   * storno is a `refund` naming the sale by `replaces.receiptId` (its UNP), and goes into the truth as such.
+   */
+  readonly storno?: { readonly rate: number; readonly seed: number };
 }
 
 /** What became of one receipt. */
 export interface DatecsSendResult {
+  /** The receipt sent: one of the given receipts, or a storno the host made (`kind: "refund"`). */
   readonly receipt: ReceiptInput;
   /**
    * `ok`: the printer closed it. `rejected`: the printer refused the close with a data error (not invoiced).
@@ -107,7 +118,9 @@ export interface DatecsHost {
   /**
    * The truth file's content: for every receipt the printer closed, the receipt as the protocol carries it
    * ({@link projectReceipt}); `issuedAt` is what the host set the printer clock to (the printer adds the seconds
-   * the receipt took).
+   * the receipt took). A storno is there as a `refund` with `replaces.receiptId`; in X framing the storno has no
+   * UNP of its own, so its `receiptId` is the printer's (`YYYYMMDDThhmmss-<document no.>`) from the clock the host
+   * set — like `issuedAt`, off by the seconds the storno took.
    */
   readonly truth: readonly ReceiptInput[];
   readonly stats: DatecsHostStats;
@@ -128,6 +141,10 @@ export function createDatecsHost(receipts: readonly ReceiptInput[], options: Dat
   const retryDelayMs = options.retryDelayMs ?? 100;
   const setClock = options.setClock ?? true;
   const deframer = createDeframer({ framing, source: "device", maxFrameBytes: 4096 });
+  const fiscalMemory = resolveOptions(datecsIsl.options.parse(options.driver ?? {})).device.fiscalMemory;
+  const stornoRnd = options.storno ? seededRandom(options.storno.seed) : undefined;
+  /** Sales the printer closed that no storno has reversed yet, with what a POS keeps to reverse them. */
+  const reversible: { receipt: ReceiptInput; ref: StornoReference }[] = [];
 
   const results: DatecsSendResult[] = [];
   const truth: ReceiptInput[] = [];
@@ -139,6 +156,11 @@ export function createDatecsHost(receipts: readonly ReceiptInput[], options: Dat
   let frames = 0; // for the current receipt
   let closeTries = 0;
   let paid = false;
+  /** The receipt being sent: `receipts[index]`, or a storno made after a sale. */
+  let sending: { receipt: ReceiptInput; storno?: StornoReference } | undefined;
+  /** The document number of the receipt being sent, from its open answer. */
+  let docNo: number | undefined;
+  let nextStorno: { receipt: ReceiptInput; storno: StornoReference } | undefined;
   let current: { command: HostCommand; frame: Uint8Array; attempts: number } | undefined;
   let deadline: number | undefined;
   let retryAt: number | undefined;
@@ -164,9 +186,21 @@ export function createDatecsHost(receipts: readonly ReceiptInput[], options: Dat
     nowMs: number,
     extra: Partial<DatecsSendResult> = {},
   ): Uint8Array[] => {
-    const receipt = receipts[index]!;
+    const receipt = sending!.receipt;
     results.push({ receipt, status, frames, ...extra });
-    if (status === "ok") truth.push(projectReceipt(receipt));
+    if (status === "ok") {
+      const projected = projectReceipt(receipt);
+      if (sending!.storno !== undefined && framing === "x") {
+        // The printer names an X storno itself: its clock (set to issuedAt) and the document number.
+        projected.receiptId = `${compactDateTime(Date.parse(receipt.issuedAt))}-${String(docNo ?? 0).padStart(7, "0")}`;
+      }
+      truth.push(projected);
+      if (sending!.storno === undefined) {
+        const ref = { docNo: docNo ?? 0, closedAtMs: Date.parse(receipt.issuedAt), fiscalMemory };
+        reversible.push({ receipt, ref });
+        nextStorno = stornoRnd && stornoRnd() < options.storno!.rate ? makeStorno(receipt) : undefined;
+      }
+    }
     current = undefined;
     deadline = undefined;
     if (status === "unanswered") {
@@ -176,14 +210,56 @@ export function createDatecsHost(receipts: readonly ReceiptInput[], options: Dat
     return nextReceipt(nowMs);
   };
 
+  /** A storno of one earlier closed sale (seeded): some of its lines, integer quantities sometimes fewer. */
+  const makeStorno = (after: ReceiptInput): { receipt: ReceiptInput; storno: StornoReference } | undefined => {
+    const rnd = stornoRnd!;
+    const at = Math.floor(rnd() * reversible.length);
+    const chosen = reversible.splice(at, 1)[0];
+    if (chosen === undefined) return undefined;
+    const sold = chosen.receipt;
+    let lines = sold.lines.filter(() => rnd() < 0.5);
+    if (lines.length === 0) lines = [sold.lines[Math.floor(rnd() * sold.lines.length)]!];
+    lines = lines.map((l) => {
+      const q = l.quantity;
+      if (q === undefined || !/^\d+$/.test(q) || Number(q) < 2 || (l.discount ?? 0) > 0 || l.unitPrice === undefined) {
+        return l;
+      }
+      const back = String(1 + Math.floor(rnd() * Number(q)));
+      return { ...l, quantity: back, amount: lineAmount(back, l.unitPrice) };
+    });
+    const total = lines.reduce((sum, l) => sum + (l.amount ?? 0), 0);
+    const issuedAt = `${vnDateTime(Date.parse(after.issuedAt) + 10_000)}+07:00`;
+    const receipt: ReceiptInput = {
+      receiptId: `${sold.receiptId}-TH`,
+      issuedAt,
+      kind: "refund",
+      replaces: { receiptId: sold.receiptId },
+      pricesIncludeVat: true,
+      lines,
+      payments: [{ method: "cash", amount: total }],
+      total,
+    };
+    return { receipt, storno: chosen.ref };
+  };
+
   const nextReceipt = (nowMs: number): Uint8Array[] => {
-    index++;
-    if (index >= receipts.length) {
-      done = true;
-      return [];
+    if (nextStorno !== undefined) {
+      sending = nextStorno;
+      nextStorno = undefined;
+    } else {
+      index++;
+      if (index >= receipts.length) {
+        done = true;
+        return [];
+      }
+      sending = { receipt: receipts[index]! };
     }
-    const r = receipts[index]!;
-    plan = [...(setClock ? [setTimeCommand(enc, Date.parse(r.issuedAt))] : []), ...receiptCommands(r, enc)];
+    const r = sending.receipt;
+    docNo = undefined;
+    plan = [
+      ...(setClock ? [setTimeCommand(enc, Date.parse(r.issuedAt))] : []),
+      ...receiptCommands(r, enc, sending.storno),
+    ];
     step = 0;
     frames = 0;
     closeTries = 0;
@@ -207,6 +283,11 @@ export function createDatecsHost(receipts: readonly ReceiptInput[], options: Dat
     if (label === "cancel") return finish("refused", nowMs, { detail: "cancelled after a refused command" });
     if (!error) {
       if (label === "payment") paid = true;
+      if (label === "open" || label === "storno") {
+        // X: `0\tSlip\t` (the document number); old: `AllReceipt,FiscReceipt` (AllReceipt counts documents).
+        const n = Number(framing === "x" ? text.split("\t")[1] : text.split(",")[0]);
+        if (Number.isSafeInteger(n)) docNo = n;
+      }
       if (label === "close") return finish("ok", nowMs, { closeAnswer: text });
       step++;
       return send(plan[step]!, nowMs);
@@ -250,6 +331,8 @@ export function createDatecsHost(receipts: readonly ReceiptInput[], options: Dat
             out.push(...resend(nowMs));
             break;
           case "syn":
+            // The printer is busy (it repeats SYN every 60 ms, e.g. while hoadon commits the receipt): wait a full
+            // timeout from the last one; resending now would only queue another copy of the frame.
             stats.syns++;
             deadline = nowMs + timeoutMs;
             break;
@@ -319,6 +402,12 @@ export interface DatecsLinkOptions extends DatecsHostOptions {
   readonly tap?: boolean;
   /** Stop after this much virtual time (default 24 h). */
   readonly maxVirtualMs?: number;
+  /**
+   * How long each commit takes (default 0: the reply goes out at once). While it runs, the POS hears the driver's
+   * busy signal (`busySignalFor`: SYN every 60 ms) as the daemon's session sends it, unless `busySignal` is false.
+   */
+  readonly commitMs?: number;
+  readonly busySignal?: boolean;
 }
 
 /** A receipt the write-path stand-in took, with what it answered. */
@@ -343,7 +432,8 @@ export interface DatecsLinkReport {
 /**
  * POS host → line faults → the datecs-isl device decoder → a write-path stand-in → the reply → line faults →
  * the host, all in one process on a virtual clock. The stand-in keeps receipts by id and answers `ok`, `dup` for
- * an id it has, or (with `failRate` / `rejectRate`) `failed` or `rejected` without keeping anything.
+ * an id it has, or (with `failRate` / `rejectRate`) `failed` or `rejected` without keeping anything. A refund
+ * naming a sale it does not have is `rejected` (`REFUND_ORIGINAL_UNKNOWN`), as the write path does.
  */
 export function runDatecsLink(receipts: readonly ReceiptInput[], options: DatecsLinkOptions): DatecsLinkReport {
   const startMs = options.startMs ?? Date.parse("2026-11-20T09:00:00+07:00");
@@ -390,6 +480,12 @@ export function runDatecsLink(receipts: readonly ReceiptInput[], options: Datecs
   const record = (receipt: ReceiptInput): RecordOutcome => {
     const invoice = { mccqt: `M1-26-SIM00-${receipt.receiptId}`, khmshdon: "1", khhdon: "C26MSI", shdon: 1, qr: "sim" };
     if (stored.has(receipt.receiptId)) return { status: "dup", invoice };
+    const original = receipt.kind === "refund" ? receipt.replaces?.receiptId : undefined;
+    if (receipt.kind === "refund" && (original === undefined || !stored.has(original))) {
+      // What the write path answers when no invoice was made from the named sale (src/invoice/corrections.ts).
+      const message = `không có hóa đơn của phiếu ${original} / no invoice from that receipt`;
+      return { status: "rejected", code: "REFUND_ORIGINAL_UNKNOWN", message };
+    }
     if (options.failRate && rnd() < options.failRate) {
       return { status: "failed", code: "STORE_FULL", message: "ổ đĩa đầy (mô phỏng) / disk full (simulated)" };
     }
@@ -398,6 +494,15 @@ export function runDatecsLink(receipts: readonly ReceiptInput[], options: Datecs
     }
     stored.add(receipt.receiptId);
     return { status: "ok", invoice };
+  };
+
+  const commitMs = options.commitMs ?? 0;
+  const busy = options.busySignal === false ? undefined : datecsIsl.busySignalFor?.(driverOptions);
+  /** Commits finishing and busy signals due, in time order. */
+  const jobs: { atMs: number; order: number; run: () => void }[] = [];
+  const later = (atMs: number, run: () => void): void => {
+    jobs.push({ atMs, order: order++, run });
+    jobs.sort((a, b) => a.atMs - b.atMs || a.order - b.order);
   };
 
   const onDeviceEvents = (events: readonly DecoderEvent[]): void => {
@@ -414,8 +519,27 @@ export function runDatecsLink(receipts: readonly ReceiptInput[], options: Datecs
           const receipt = e.receipt as ReceiptInput;
           const outcome = record(receipt);
           recorded.push({ receipt, outcome: outcome.status });
-          const bytes = e.reply(outcome);
-          if (bytes) emit("host", [bytes]);
+          if (commitMs <= 0) {
+            const bytes = e.reply(outcome);
+            if (bytes) emit("host", [bytes]);
+            break;
+          }
+          // A slow commit: the reply goes out later; meanwhile the busy signal, as the session's timer sends it.
+          let committed = false;
+          later(now + commitMs, () => {
+            committed = true;
+            const bytes = e.reply(outcome);
+            if (bytes) emit("host", [bytes]);
+          });
+          if (busy) {
+            const signal = busy;
+            const beat = (): void => {
+              if (committed) return;
+              emit("host", [signal.bytes]);
+              later(now + signal.everyMs, beat);
+            };
+            later(now + signal.everyMs, beat);
+          }
           break;
         }
         case "identity":
@@ -435,10 +559,17 @@ export function runDatecsLink(receipts: readonly ReceiptInput[], options: Datecs
 
   emit("device", host.start(now));
   const limit = startMs + (options.maxVirtualMs ?? 86_400_000);
-  while (!host.done || queue.length > 0) {
+  while (!host.done || queue.length > 0 || jobs.length > 0) {
     const nextDelivery = queue[0]?.atMs;
     const nextTick = host.done ? undefined : host.deadline;
-    if (nextDelivery === undefined && nextTick === undefined) break;
+    const nextJob = jobs[0]?.atMs;
+    if (nextDelivery === undefined && nextTick === undefined && nextJob === undefined) break;
+    if (nextJob !== undefined && (nextDelivery ?? Infinity) > nextJob && (nextTick ?? Infinity) > nextJob) {
+      now = Math.max(now, nextJob);
+      if (now > limit) break;
+      jobs.shift()!.run();
+      continue;
+    }
     const due = nextDelivery !== undefined && (nextTick === undefined || nextDelivery <= nextTick);
     now = Math.max(now, due ? nextDelivery! : nextTick!);
     if (now > limit) break;

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "vitest";
+import type { FindInvoiceForReceipt } from "../../src/invoice/corrections.js";
 import {
   applyRefund,
   type ComputeOptions,
   computeInvoice,
   type FindIssuedInvoice,
   type IssuedInvoice,
+  REFUND_NOTE,
   resolveCorrection,
 } from "../../src/invoice/index.js";
 import { Receipt, type ReceiptInput } from "../../src/receipt/model.js";
@@ -181,6 +183,95 @@ describe("resolveCorrection", () => {
       Receipt.parse({ ...SALE, kind: "replacement", replaces: { khmshdon: "1", khhdon: "C26MAB", shdon: "00000009" } })
         .replaces?.shdon,
     ).toBe("9");
+  });
+});
+
+describe("corrections naming the register's receipt (replaces.receiptId)", () => {
+  const second: IssuedInvoice = {
+    khmshdon: "1",
+    khhdon: "C26MAB",
+    shdon: 9,
+    nlap: "2026-11-21",
+    receiptJson: JSON.stringify({
+      ...Receipt.parse(SALE),
+      receiptId: "RF-0",
+      lines: [SALE.lines[1]],
+      total: 120000,
+      kind: "replacement",
+      replaces: { khmshdon: "1", khhdon: "C26MAB", shdon: "5", date: "2026-11-20" },
+    }),
+  };
+  const find: FindIssuedInvoice = (ref) =>
+    ref.khmshdon === "1" && ref.khhdon === "C26MAB" && ref.shdon === 5
+      ? { ...of, replacedBy: { khmshdon: "1", khhdon: "C26MAB", shdon: 9 } }
+      : ref.shdon === 9
+        ? second
+        : undefined;
+  /** The store's `findInvoiceForReceipt(registerId, id)` for one register: receipt S-1 became invoice 5. */
+  const byReceipt: FindInvoiceForReceipt = (id) =>
+    id === "S-1" ? { khmshdon: "1", khhdon: "C26MAB", shdon: 5 } : undefined;
+  const ONE_BACK: Partial<ReceiptInput> = {
+    lines: [{ code: "DAU", name: "Dầu ăn", quantity: "1", unitPrice: 60000, amount: 60000 }],
+    total: 60000,
+  };
+  const byId = (r: Partial<ReceiptInput>): Receipt => refund({ replaces: { receiptId: "S-1" }, ...ONE_BACK, ...r });
+
+  it("accepts { receiptId } or an invoice number in the model, never both or half of one", () => {
+    expect(byId({}).replaces).toEqual({ receiptId: "S-1" });
+    const bad = (replaces: unknown) =>
+      Receipt.safeParse({ ...SALE, kind: "refund", replaces }).error?.issues.map((i) => i.message) ?? [];
+    expect(bad({ receiptId: "S-1", shdon: "5" })[0]).toMatch(/^ghi mã phiếu gốc hoặc số hóa đơn.* \/ name the/);
+    expect(bad({ khmshdon: "1", khhdon: "C26MAB" })[0]).toMatch(/^cần mẫu số, ký hiệu và số hóa đơn.* \/ needs/);
+    expect(bad({ receiptId: "S 1" })[0]).toMatch(/^chỉ gồm ký tự ASCII/);
+    expect(bad({})).toHaveLength(1);
+  });
+
+  it("refunds from the newest invoice of the sale the register names", () => {
+    const made = resolveCorrection(byId({}), find, { fullRefund: "replace" }, byReceipt);
+    if (!made.ok) throw new Error(JSON.stringify(made.problems));
+    expect(made.replaced?.shdon).toBe(9);
+    expect(made.receipt).toMatchObject({
+      kind: "replacement",
+      receiptId: "RF-1",
+      total: 60000,
+      replaces: { khmshdon: "1", khhdon: "C26MAB", shdon: "9", date: "2026-11-21", note: REFUND_NOTE },
+    });
+    expect(made.receipt.replaces?.receiptId).toBeUndefined();
+    const computed = computeInvoice(made.receipt, OPTS);
+    expect(computed.ok && computed.draft.TgTTTBSo).toBe(60000);
+  });
+
+  it("keeps the register's note and replaces the newest invoice of the sale", () => {
+    const replacement = Receipt.parse({
+      ...SALE,
+      receiptId: "RP-1",
+      kind: "replacement",
+      replaces: { receiptId: "S-1", note: "Sai tên hàng" },
+    });
+    const made = resolveCorrection(replacement, find, { fullRefund: "replace" }, byReceipt);
+    if (!made.ok) throw new Error(JSON.stringify(made.problems));
+    expect(made.receipt.replaces).toEqual({
+      khmshdon: "1",
+      khhdon: "C26MAB",
+      shdon: "9",
+      date: "2026-11-21",
+      note: "Sai tên hàng",
+    });
+    expect(computeInvoice(made.receipt, OPTS).ok).toBe(true);
+  });
+
+  it("refuses a receipt no invoice was made from, and any such correction without the lookup", () => {
+    const other = byId({ replaces: { receiptId: "S-404" } });
+    const opts = { fullRefund: "replace" } as const;
+    expect(codes(resolveCorrection(other, find, opts, byReceipt))).toEqual(["REFUND_ORIGINAL_UNKNOWN"]);
+    expect(codes(resolveCorrection(byId({}), find, opts))).toEqual(["REFUND_NEEDS_STORE"]);
+    expect(codes(resolveCorrection(byId({}), undefined, opts, byReceipt))).toEqual(["REFUND_NEEDS_STORE"]);
+    const replacement = Receipt.parse({ ...SALE, kind: "replacement", replaces: { receiptId: "S-404" } });
+    expect(codes(resolveCorrection(replacement, find, opts, byReceipt))).toEqual(["REFUND_ORIGINAL_UNKNOWN"]);
+    // Unresolved, it can never reach an invoice: computeInvoice has no number to write.
+    expect(codes(computeInvoice(replacement, OPTS))).toContain("REPLACES_DATE_MISSING");
+    const problem = resolveCorrection(other, find, opts, byReceipt);
+    expect(problem.ok || problem.problems[0]?.message).toMatch(/^Không tìm thấy hóa đơn lập từ phiếu S-404.* \/ /);
   });
 });
 

@@ -113,6 +113,114 @@ describe("Datecs POS → faults → device decoder, in virtual time", () => {
   });
 });
 
+describe("a slow commit: the POS hears SYN every 60 ms and waits", () => {
+  for (const framing of ["old", "x"] as const) {
+    it(`waits through 2 s commits without resending, over the device decoder (${framing} framing)`, () => {
+      const receipts = generateReceipts({ seed: 12, count: 30, startMs: START });
+      const report = runDatecsLink(receipts, { seed: 4, driver: { framing }, commitMs: 2_000, maxCuts: 0 });
+      const { host, recorded } = report;
+      expect(host.done).toBe(true);
+      expect(host.results.map((r) => r.status)).toEqual(receipts.map(() => "ok"));
+      // About 2000 / 60 SYNs per close, and not one resend or timeout: the POS waited.
+      expect(host.stats.syns).toBeGreaterThanOrEqual(30 * 33);
+      expect(host.stats.syns).toBeLessThanOrEqual(30 * 34);
+      expect(host.stats.timeouts).toBe(0);
+      expect(host.stats.resends).toBe(0);
+      expect(recorded.map((r) => r.outcome)).toEqual(receipts.map(() => "ok"));
+      expect(report.virtualMs).toBeGreaterThan(30 * 2_000);
+    });
+  }
+
+  it("without the SYNs the POS times out and resends the close (the decoder answers SYN to it, once per resend)", () => {
+    const receipts = generateReceipts({ seed: 12, count: 10, startMs: START });
+    const { host, recorded } = runDatecsLink(receipts, { seed: 4, commitMs: 2_000, busySignal: false, maxCuts: 0 });
+    expect(host.done).toBe(true);
+    expect(host.stats.timeouts).toBeGreaterThanOrEqual(10 * 3);
+    expect(host.stats.syns).toBe(host.stats.timeouts); // each resend of the pending close got a SYN
+    expect(recorded.map((r) => r.outcome)).toEqual(receipts.map(() => "ok")); // still executed once each
+  });
+
+  it("keeps waiting through SYNs mixed with line noise and lost SYNs", () => {
+    const receipts = generateReceipts({ seed: 13, count: 200, startMs: START });
+    const report = runDatecsLink(receipts, {
+      seed: 6,
+      commitMs: 1_500,
+      faults: { toHost: { drop: 0.05, garbage: 0.05 }, toDevice: { garbage: 0.05 } },
+      maxAttempts: 40,
+    });
+    expect(report.host.done).toBe(true);
+    const invoiced = report.recorded.filter((r) => r.outcome === "ok").map((r) => r.receipt);
+    expect(invoiced.map(content)).toEqual(report.host.truth.map(content));
+    expect(report.recorded.filter((r) => r.outcome === "dup")).toEqual([]);
+  });
+});
+
+describe("stornos from the Datecs POS simulator", () => {
+  /** A refund without the fields the printer decides in X framing (its own id and time). */
+  const refundContent = ({ issuedAt: _, receiptId: __, ...rest }: ReceiptInput) => rest;
+
+  for (const driver of [{ framing: "old" }, { framing: "x", encoding: "utf-8" }] as const) {
+    it(`sends seeded stornos of earlier sales that become refunds naming them (${driver.framing} framing)`, () => {
+      const receipts = generateReceipts({ seed: 41, count: 300, startMs: START });
+      const mix = { faults: { toDevice: everything, toHost: everything }, failRate: 0.05 };
+      const report = runDatecsLink(receipts, {
+        ...mix,
+        seed: 3,
+        driver,
+        tap: true,
+        maxAttempts: 40,
+        storno: { rate: 0.2, seed: 8 },
+      });
+      const { host, recorded } = report;
+      expect(host.done).toBe(true);
+      const refunds = host.truth.filter((r) => r.kind === "refund");
+      expect(refunds.length).toBeGreaterThan(30);
+      // Every storno names a sale the printer closed earlier, each sale at most once, and returns part of it.
+      const sales = new Map(host.truth.filter((r) => r.kind !== "refund").map((r, i) => [r.receiptId, i]));
+      const named = refunds.map((r) => r.replaces?.receiptId ?? "");
+      expect(new Set(named).size).toBe(named.length);
+      for (const r of refunds) {
+        const sale = host.truth.find((t) => t.receiptId === r.replaces?.receiptId);
+        expect(sale, r.replaces?.receiptId).toBeDefined();
+        expect(host.truth.indexOf(sale!)).toBeLessThan(host.truth.indexOf(r));
+        expect(r.total).toBeGreaterThan(0);
+        expect(r.total).toBeLessThanOrEqual(sale!.total);
+        for (const l of r.lines)
+          expect(sale!.lines.some((s) => s.name === l.name && s.unitPrice === l.unitPrice)).toBe(true);
+      }
+      expect(sales.size + refunds.length).toBe(host.truth.length);
+
+      // What was invoiced is the truth, refunds included; the stand-in found every named sale.
+      const invoiced = recorded.filter((r) => r.outcome === "ok").map((r) => r.receipt);
+      const comparable = (r: ReceiptInput) =>
+        r.kind === "refund" && driver.framing === "x" ? refundContent(r) : content(r);
+      expect(invoiced.map(comparable)).toEqual(host.truth.map(comparable));
+      expect(recorded.filter((r) => r.outcome === "rejected")).toEqual([]);
+      expect(new Set(invoiced.map((r) => r.receiptId)).size).toBe(invoiced.length);
+      if (driver.framing === "old") {
+        expect(invoiced.filter((r) => r.kind === "refund").every((r) => r.receiptId.endsWith("-TH"))).toBe(true);
+      } else {
+        for (const r of invoiced.filter((i) => i.kind === "refund")) expect(r.receiptId).toMatch(/^\d{8}T\d{6}-\d{7}$/);
+      }
+      expect(report.tapReceipts.map(comparable)).toEqual(host.truth.map(comparable));
+      // The truth file says so.
+      const lines = truthJsonl(host.truth)
+        .trimEnd()
+        .split("\n")
+        .map((l) => JSON.parse(l) as ReceiptInput);
+      expect(lines.filter((l) => l.kind === "refund").map((l) => l.replaces)).toEqual(refunds.map((r) => r.replaces));
+    });
+  }
+
+  it("sends no storno without the option, and the same stornos for the same seed", () => {
+    const receipts = generateReceipts({ seed: 42, count: 40, startMs: START });
+    expect(runDatecsLink(receipts, { seed: 1 }).host.truth.some((r) => r.kind === "refund")).toBe(false);
+    const run = () => runDatecsLink(receipts, { seed: 1, storno: { rate: 0.5, seed: 2 } }).host.truth;
+    expect(run()).toEqual(run());
+    expect(run().filter((r) => r.kind === "refund").length).toBeGreaterThan(5);
+  });
+});
+
 describe("fault layer", () => {
   const frame = Uint8Array.from([0x01, 0x24, 0x20, 0x4a, 0x05, 0x30, 0x30, 0x39, 0x33, 0x03]);
   const schedule = Array.from({ length: 200 }, (_, i) => ({ atMs: i * 10, bytes: frame }));
