@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { escposTap, tokenize } from "../drivers/escpos-tap/index.js";
 import { ndjson } from "../drivers/ndjson/index.js";
+import type { RecordOutcome } from "../src/driver-api/index.js";
 import type { PortConnection } from "../src/ingest/connection.js";
 import type { QuarantineInput, RecordInput } from "../src/ingest/register-session.js";
 import { openSerialPort } from "../src/ingest/serial-port.js";
@@ -23,7 +24,9 @@ import { escposJobs } from "../src/simulator/escpos.js";
 import { generateReceipts } from "../src/simulator/generate.js";
 import { ndjsonSender } from "../src/simulator/sender.js";
 import { hasSocat, type SocatPair, startSocatPair } from "../src/simulator/socat.js";
+import { startCheckpointer } from "../src/store/checkpoint.js";
 import { openStore } from "../src/store/db.js";
+import { createGroupCommit, type GroupCommit } from "../src/store/group-commit.js";
 import { ingestStore } from "../src/store/ingest.js";
 import { journalWriter } from "../src/store/journal.js";
 import { SETTINGS } from "./build-sign.js";
@@ -61,33 +64,73 @@ const summarise = (samples: readonly number[], seconds: number): LatencyResult =
 });
 
 /**
- * A real write path (test signing key, WAL + synchronous=FULL) and journal on a temp SQLite file. `by-record`: the
- * journal is flushed inside the write path's transaction (one commit per receipt, the wiring proposed to the lead);
- * `before-record`: the session flushes it first (two commits, today's default).
+ * How the write path is wired. `group` (today's daemon, src/main.ts): the receipts of one event-loop turn in one
+ * transaction with their journal chunks, WAL checkpoints in a worker thread. `serial` (before issue 4's latency
+ * work): the session commits the journal first, then one transaction per receipt, SQLite's own autocheckpoint inside
+ * the commit. `group-sqlite-checkpoints`: group commit, but SQLite's own autocheckpoint inside the commit (the
+ * checkpointer's share). `none`: no store at all, an immediate fake "ok" — the floor of the pty path, the same-run reference.
  */
-function writePath(dir: string, journalFlush: "by-record" | "before-record" = "by-record") {
+export type WritePathMode = "group" | "group-sqlite-checkpoints" | "serial" | "none";
+
+/** A real write path (test signing key, WAL + synchronous=FULL) and journal on a temp SQLite file. */
+function writePath(dir: string, mode: WritePathMode) {
   const path = join(dir, "store.sqlite");
   const db = openStore(path);
   const identity = createTestIdentity({ commonName: "Benchmark", taxCode: SETTINGS.seller.taxCode });
+  const store = ingestStore(db);
   const recorder = createRecorder({
-    store: ingestStore(db),
+    store,
     signer: createSigner(loadPkcs12(identity.pfx, identity.password)),
     settings: SETTINGS,
     clock: systemClock,
     log: silentLogger,
     storePath: path,
   });
-  const store = ingestStore(db);
   const journal = journalWriter(db);
   const stopFlush = journal.autoFlush(250);
-  const inOneCommit = db.transaction((input: RecordInput) => {
-    journal.flush();
-    return recorder(input);
+  const checkpointer = mode === "group" ? startCheckpointer(db, path, silentLogger) : undefined;
+  /** Per group: time writing its receipts (build, sign, insert) and time of its COMMIT (fsync). */
+  const timing = { work: [] as number[], commit: [] as number[] };
+  const group = createGroupCommit({
+    db,
+    journal,
+    log: silentLogger,
+    storePath: path,
+    afterCommit: () => checkpointer?.afterCommit(),
+    onTiming: (_n, workMs, commitMs) => {
+      timing.work.push(workMs);
+      timing.commit.push(commitMs);
+    },
   });
-  return {
-    record: (input: RecordInput) => (journalFlush === "by-record" ? inOneCommit.immediate(input) : recorder(input)),
-    journalFlush,
-    quarantine: (q: QuarantineInput): void => {
+  let fake = 0;
+  /** Hand-over → outcome inside the process (the write path's share of each sample). */
+  const inside: number[] = [];
+  const record = (input: RecordInput): RecordOutcome | Promise<RecordOutcome> => {
+    const t = performance.now();
+    if (mode === "group" || mode === "group-sqlite-checkpoints")
+      return group
+        .submit(() => recorder(input))
+        .then((o) => {
+          inside.push(performance.now() - t);
+          return o;
+        });
+    if (mode === "serial") {
+      const o = recorder(input);
+      inside.push(performance.now() - t);
+      return o;
+    }
+    fake++;
+    const invoice = {
+      mccqt: `M1-26-BENCH-${String(fake).padStart(11, "0")}`,
+      khmshdon: "1",
+      khhdon: "C26MAB",
+      shdon: fake,
+      qr: "",
+    };
+    return { status: "ok", invoice };
+  };
+  const quarantine = (q: QuarantineInput): void => {
+    const write = (): void => {
       store.quarantine({
         registerId: q.registerId,
         driver: q.driverId,
@@ -96,10 +139,22 @@ function writePath(dir: string, journalFlush: "by-record" | "before-record" = "b
         detail: q.detail,
         raw: q.raw,
       });
-    },
+    };
+    if (mode !== "serial" && mode !== "none") group.now(write);
+    else store.transaction(write);
+  };
+  return {
+    record,
+    journalFlush: mode === "serial" ? ("before-record" as const) : ("by-record" as const),
+    quarantine,
     journal,
-    close(): void {
+    group,
+    inside,
+    timing,
+    async close(): Promise<void> {
+      await group.idle();
       stopFlush();
+      await checkpointer?.stop();
       db.close();
     },
   };
@@ -122,16 +177,27 @@ export interface NdjsonBench {
   readonly perRegister: number;
   /** Mean pause between one register's sales (exponential, seeded); 0: back to back. */
   readonly meanGapMs?: number;
-  readonly journalFlush?: "by-record" | "before-record";
+  readonly mode: WritePathMode;
+}
+
+/** What {@link benchNdjson} measured. */
+export interface NdjsonResult extends LatencyResult {
+  /** Commits and receipts per commit (group mode). */
+  readonly groups: ReturnType<GroupCommit["stats"]>;
+  /** Hand-over → outcome inside the process, per receipt (the write path's share of each sample). */
+  readonly inside: readonly number[];
+  /** Group mode, per commit: time writing its receipts (build, sign, insert) and time of the COMMIT (fsync). */
+  readonly work: readonly number[];
+  readonly commit: readonly number[];
 }
 
 /**
  * `registers` ndjson registers on ptys, all selling at the same time, each stop-and-wait; one sample per receipt:
  * first byte written → ack read at the register's end.
  */
-export async function benchNdjson(o: NdjsonBench): Promise<LatencyResult> {
+export async function benchNdjson(o: NdjsonBench): Promise<NdjsonResult> {
   const dir = mkdtempSync(join(tmpdir(), "hoadon-bench-ingest-"));
-  const wp = writePath(dir, o.journalFlush);
+  const wp = writePath(dir, o.mode);
   const abort = new AbortController();
   const pairs: SocatPair[] = [];
   const sessions: { stopped: Promise<void> }[] = [];
@@ -178,6 +244,10 @@ export async function benchNdjson(o: NdjsonBench): Promise<LatencyResult> {
           seed = (seed * 16_807) % 2_147_483_647;
           return seed / 2_147_483_647;
         };
+        // A small seed's first values are near 0: without this every register sold its first sale at t0, all 16 at
+        // once — the saturated case, measured on its own below, not "a sale each every ~250 ms".
+        random();
+        random();
         for (const receipt of receipts) {
           if (o.meanGapMs) await new Promise((r) => setTimeout(r, -Math.log(1 - random()) * o.meanGapMs!));
           let started = 0;
@@ -191,13 +261,21 @@ export async function benchNdjson(o: NdjsonBench): Promise<LatencyResult> {
         }
       }),
     );
-    return summarise(samples, (performance.now() - t0) / 1000);
+    const stats = wp.group.stats();
+    const inside = wp.inside.slice(-samples.length);
+    return {
+      ...summarise(samples, (performance.now() - t0) / 1000),
+      groups: stats,
+      inside,
+      work: wp.timing.work,
+      commit: wp.timing.commit,
+    };
   } finally {
     abort.abort();
     await Promise.all(conns.map((c) => c.close()));
     await Promise.all(sessions.map((s) => s.stopped));
     await Promise.all(pairs.map((p) => p.stop()));
-    wp.close();
+    await wp.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -238,9 +316,9 @@ export interface BridgeResult {
 }
 
 /** Pass-through latency of the bridge, against a direct cable; and the held cut's commit-and-footer time. */
-export async function benchBridge(receipts: number): Promise<BridgeResult> {
+export async function benchBridge(receipts: number, mode: WritePathMode = "group"): Promise<BridgeResult> {
   const dir = mkdtempSync(join(tmpdir(), "hoadon-bench-bridge-"));
-  const wp = writePath(dir);
+  const wp = writePath(dir, mode);
   const abort = new AbortController();
   const pairs: SocatPair[] = [];
   const conns: PortConnection[] = [];
@@ -341,7 +419,7 @@ export async function benchBridge(receipts: number): Promise<BridgeResult> {
     await Promise.all(conns.map((c) => c.close()));
     await session?.stopped;
     await Promise.all(pairs.map((p) => p.stop()));
-    wp.close();
+    await wp.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -360,33 +438,213 @@ function waitForTail(conn: PortConnection, tail: Uint8Array): Promise<number> {
   });
 }
 
+/**
+ * Runs `bench` for each mode in turn, round after round, and pools each mode's samples: a noisy neighbour hits every
+ * mode alike (same idea as bench/measure.ts).
+ */
+async function interleaved(
+  modes: readonly WritePathMode[],
+  rounds: number,
+  bench: (mode: WritePathMode) => Promise<NdjsonResult>,
+): Promise<Map<WritePathMode, NdjsonResult>> {
+  const pooled = new Map<WritePathMode, NdjsonResult[]>();
+  for (let r = 0; r < rounds; r++) {
+    for (const mode of modes) pooled.set(mode, [...(pooled.get(mode) ?? []), await bench(mode)]);
+  }
+  return new Map(
+    [...pooled].map(([mode, runs]) => [
+      mode,
+      {
+        ...summarise(
+          runs.flatMap((x) => x.samples),
+          runs.reduce((t, x) => t + x.seconds, 0),
+        ),
+        groups: {
+          groups: runs.reduce((t, x) => t + x.groups.groups, 0),
+          receipts: runs.reduce((t, x) => t + x.groups.receipts, 0),
+          largest: Math.max(...runs.map((x) => x.groups.largest)),
+        },
+        inside: runs.flatMap((x) => x.inside),
+        work: runs.flatMap((x) => x.work),
+        commit: runs.flatMap((x) => x.commit),
+      },
+    ]),
+  );
+}
+
+const MODE_NAMES: Record<WritePathMode, string> = {
+  none: "no store (pty floor, reference)",
+  "group-sqlite-checkpoints": "group commit with the journal, SQLite's autocheckpoint in the commit",
+  serial: "before: journal commit + receipt commit, autocheckpoint in the commit",
+  group: "now: group commit with the journal, checkpoints in a worker",
+};
+
+/**
+ * The write path alone, no ports: `registers` receipts handed over per event-loop turn (1: a lone register; 16: all
+ * registers at once), the journal chunk of each appended first, `turns` turns, with a 5 ms pause between turns so a
+ * worker checkpoint can run (as between sales). Each `serial` receipt costs a journal commit and a receipt commit;
+ * `group` costs one commit per turn.
+ */
+export async function benchWritePath(
+  mode: "serial" | "group",
+  registers: number,
+  turns: number,
+): Promise<LatencyResult> {
+  const dir = mkdtempSync(join(tmpdir(), "hoadon-bench-wp-"));
+  const wp = writePath(dir, mode);
+  try {
+    const receipts = generateReceipts({ seed: 5, count: registers * turns, registerId: "QUAY1", startMs: Date.now() });
+    const latency: number[] = [];
+    const t0 = performance.now();
+    for (let t = 0; t < turns; t++) {
+      const batch = receipts.slice(t * registers, (t + 1) * registers).map((receipt, i) => {
+        const raw = new TextEncoder().encode(`${JSON.stringify(receipt)}\n`);
+        const stream = { registerId: `quay${i + 1}`, side: "register" as const, direction: "in" as const };
+        const start = wp.journal.append(stream, raw, Date.now());
+        return {
+          registerId: stream.registerId,
+          driverId: "ndjson-v1",
+          receipt,
+          raw,
+          receivedAt: Date.now(),
+          journal: { ...stream, start, end: start + raw.length },
+        };
+      });
+      const started = performance.now();
+      if (mode === "group") {
+        const outcomes = await Promise.all(batch.map((input) => wp.record(input)));
+        const took = performance.now() - started;
+        for (const o of outcomes) {
+          if (o.status !== "ok") throw new Error(JSON.stringify(o));
+          latency.push(took);
+        }
+      } else {
+        for (const input of batch) {
+          // As the session did before: flush the journal (its own commit), then record.
+          wp.journal.flush();
+          const o = await wp.record(input);
+          if (o.status !== "ok") throw new Error(JSON.stringify(o));
+          latency.push(performance.now() - started);
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return summarise(latency, (performance.now() - t0) / 1000);
+  } finally {
+    await wp.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** The bench module's entry point (bench/run.ts). */
 export async function run(options: BenchOptions): Promise<BenchRow[]> {
   if (!hasSocat()) {
     return [{ group: title, name: "ingest on ptys", note: "socat not installed: apt-get install socat" }];
   }
   const rows: BenchRow[] = [];
-  const n1 = options.quick ? 200 : 1_000;
-  const latencyRows = (name: string, r: LatencyResult, note: string): BenchRow[] => [
-    { group: title, name: `${name}: p50`, value: ms(r.p50) },
-    {
-      group: title,
-      name: `${name}: p99`,
-      value: ms(r.p99),
-      note: `${note}max ${ms(r.max)}; ${r.samples.length} receipts, ${(r.samples.length / r.seconds).toFixed(0)}/s`,
-    },
-  ];
-  const one = await benchNdjson({ registers: 1, perRegister: n1 });
-  options.log(`ingest: 1 register p50 ${ms(one.p50)} p99 ${ms(one.p99)}`);
-  rows.push(...latencyRows("ndjson, 1 register, journal in the receipt's commit", one, ""));
-  const two = await benchNdjson({ registers: 1, perRegister: n1, journalFlush: "before-record" });
-  rows.push(...latencyRows("ndjson, 1 register, journal committed before the receipt", two, ""));
-  const paced = await benchNdjson({ registers: 16, perRegister: options.quick ? 25 : 100, meanGapMs: 250 });
-  options.log(`ingest: 16 registers paced p50 ${ms(paced.p50)} p99 ${ms(paced.p99)}`);
-  rows.push(...latencyRows("ndjson, 16 registers at once, a sale each every ~250 ms", paced, "target < 5 ms; "));
-  const flat = await benchNdjson({ registers: 16, perRegister: options.quick ? 20 : 60 });
-  options.log(`ingest: 16 registers back to back p50 ${ms(flat.p50)} p99 ${ms(flat.p99)}`);
-  rows.push(...latencyRows("ndjson, 16 registers at once, back to back (saturated)", flat, "queueing: "));
+  const rounds = options.quick ? 2 : 5;
+  const latencyRows = (
+    name: string,
+    r: LatencyResult & Partial<Pick<NdjsonResult, "groups" | "inside" | "work" | "commit">>,
+    note: string,
+    ref?: LatencyResult,
+  ): BenchRow[] => {
+    const ratio = ref ? ` (${(r.p50 / ref.p50).toFixed(2)} / ${(r.p99 / ref.p99).toFixed(2)} × the reference)` : "";
+    const grouping =
+      r.groups && r.groups.groups > 0
+        ? `; ${(r.groups.receipts / r.groups.groups).toFixed(2)} receipts per commit, largest ${r.groups.largest}`
+        : "";
+    const inside =
+      r.inside && r.inside.length > 0
+        ? `; write path in-process p50 ${ms(percentile(r.inside, 50))} p99 ${ms(percentile(r.inside, 99))}`
+        : "";
+    const split =
+      r.work && r.commit && r.commit.length > 0
+        ? ` (per group: writing p50 ${ms(percentile(r.work, 50))} p99 ${ms(percentile(r.work, 99))}, ` +
+          `COMMIT p50 ${ms(percentile(r.commit, 50))} p99 ${ms(percentile(r.commit, 99))})`
+        : "";
+    return [
+      {
+        group: title,
+        name: `${name}: p50 / p99`,
+        value: `${ms(r.p50)} / ${ms(r.p99)}`,
+        note: `${note}max ${ms(r.max)}; ${r.samples.length} receipts, ${(r.samples.length / r.seconds).toFixed(0)}/s${grouping}${inside}${split}${ratio}`,
+      },
+    ];
+  };
+  // The write path alone (no ptys), serial and group in alternate rounds.
+  for (const registers of [1, 16]) {
+    const turns = Math.ceil((options.quick ? 300 : 1_000) / registers / rounds);
+    const pooled: Record<"serial" | "group", LatencyResult[]> = { serial: [], group: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const mode of ["serial", "group"] as const) pooled[mode].push(await benchWritePath(mode, registers, turns));
+    }
+    const merged = (mode: "serial" | "group"): LatencyResult =>
+      summarise(
+        pooled[mode].flatMap((x) => x.samples),
+        pooled[mode].reduce((t, x) => t + x.seconds, 0),
+      );
+    const serial = merged("serial");
+    const grouped = merged("group");
+    options.log(
+      `ingest: write path alone, ${registers} per turn: serial p99 ${ms(serial.p99)}, group p99 ${ms(grouped.p99)}`,
+    );
+    for (const [mode, r] of [
+      ["serial", serial],
+      ["group", grouped],
+    ] as const) {
+      rows.push(
+        ...latencyRows(
+          `write path alone (no ports), ${registers} receipt${registers > 1 ? "s" : ""} per turn, ${MODE_NAMES[mode]}`,
+          r,
+          "",
+          mode === "group" ? serial : undefined,
+        ).map((row) => (mode === "group" ? { ...row, note: row.note?.replace("× the reference", "× before") } : row)),
+      );
+    }
+  }
+
+  const modes: readonly WritePathMode[] = ["none", "serial", "group-sqlite-checkpoints", "group"];
+  const one = await interleaved(modes, rounds, (mode) =>
+    benchNdjson({ registers: 1, perRegister: options.quick ? 100 : 200, mode }),
+  );
+  for (const mode of modes) {
+    const r = one.get(mode)!;
+    options.log(`ingest: 1 register, ${mode}: p50 ${ms(r.p50)} p99 ${ms(r.p99)}`);
+    rows.push(
+      ...latencyRows(`ndjson, 1 register, ${MODE_NAMES[mode]}`, r, "", mode === "none" ? undefined : one.get("none")),
+    );
+  }
+  const paced = await interleaved(modes, rounds, (mode) =>
+    benchNdjson({ registers: 16, perRegister: options.quick ? 12 : 20, meanGapMs: 250, mode }),
+  );
+  for (const mode of modes) {
+    const r = paced.get(mode)!;
+    options.log(`ingest: 16 registers paced, ${mode}: p50 ${ms(r.p50)} p99 ${ms(r.p99)}`);
+    rows.push(
+      ...latencyRows(
+        `ndjson, 16 registers, a sale each every ~250 ms, ${MODE_NAMES[mode]}`,
+        r,
+        mode === "group" ? "target p99 < 5 ms; " : "",
+        mode === "none" ? undefined : paced.get("none"),
+      ),
+    );
+  }
+  const flat = await interleaved(modes, rounds, (mode) =>
+    benchNdjson({ registers: 16, perRegister: options.quick ? 10 : 12, mode }),
+  );
+  for (const mode of modes) {
+    const r = flat.get(mode)!;
+    options.log(`ingest: 16 registers back to back, ${mode}: p50 ${ms(r.p50)} p99 ${ms(r.p99)}`);
+    rows.push(
+      ...latencyRows(
+        `ndjson, 16 registers back to back (saturated), ${MODE_NAMES[mode]}`,
+        r,
+        "queueing: ",
+        mode === "none" ? undefined : flat.get("none"),
+      ),
+    );
+  }
   const bridge = await benchBridge(options.quick ? 40 : 200);
   const added50 = bridge.bridged.p50 - bridge.direct.p50;
   const added99 = bridge.bridged.p99 - bridge.direct.p99;

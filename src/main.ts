@@ -18,7 +18,9 @@ import { DaemonError } from "./shared/errors.js";
 import { msg } from "./shared/i18n.js";
 import { createLogger, type Logger } from "./shared/log.js";
 import { createSigner, loadSigningIdentity } from "./sign/index.js";
+import { startCheckpointer } from "./store/checkpoint.js";
 import { openStore } from "./store/db.js";
+import { createGroupCommit } from "./store/group-commit.js";
 import { ingestStore } from "./store/ingest.js";
 import { identityPins, journalWriter } from "./store/journal.js";
 
@@ -41,6 +43,7 @@ export interface Daemon {
 /** Map the config onto what the write path needs. */
 export function recorderSettings(config: Config): RecorderSettings {
   const inv = config.invoice;
+  const red = inv.salesReduction;
   return {
     seller: {
       name: config.seller.name,
@@ -64,9 +67,22 @@ export function recorderSettings(config: Config): RecorderSettings {
       form: inv.form,
       toleranceDong: inv.toleranceDong,
       wordsStyle: inv.wordsStyle,
+      ...(red
+        ? {
+            salesReduction: {
+              ratio: red.ratio,
+              ratioByGroup: red.ratioByGroup,
+              note: red.note,
+              registerTotal: red.registerTotal,
+              xml: { placement: red.placement, noteField: red.noteField, amountField: red.amountField },
+            },
+          }
+        : {}),
     },
     rates: inv.rates,
     holdRatesNotInForce: inv.holdRatesNotInForce,
+    // Excluded groups first, so a dated rule of the shop's for one of them can still override (reduction.ts).
+    reductionRules: [...(red?.excludedGroups ?? []).map((group) => ({ group, percent: 0 })), ...(red?.rules ?? [])],
     corrections: { fullRefund: inv.fullRefund },
     qrCrc: inv.qrCrc,
   };
@@ -122,7 +138,13 @@ export function startDaemon(deps: DaemonDeps): Daemon {
 
   const forwarder = startForwarder({
     db,
-    gateway: createGatewayFromConfig(config.authority, { password: authorityPassword, clock, signal }),
+    gateway: createGatewayFromConfig(config.authority, {
+      password: authorityPassword,
+      clock,
+      signal,
+      // Only the in-process sandbox gateway uses it: it checks seller signatures like the HTTP sandbox does.
+      trustedCertPem: identity.certificatePem,
+    }),
     signer,
     envelope: {
       pban: config.authority.envelopePban,
@@ -143,11 +165,27 @@ export function startDaemon(deps: DaemonDeps): Daemon {
     ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
   });
 
-  // Raw capture journal: every byte of every port, flushed by the session before each record (its own commit),
-  // so a receipt's byte range is durable before the receipt that points at it.
+  // Raw capture journal: every byte of every port. A receipt's chunks are written in the transaction that commits
+  // the receipt (one commit, not two); between receipts a timer flushes them.
   const journal = config.journal.enabled ? journalWriter(db) : undefined;
   const stopJournal = journal?.autoFlush(config.journal.flushMs, (err) => log.error({ err }, "journal flush failed"));
   const identityPinsOfDb = identityPins(db);
+  // WAL checkpoints in a worker thread, never inside a receipt's commit.
+  const checkpointer =
+    config.store.path === ":memory:"
+      ? undefined
+      : startCheckpointer(db, config.store.path, log.child({ mod: "store" }));
+  // The receipts of one event-loop turn share one transaction and one fsync.
+  const group = createGroupCommit({
+    db,
+    ...(journal ? { journal } : {}),
+    log: log.child({ mod: "record" }),
+    storePath: config.store.path,
+    afterCommit: (outcomes) => {
+      checkpointer?.afterCommit();
+      if (outcomes.some((o) => o.status === "ok")) forwarder.kick();
+    },
+  });
 
   const sessions = config.registers.map((register) => {
     const driver = driverById(register.driver);
@@ -162,13 +200,9 @@ export function startDaemon(deps: DaemonDeps): Daemon {
       },
       driver,
       options: register.options,
-      record: (input) => {
-        const outcome = record(input);
-        if (outcome.status === "ok") forwarder.kick();
-        return outcome;
-      },
+      record: (input) => group.submit(() => record(input)),
       quarantine: (q) => {
-        store.transaction(() => {
+        group.now(() => {
           const row = store.quarantine({
             registerId: q.registerId,
             driver: q.driverId,
@@ -180,7 +214,7 @@ export function startDaemon(deps: DaemonDeps): Daemon {
           if (q.journal) store.linkJournal("quarantine", row, q.journal);
         });
       },
-      ...(journal ? { journal } : {}),
+      ...(journal ? { journal, journalFlush: "by-record" as const } : {}),
       identity: identityPinsOfDb,
       ...(deps.onSessionEvent ? { onEvent: deps.onSessionEvent } : {}),
       clock,
@@ -192,7 +226,9 @@ export function startDaemon(deps: DaemonDeps): Daemon {
 
   const stopped = (async () => {
     await Promise.all([...sessions.map((s) => s.stopped), forwarder.stopped]);
+    await group.idle();
     stopJournal?.();
+    await checkpointer?.stop();
     db.close();
   })();
   return { stopped, sessions };

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { InvoiceRef, RecordOutcome } from "./driver-api/types.js";
-import type { JournalRange } from "./ingest/journal-sink.js";
+import type { RecordInput } from "./ingest/record-input.js";
 import {
   assembleHdon,
   type ComputeOptions,
@@ -21,12 +21,15 @@ import {
   lookupQr,
   MCCQT_SEQ_MAX,
   type RateRule,
+  type ReductionRule,
   type RenderContext,
-  ratesOn,
   renderDlhdon,
   resolveCorrection,
   SHDON_MAX,
   STATUTORY_RATES,
+  STATUTORY_SALES_REDUCTION,
+  type TaxSchedule,
+  treatmentOn,
 } from "./invoice/index.js";
 import { Receipt } from "./receipt/model.js";
 import type { Clock } from "./shared/clock.js";
@@ -37,19 +40,16 @@ import type { XmlSigner } from "./sign/index.js";
 import { classifyStoreError } from "./store/db.js";
 import type { IngestStore } from "./store/ingest.js";
 
-export interface RecordInput {
-  readonly registerId: string;
-  readonly driverId: string;
-  /** Unvalidated receipt object from the driver. */
-  readonly receipt: unknown;
-  readonly raw: Uint8Array;
-  readonly receivedAt: number;
-  /** Where `raw` lies in the raw capture journal (already flushed by the session), when it keeps one. */
-  readonly journal?: JournalRange;
-}
+export type { RecordInput };
 
-/** The options of `computeInvoice` that do not depend on the invoice date (rates do: see {@link computeOptionsOn}). */
-export type ComputeBase = Omit<ComputeOptions, "defaultVatRate" | "ratesByGroup" | "ratesNotInForce" | "issueDate">;
+/**
+ * The options of `computeInvoice` that do not depend on the invoice date (rates and the sales-invoice reduction do:
+ * see {@link computeOptionsOn}).
+ */
+export type ComputeBase = Omit<
+  ComputeOptions,
+  "defaultVatRate" | "ratesByGroup" | "ratesNotInForce" | "issueDate" | "reductionOn" | "schedule"
+>;
 
 /** An inclusive range of the 11-digit `MCCQT` sequence reserved for this box (spec §4: disjoint per box). */
 export interface SequenceRange {
@@ -85,21 +85,29 @@ export interface RecorderSettings {
   readonly rates: readonly RateRule[];
   /** Hold a receipt whose line carries a rate not in force that day (the reduced 8% after 2026-12-31). */
   readonly holdRatesNotInForce: boolean;
+  /**
+   * The shop's sales-invoice reduction rules (its excluded groups, then `config.invoice.salesReduction.rules`),
+   * applied after the law's `STATUTORY_SALES_REDUCTION`; resolved for each invoice by its `NLap`
+   * (src/invoice/reduction.ts). Absent: the law's window alone. Only sales invoices (form 2) use it.
+   */
+  readonly reductionRules?: readonly ReductionRule[];
   /** How refunds and replacements are turned into replacement invoices. */
   readonly corrections: CorrectionOptions;
   readonly qrCrc: boolean;
 }
 
-/** The `computeInvoice` options for an invoice dated `nlap` (YYYY-MM-DD, Vietnam local): rates of that day. */
+/**
+ * The `computeInvoice` options for an invoice dated `nlap` (YYYY-MM-DD, Vietnam local): the rates and sales-invoice
+ * reduction of that day, and the whole schedule (the law's rules, then the shop's), from which a replacement gets
+ * those of the replaced invoice's date.
+ */
 export function computeOptionsOn(settings: RecorderSettings, nlap: string): ComputeOptions {
-  const day = ratesOn([...STATUTORY_RATES, ...settings.rates], nlap);
-  return {
-    ...settings.compute,
-    defaultVatRate: day.defaultVatRate,
-    ratesByGroup: day.ratesByGroup,
-    ...(settings.holdRatesNotInForce ? { ratesNotInForce: day.notInForce } : {}),
-    issueDate: nlap,
+  const schedule: TaxSchedule = {
+    rates: [...STATUTORY_RATES, ...settings.rates],
+    reduction: [...STATUTORY_SALES_REDUCTION, ...(settings.reductionRules ?? [])],
+    holdRatesNotInForce: settings.holdRatesNotInForce,
   };
+  return { ...settings.compute, ...treatmentOn(schedule, nlap), issueDate: nlap, schedule };
 }
 
 /**
@@ -205,6 +213,10 @@ export function buildSignedInvoice(args: {
   return { signedXml, mccqt, qr, nlap };
 }
 
+/**
+ * The write path for one receipt. On its own it commits before it returns; inside an open transaction (the group
+ * commit of src/store/group-commit.ts) its transactions nest as savepoints and its outcome holds once that commits.
+ */
 export type Recorder = (input: RecordInput) => RecordOutcome;
 
 const joinProblems = (problems: readonly { readonly message: string }[]): string =>
@@ -274,7 +286,11 @@ export function createRecorder(deps: RecorderDeps): Recorder {
       if (earlier) return { status: "dup", invoice: earlier };
       // A refund becomes the replacement of the newest invoice of its sale; the stored receipt is that replacement
       // (the register's own message stays in the raw bytes).
-      const corrected = resolveCorrection(sent, deps.findIssued, settings.corrections);
+      // A register names the sale it corrects by its own receipt id (a Datecs storno, an ndjson refund `ref`) or by
+      // the invoice number printed on the customer's copy.
+      const corrected = resolveCorrection(sent, deps.findIssued, settings.corrections, (id) =>
+        store.findInvoiceForReceipt(input.registerId, id),
+      );
       if (!corrected.ok) {
         return reject(input, corrected.problems[0]?.code ?? "RECEIPT_INVALID", joinProblems(corrected.problems));
       }

@@ -7,12 +7,13 @@
  * the side it names once `record()` has committed. If the decoder throws, the chunk is passed through raw: the
  * printer keeps printing whatever hoadon thinks of the bytes.
  */
-import { setTimeout as delay } from "node:timers/promises";
-import type { DecoderEvent, RecordOutcome, SerialSettings, Side, TapDecoder } from "../driver-api/index.js";
+import type { DecoderEvent, SerialSettings, Side, TapDecoder } from "../driver-api/index.js";
 import { DaemonError } from "../shared/errors.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
 import type { PortConnection, PortSource } from "./connection.js";
+import { createHandOver } from "./hand-over.js";
 import type { DeviceIdentity, IdentityObservation, JournalRange } from "./journal-sink.js";
+import { messageOf, runPortLoop } from "./port-loop.js";
 import { portSourceFor } from "./port-source.js";
 import {
   type RegisterSession,
@@ -52,16 +53,6 @@ export interface BridgeSession extends RegisterSession {
   state(): BridgeSessionState;
 }
 
-const STABLE_MS = 5_000;
-
-const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message : error === undefined ? "closed" : String(error);
-
-const receiptIdOf = (receipt: unknown): string | undefined => {
-  if (typeof receipt !== "object" || receipt === null || !("receiptId" in receipt)) return undefined;
-  return typeof receipt.receiptId === "string" ? receipt.receiptId : undefined;
-};
-
 const other = (side: Side): Side => (side === "register" ? "device" : "register");
 
 /** Start a bridge session. Throws on a driver without a tap decoder or a malformed port setting (config errors). */
@@ -75,9 +66,6 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
   }
   const createTap = (): TapDecoder => driver.createTapDecoder!(options);
   const log = deps.log.child({ mod: "ingest", register: register.id, driver: driver.id, role: "bridge" });
-  const minMs = deps.backoff?.minMs ?? 100;
-  const maxMs = deps.backoff?.maxMs ?? 5_000;
-  const random = deps.backoff?.random ?? Math.random;
   const idleMs = idleMsOf(driver, options);
 
   const emit = (event: SessionEvent): void => {
@@ -195,86 +183,64 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     });
   };
 
-  const onReceipt = (event: Extract<DecoderEvent, { type: "receipt" }>): void => {
-    const receivedAt = clock.now();
-    const receiptId = receiptIdOf(event.receipt);
-    const journal = journals.register.in.rangeOf(event.raw, event.span);
-    flushJournal();
-    let outcome: RecordOutcome;
-    try {
-      outcome = deps.record({
-        registerId: register.id,
-        driverId: driver.id,
-        receipt: event.receipt,
-        raw: event.raw,
-        receivedAt,
-        ...(journal ? { journal } : {}),
-      });
-    } catch (error) {
-      log.error({ err: error, receiptId }, "record threw");
-      const message = `Lỗi nội bộ khi ghi, hãy gửi lại / internal error while recording, send again: ${messageOf(error)}`;
-      outcome = { status: "failed", code: "RECORD_FAILED", message };
-      quarantine("RECORD_FAILED", message, event.raw, receivedAt, journal);
-    }
-    if (outcome.status === "ok" || outcome.status === "dup") {
-      receipts++;
-      log.info({ receiptId, status: outcome.status, mccqt: outcome.invoice.mccqt }, "receipt recorded");
-    } else {
-      problems++;
-      log.warn({ receiptId, status: outcome.status, code: outcome.code }, "receipt not invoiced");
-    }
-    emit({
-      type: "receipt",
-      registerId: register.id,
-      ...(receiptId === undefined ? {} : { receiptId }),
-      outcome,
-      at: clock.now(),
-    });
-    let reply: Uint8Array | undefined;
-    try {
-      reply = event.reply(outcome);
-    } catch (error) {
-      log.error({ err: error, receiptId }, "driver reply threw");
-    }
-    if (reply) writeTo(event.replyTo ?? "register", reply);
-  };
-
-  const act = (events: readonly DecoderEvent[]): void => {
-    for (const event of events) {
-      switch (event.type) {
-        case "forward":
-          writeTo(event.to, event.bytes);
-          break;
-        case "reply":
-          writeTo("register", event.bytes);
-          break;
-        case "receipt":
-          onReceipt(event);
-          break;
-        case "problem": {
-          const at = clock.now();
-          problems++;
-          log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
-          const side = event.span?.side ?? "register";
-          flushJournal();
-          quarantine(event.code, event.detail, event.raw, at, journals[side].in.rangeOf(event.raw, event.span));
-          emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
-          if (event.reply) writeTo("register", event.reply);
-          break;
-        }
-        case "identity": {
-          const { type: _type, ...identity } = event;
-          onIdentity(identity);
-          break;
-        }
-        default: {
-          const never: never = event;
-          log.error({ event: never }, "unknown decoder event");
-        }
+  const act = (event: Exclude<DecoderEvent, { type: "receipt" }>): void => {
+    switch (event.type) {
+      case "forward":
+        writeTo(event.to, event.bytes);
+        break;
+      case "reply":
+        writeTo("register", event.bytes);
+        break;
+      case "problem": {
+        const at = clock.now();
+        problems++;
+        log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
+        const side = event.span?.side ?? "register";
+        flushJournal();
+        quarantine(event.code, event.detail, event.raw, at, journals[side].in.rangeOf(event.raw, event.span));
+        emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
+        if (event.reply) writeTo("register", event.reply);
+        break;
+      }
+      case "identity": {
+        const { type: _type, ...identity } = event;
+        onIdentity(identity);
+        break;
+      }
+      default: {
+        const never: never = event;
+        log.error({ event: never }, "unknown decoder event");
       }
     }
   };
 
+  const busySignal = driver.busySignalFor?.(options);
+  const events = createHandOver({
+    registerId: register.id,
+    driverId: driver.id,
+    record: (input) => {
+      flushJournal();
+      return deps.record(input);
+    },
+    act,
+    rangeOf: (event) => journals.register.in.rangeOf(event.raw, event.span),
+    reply: (event, bytes) => writeTo(event.replyTo ?? "register", bytes),
+    quarantine,
+    outcome: (receiptId, outcome) => {
+      if (outcome.status === "ok" || outcome.status === "dup") receipts++;
+      else problems++;
+      emit({
+        type: "receipt",
+        registerId: register.id,
+        ...(receiptId === undefined ? {} : { receiptId }),
+        outcome,
+        at: clock.now(),
+      });
+    },
+    ...(busySignal ? { busy: { ...busySignal, send: (bytes: Uint8Array) => writeTo("register", bytes) } } : {}),
+    clock,
+    log,
+  });
   /** Run the decoder; if it throws, pass `raw` through to the other side and start a fresh decoder. */
   const decode = (run: () => DecoderEvent[], raw: { side: Side; bytes: Uint8Array } | undefined): DecoderEvent[] => {
     try {
@@ -300,113 +266,86 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     if (idleTimer) clearTimeout(idleTimer);
     idleTimer = setTimeout(() => {
       idleTimer = undefined;
-      act(decode(() => decoder.idle(clock.now()), undefined));
+      events.push(decode(() => decoder.idle(clock.now()), undefined));
     }, idleMs);
     idleTimer.unref?.();
   };
 
   const onData = (side: Side, bytes: Uint8Array): void => {
     const now = clock.now();
-    const events = decode(() => decoder.push(bytes, now, side), { side, bytes });
-    // Pass-through first: the forwards the decoder put ahead of everything else go out before anything is kept.
+    const list = decode(() => decoder.push(bytes, now, side), { side, bytes });
+    // Pass-through first: the forwards the decoder put ahead of everything else go out before anything is kept —
+    // unless a receipt is waiting for its commit: then its held cut must reach the printer before these bytes.
     let i = 0;
-    while (i < events.length && events[i]!.type === "forward") {
-      const e = events[i++] as Extract<DecoderEvent, { type: "forward" }>;
+    while (!events.waiting && i < list.length && list[i]!.type === "forward") {
+      const e = list[i++] as Extract<DecoderEvent, { type: "forward" }>;
       writeTo(e.to, e.bytes);
     }
     tap?.received(bytes, side);
     journals[side].in.append(bytes, now);
-    act(i === 0 ? events : events.slice(i));
+    events.push(i === 0 ? list : list.slice(i));
     if (side === "register") armIdle();
   };
 
   /** One side's connections, one after another, with backoff. */
-  const runSide = async (side: Side): Promise<void> => {
-    const source = sources[side];
-    let failures = 0;
-    let loggedError: string | undefined;
-    while (!signal.aborted) {
-      let conn: PortConnection;
-      try {
-        conn = await source.open(signal);
-      } catch (error) {
-        if (signal.aborted) break;
-        const message = messageOf(error);
-        const wait = backoffMs(failures++);
+  const runSide = (side: Side): Promise<void> =>
+    runPortLoop({
+      source: sources[side],
+      signal,
+      clock,
+      log: log.child({ side }),
+      ...(deps.backoff ? { backoff: deps.backoff } : {}),
+      openFailed: (message, retryInMs) => {
         lastError = `${side}: ${message}`;
-        if (message !== loggedError) {
-          log.warn({ err: message, side, port: source.description, retryInMs: wait }, "port open failed");
-          loggedError = message;
-        }
         emit({
           type: "open-failed",
           registerId: register.id,
           error: side === "device" ? `thiết bị / device: ${message}` : message,
-          retryInMs: wait,
+          retryInMs,
           at: clock.now(),
         });
-        await sleep(wait);
-        continue;
-      }
-      const upAt = clock.now();
-      loggedError = undefined;
-      conns[side] = conn;
-      log.info({ side, port: conn.description }, "port up");
-      tap?.note(`${side} connected: ${conn.description}`);
-      emit({
-        type: "port-up",
-        registerId: register.id,
-        port: side === "device" ? `device ${conn.description}` : conn.description,
-        at: upAt,
-      });
-      if (side === "device") act(decode(() => decoder.link?.("device", true, upAt) ?? [], undefined));
-      const error = await new Promise<Error | undefined>((resolve) => {
-        const onAbort = (): void => void conn.close();
-        conn.onData((bytes) => onData(side, bytes));
-        conn.onClose((e) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(e);
+      },
+      serve: (conn, upAt) => {
+        conns[side] = conn;
+        tap?.note(`${side} connected: ${conn.description}`);
+        emit({
+          type: "port-up",
+          registerId: register.id,
+          port: side === "device" ? `device ${conn.description}` : conn.description,
+          at: upAt,
         });
-        if (signal.aborted) onAbort();
-        else signal.addEventListener("abort", onAbort, { once: true });
-      });
-      conns[side] = undefined;
-      const downAt = clock.now();
-      if (side === "register") {
-        if (idleTimer) clearTimeout(idleTimer);
-        idleTimer = undefined;
-        // Flush what is complete; its answers to the register cannot go out any more.
-        act(decode(() => decoder.idle(downAt), undefined));
-      } else {
-        act(decode(() => decoder.link?.("device", false, downAt) ?? [], undefined));
-      }
-      if (error) lastError = `${side}: ${messageOf(error)}`;
-      tap?.note(`${side} disconnected: ${error ? messageOf(error) : "closed"}`);
-      emit({
-        type: "port-down",
-        registerId: register.id,
-        ...(error ? { error: side === "device" ? `thiết bị / device: ${messageOf(error)}` : messageOf(error) } : {}),
-        at: downAt,
-      });
-      if (signal.aborted) break;
-      log.warn({ err: error ? messageOf(error) : "closed", side }, "port down");
-      if (downAt - upAt >= STABLE_MS) failures = 0;
-      await sleep(backoffMs(failures++));
-    }
-  };
-
-  function backoffMs(attempt: number): number {
-    const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-    return Math.min(maxMs, Math.round(base * (0.8 + 0.4 * random())));
-  }
-
-  async function sleep(ms: number): Promise<void> {
-    try {
-      await delay(ms, undefined, { signal });
-    } catch {
-      // aborted
-    }
-  }
+        if (side === "device") events.push(decode(() => decoder.link?.("device", true, upAt) ?? [], undefined));
+        return new Promise<Error | undefined>((resolve) => {
+          const onAbort = (): void => void conn.close();
+          conn.onData((bytes) => onData(side, bytes));
+          conn.onClose((e) => {
+            signal.removeEventListener("abort", onAbort);
+            resolve(e);
+          });
+          if (signal.aborted) onAbort();
+          else signal.addEventListener("abort", onAbort, { once: true });
+        });
+      },
+      down: (error, downAt) => {
+        conns[side] = undefined;
+        if (side === "register") {
+          if (idleTimer) clearTimeout(idleTimer);
+          idleTimer = undefined;
+          // Flush what is complete; its answers to the register cannot go out any more.
+          events.push(decode(() => decoder.idle(downAt), undefined));
+        } else {
+          events.push(decode(() => decoder.link?.("device", false, downAt) ?? [], undefined));
+        }
+        if (error) lastError = `${side}: ${messageOf(error)}`;
+        tap?.note(`${side} disconnected: ${error ? messageOf(error) : "closed"}`);
+        emit({
+          type: "port-down",
+          registerId: register.id,
+          ...(error ? { error: side === "device" ? `thiết bị / device: ${messageOf(error)}` : messageOf(error) } : {}),
+          at: downAt,
+        });
+      },
+    });
 
   const stopped = Promise.all([
     runSide("register").catch((error: unknown) => log.error({ err: error, side: "register" }, "session crashed")),

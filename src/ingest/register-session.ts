@@ -1,15 +1,15 @@
 /**
  * One register's port session (design.md "The data path"): bytes → the driver's decoder → `record()` → the reply,
- * written only after `record()` has returned (the receipt is committed). Reconnects with backoff after an unplug or
+ * written only once `record()` has given its outcome (the receipt is committed; src/ingest/hand-over.ts). Reconnects with backoff after an unplug or
  * an open failure, with a new port instance and a fresh decoder each time. Never throws out: one register's trouble
  * stays with that register.
  */
-import { setTimeout as delay } from "node:timers/promises";
 import type { ByteSpan, Decoder, DecoderEvent, Driver, RecordOutcome, SerialSettings } from "../driver-api/index.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/log.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
 import type { PortConnection, PortSource } from "./connection.js";
+import { createHandOver } from "./hand-over.js";
 import type {
   DeviceIdentity,
   IdentityObservation,
@@ -18,24 +18,11 @@ import type {
   JournalSink,
   JournalStream,
 } from "./journal-sink.js";
+import { type Backoff, messageOf, runPortLoop } from "./port-loop.js";
 import { portSourceFor } from "./port-source.js";
+import type { RecordInput } from "./record-input.js";
 
-/** What the write path is given for one receipt. */
-export interface RecordInput {
-  readonly registerId: string;
-  readonly driverId: string;
-  /** Unvalidated receipt object from the driver (ReceiptInput shape). */
-  readonly receipt: unknown;
-  /** The exact bytes it came from. */
-  readonly raw: Uint8Array;
-  /** Our clock when the bytes were decoded (ms since epoch). */
-  readonly receivedAt: number;
-  /**
-   * Where `raw` lies in the raw capture journal, when the session keeps one. The write path stores it with the
-   * receipt row, in the same transaction (`linkJournal(db)("receipt", receiptRowId, journal)`).
-   */
-  readonly journal?: JournalRange;
-}
+export type { RecordInput };
 
 /** What the session quarantines: bytes that did not make a receipt, with the reason. */
 export interface QuarantineInput {
@@ -100,8 +87,11 @@ export interface RegisterSessionDeps {
   readonly driver: Driver;
   /** Driver options, already validated by `driver.options`. */
   readonly options: unknown;
-  /** The write path. Synchronous: it has committed when it returns. */
-  readonly record: (input: RecordInput) => RecordOutcome;
+  /**
+   * The write path: the outcome, returned or resolved, is committed. A promise (group commit) holds this session's
+   * later events until it settles; the register hears the driver's busy signal meanwhile (`Driver.busySignalFor`).
+   */
+  readonly record: (input: RecordInput) => RecordOutcome | Promise<RecordOutcome>;
   /** Keep undecodable bytes (synchronous). */
   readonly quarantine: (q: QuarantineInput) => void;
   readonly onEvent?: (event: SessionEvent) => void;
@@ -114,13 +104,14 @@ export interface RegisterSessionDeps {
   /** Where connections come from; default: from `register.port`. Tests and custom transports set it. */
   readonly source?: PortSource;
   /** Reconnect backoff; default 100 ms doubling to 5 s, ±20 % jitter (never above the maximum). */
-  readonly backoff?: { readonly minMs?: number; readonly maxMs?: number; readonly random?: () => number };
+  readonly backoff?: Backoff;
   /** The raw capture journal: every byte in and out is appended (and flushed as `journalFlush` says). */
   readonly journal?: JournalSink;
   /**
-   * `before-record` (default): the session flushes the journal (its own commit) before each `record()`, so a
-   * receipt's journal range is durable before the receipt. `by-record`: the write path calls `journal.flush()` inside
-   * its own transaction (one commit for both; the lead's wiring), and the session only flushes when it stops.
+   * `before-record` (default): the session flushes the journal (its own commit) before each `record()` and each
+   * quarantine, so a receipt's journal range is durable before the receipt. `by-record`: the write path writes the
+   * pending chunks in the receipt's own transaction (one commit for both; main.ts with src/store/group-commit.ts), and
+   * the session only flushes when it stops.
    */
   readonly journalFlush?: "before-record" | "by-record";
   /** Pin identity reports per register (alert on a change). Without it they are only logged. */
@@ -145,17 +136,6 @@ export interface RegisterSession {
   readonly stopped: Promise<void>;
   state(): RegisterSessionState;
 }
-
-/** How long a connection must stay up before the backoff starts again from the minimum. */
-const STABLE_MS = 5_000;
-
-const messageOf = (error: unknown): string =>
-  error instanceof Error ? error.message : error === undefined ? "closed" : String(error);
-
-const receiptIdOf = (receipt: unknown): string | undefined => {
-  if (typeof receipt !== "object" || receipt === null || !("receiptId" in receipt)) return undefined;
-  return typeof receipt.receiptId === "string" ? receipt.receiptId : undefined;
-};
 
 /**
  * Journal bookkeeping for one stream of one session: appends chunks and turns decoder spans (offsets since the
@@ -228,9 +208,6 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
   const { register, driver, options, clock, signal } = deps;
   const log = deps.log.child({ mod: "ingest", register: register.id, driver: driver.id });
   const serial: SerialSettings = { ...driver.serial, ...register.serial };
-  const minMs = deps.backoff?.minMs ?? 100;
-  const maxMs = deps.backoff?.maxMs ?? 5_000;
-  const random = deps.backoff?.random ?? Math.random;
 
   const emit = (event: SessionEvent): void => {
     if (!deps.onEvent) return;
@@ -257,6 +234,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
   const inJournal = streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "in" });
   const outJournal = streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "out" });
   const idleMs = idleMsOf(driver, options);
+  const busySignal = driver.busySignalFor?.(options);
 
   const flushJournal = (when: "record" | "stop" = "record"): void => {
     if (when === "record" && deps.journalFlush === "by-record") return;
@@ -335,91 +313,68 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
         });
       };
 
-      const act = (events: readonly DecoderEvent[]): void => {
-        for (const event of events) {
-          switch (event.type) {
-            case "receipt":
-              onReceipt(event);
-              break;
-            case "reply":
-              send(event.bytes);
-              break;
-            case "problem": {
-              const at = clock.now();
-              problems++;
-              log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
-              flushJournal();
-              quarantine(event.code, event.detail, event.raw, at, inJournal.rangeOf(event.raw, event.span));
-              emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
-              if (event.reply) send(event.reply);
-              break;
-            }
-            case "identity": {
-              const { type: _type, ...identity } = event;
-              onIdentity(identity);
-              break;
-            }
-            case "forward":
-              // A single-port session has only the register side.
-              if (event.to === "register") send(event.bytes);
-              break;
-            default: {
-              const never: never = event;
-              log.error({ event: never }, "unknown decoder event");
-            }
+      const act = (event: Exclude<DecoderEvent, { type: "receipt" }>): void => {
+        switch (event.type) {
+          case "reply":
+            send(event.bytes);
+            break;
+          case "problem": {
+            const at = clock.now();
+            problems++;
+            log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
+            flushJournal();
+            quarantine(event.code, event.detail, event.raw, at, inJournal.rangeOf(event.raw, event.span));
+            emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
+            if (event.reply) send(event.reply);
+            break;
+          }
+          case "identity": {
+            const { type: _type, ...identity } = event;
+            onIdentity(identity);
+            break;
+          }
+          case "forward":
+            // A single-port session has only the register side.
+            if (event.to === "register") send(event.bytes);
+            break;
+          default: {
+            const never: never = event;
+            log.error({ event: never }, "unknown decoder event");
           }
         }
       };
 
-      const onReceipt = (event: Extract<DecoderEvent, { type: "receipt" }>): void => {
-        const receivedAt = clock.now();
-        const receiptId = receiptIdOf(event.receipt);
-        const journal = inJournal.rangeOf(event.raw, event.span);
-        flushJournal();
-        let outcome: RecordOutcome;
-        try {
-          outcome = deps.record({
+      const events = createHandOver({
+        registerId: register.id,
+        driverId: driver.id,
+        record: (input) => {
+          flushJournal();
+          return deps.record(input);
+        },
+        act,
+        rangeOf: (event) => inJournal.rangeOf(event.raw, event.span),
+        reply: (_event, bytes) => send(bytes),
+        quarantine,
+        outcome: (receiptId, outcome) => {
+          if (outcome.status === "ok" || outcome.status === "dup") receipts++;
+          else problems++;
+          emit({
+            type: "receipt",
             registerId: register.id,
-            driverId: driver.id,
-            receipt: event.receipt,
-            raw: event.raw,
-            receivedAt,
-            ...(journal ? { journal } : {}),
+            ...(receiptId === undefined ? {} : { receiptId }),
+            outcome,
+            at: clock.now(),
           });
-        } catch (error) {
-          // Nothing is known to be stored: answer "failed" so the register sends it again, and keep the bytes.
-          log.error({ err: error, receiptId }, "record threw");
-          const message = `Lỗi nội bộ khi ghi, hãy gửi lại / internal error while recording, send again: ${messageOf(error)}`;
-          outcome = { status: "failed", code: "RECORD_FAILED", message };
-          quarantine("RECORD_FAILED", message, event.raw, receivedAt, journal);
-        }
-        if (outcome.status === "ok" || outcome.status === "dup") {
-          receipts++;
-          log.info({ receiptId, status: outcome.status, mccqt: outcome.invoice.mccqt }, "receipt recorded");
-        } else {
-          problems++;
-          log.warn({ receiptId, status: outcome.status, code: outcome.code }, "receipt not invoiced");
-        }
-        emit({
-          type: "receipt",
-          registerId: register.id,
-          ...(receiptId === undefined ? {} : { receiptId }),
-          outcome,
-          at: clock.now(),
-        });
-        let reply: Uint8Array | undefined;
-        try {
-          reply = event.reply(outcome);
-        } catch (error) {
-          log.error({ err: error, receiptId }, "driver reply threw");
-        }
-        if (reply) send(reply);
-      };
+        },
+        ...(busySignal ? { busy: { ...busySignal, send } } : {}),
+        clock,
+        log,
+      });
 
       const decode = (run: () => DecoderEvent[], raw: Uint8Array | undefined): void => {
-        let events: DecoderEvent[];
+        let result: DecoderEvent[];
         try {
-          events = run();
+          result = run();
         } catch (error) {
           // A driver bug: keep the bytes, start over with a fresh decoder, carry on.
           const detail = `Lỗi trình điều khiển / driver error: ${messageOf(error)}`;
@@ -430,7 +385,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
           inJournal.restart();
           return;
         }
-        act(events);
+        events.push(result);
       };
 
       const armIdle = (): void => {
@@ -463,74 +418,35 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
       else signal.addEventListener("abort", onAbort, { once: true });
     });
 
-  const run = async (): Promise<void> => {
-    let failures = 0;
-    let loggedError: string | undefined;
-    while (!signal.aborted) {
-      let conn: PortConnection;
-      try {
-        conn = await source.open(signal);
-      } catch (error) {
-        if (signal.aborted) break;
-        const message = messageOf(error);
-        const wait = backoffMs(failures++);
+  const run = (): Promise<void> =>
+    runPortLoop({
+      source,
+      signal,
+      clock,
+      log,
+      ...(deps.backoff ? { backoff: deps.backoff } : {}),
+      openFailed: (message, retryInMs) => {
         lastError = message;
-        if (message !== loggedError) {
-          log.warn({ err: message, port: source.description, retryInMs: wait }, "port open failed");
-          loggedError = message;
-        } else {
-          log.debug({ err: message, retryInMs: wait }, "port open failed again");
-        }
-        emit({ type: "open-failed", registerId: register.id, error: message, retryInMs: wait, at: clock.now() });
-        await sleep(wait);
-        continue;
-      }
-      const upAt = clock.now();
-      connected = true;
-      loggedError = undefined;
-      log.info({ port: conn.description }, "port up");
-      tap?.connected(conn.description);
-      emit({ type: "port-up", registerId: register.id, port: conn.description, at: upAt });
-      let error: Error | undefined;
-      try {
-        error = await serve(conn);
-      } catch (e) {
-        // createDecoder threw: a driver bug. Close this connection and retry later.
-        error = e instanceof Error ? e : new Error(String(e));
-        log.error({ err: error }, "session failed");
-        await conn.close();
-      }
-      connected = false;
-      const downAt = clock.now();
-      if (error) lastError = messageOf(error);
-      tap?.note(`disconnected: ${error ? messageOf(error) : "closed"}`);
-      emit({
-        type: "port-down",
-        registerId: register.id,
-        ...(error ? { error: messageOf(error) } : {}),
-        at: downAt,
-      });
-      if (signal.aborted) break;
-      loggedError = error ? messageOf(error) : "closed";
-      log.warn({ err: loggedError }, "port down");
-      // A connection that stayed up a while starts the backoff over; one that drops at once keeps growing it.
-      if (downAt - upAt >= STABLE_MS) failures = 0;
-      await sleep(backoffMs(failures++));
-    }
-  };
-
-  function backoffMs(attempt: number): number {
-    const base = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-    return Math.min(maxMs, Math.round(base * (0.8 + 0.4 * random())));
-  }
-
-  async function sleep(ms: number): Promise<void> {
-    try {
-      await delay(ms, undefined, { signal });
-    } catch {
-      // aborted
-    }
-  }
+        emit({ type: "open-failed", registerId: register.id, error: message, retryInMs, at: clock.now() });
+      },
+      serve: (conn, upAt) => {
+        connected = true;
+        tap?.connected(conn.description);
+        emit({ type: "port-up", registerId: register.id, port: conn.description, at: upAt });
+        return serve(conn);
+      },
+      down: (error, downAt) => {
+        connected = false;
+        if (error) lastError = messageOf(error);
+        tap?.note(`disconnected: ${error ? messageOf(error) : "closed"}`);
+        emit({
+          type: "port-down",
+          registerId: register.id,
+          ...(error ? { error: messageOf(error) } : {}),
+          at: downAt,
+        });
+      },
+    });
 
   const stopped = run()
     .catch((error: unknown) => {

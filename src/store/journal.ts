@@ -1,6 +1,6 @@
 /**
  * The raw capture journal over SQLite (migration 004): every byte of every port, hash-chained per stream, written in
- * batches (one transaction per flush, so a receipt costs at most one extra commit), plus the receipt → byte-range
+ * batches (in the transaction that commits the receipts they carry, or one transaction per timed flush), plus the receipt → byte-range
  * links and the register identity pins with their alerts. Read helpers re-assemble a range's bytes and verify the
  * chains for `hoadon audit`.
  */
@@ -39,6 +39,20 @@ export interface JournalWriter extends JournalSink {
   pending(): number;
   /** Flush every `ms` while anything is pending; returns a stop function (which flushes once more). */
   autoFlush(ms: number, onError?: (error: unknown) => void): () => void;
+  /**
+   * Write the pending chunks inside the caller's open transaction (one commit with the receipts of that
+   * transaction). They stay owed until the caller says how the transaction ended: `rolledBack()` puts them back at
+   * the front of the pending chunks, so a failed commit never loses a byte. Throws when the insert fails (nothing
+   * is taken from the pending chunks then).
+   */
+  stage(): StagedChunks;
+}
+
+/** Chunks written inside a transaction that has not ended yet (see {@link JournalWriter.stage}). */
+export interface StagedChunks {
+  readonly count: number;
+  /** The transaction rolled back: the chunks are pending again. */
+  rolledBack(): void;
 }
 
 /** Open the writer. Stream heads are read from the database the first time a stream is used. */
@@ -91,6 +105,21 @@ export function journalWriter(db: Db): JournalWriter {
       pending = pending.slice(chunks.length);
     },
     pending: () => pending.length,
+    stage(): StagedChunks {
+      if (!db.inTransaction) throw new Error("journal.stage() needs an open transaction");
+      const chunks = pending;
+      if (chunks.length > 0) writeAll(chunks);
+      pending = pending.slice(chunks.length);
+      let undone = false;
+      return {
+        count: chunks.length,
+        rolledBack(): void {
+          if (undone) return;
+          undone = true;
+          pending = [...chunks, ...pending];
+        },
+      };
+    },
     autoFlush(ms, onError): () => void {
       const timer = setInterval(() => {
         try {
