@@ -102,7 +102,7 @@ const COMMANDS: Record<string, Command> = {
     usage:
       "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson|escpos|datecs] [--count N] [--seed S] [--truth FILE]\n" +
       "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
-      "      datecs: [--framing old|x] [--baud N]",
+      "      datecs: [--framing old|x] [--baud N] [--storno-rate 0..1]",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },
@@ -114,11 +114,18 @@ const COMMANDS: Record<string, Command> = {
       baud: { type: "string" },
       paper: { type: "string" },
       framing: { type: "string" },
+      "storno-rate": { type: "string" },
     },
     run: async (v, p, ctx) => {
       if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");
       return (await import("./commands/simulate.js")).simulateRegisterCommand(v, ctx);
     },
+  },
+  init: {
+    summary: "Tạo tệp cấu hình từ vài câu hỏi / write a config from a few questions",
+    usage: "hoadon init [--out FILE] [--answers FILE.json]",
+    options: { out: { type: "string" }, answers: { type: "string" } },
+    run: async (v, _p, ctx) => (await import("./commands/init.js")).initCommand(v, ctx),
   },
   decode: {
     summary: "Giải mã tệp ghi byte (.cap) thành sự kiện JSON / decode a capture file into JSON events",
@@ -127,9 +134,18 @@ const COMMANDS: Record<string, Command> = {
     run: async (v, p, ctx) => (await import("./commands/decode.js")).decodeCommand(positional(p, 0, "FILE"), v, ctx),
   },
   audit: {
-    summary: "verify | serve | outages: toàn vẹn, trang web, bằng chứng sự cố / integrity, web page, outage evidence",
-    usage:
-      "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]\n  hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]\n  hoadon audit outages --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]",
+    summary:
+      "list | show | verify | export | report | serve | outages: sổ hóa đơn, toàn vẹn, xuất, báo cáo, trang web, sự cố / " +
+      "ledger, integrity, export, report, web page, outage evidence",
+    usage: [
+      "hoadon audit list --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--state S] [--register R] [--limit N] [--json]",
+      "hoadon audit show --db FILE (MCCQT | C26MAB-123 | #id) [--xml | --out FILE | --json]",
+      "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]",
+      "hoadon audit export --db FILE --out DIR [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--state S] [--register R]",
+      "hoadon audit report --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--register R] [--json]",
+      "hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]",
+      "hoadon audit outages --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]",
+    ].join("\n  "),
     options: {
       db: { type: "string" },
       "trusted-cert": { type: "string" },
@@ -138,11 +154,23 @@ const COMMANDS: Record<string, Command> = {
       token: { type: "string" },
       from: { type: "string" },
       to: { type: "string" },
+      state: { type: "string" },
+      register: { type: "string" },
+      limit: { type: "string" },
+      out: { type: "string" },
+      xml: { type: "boolean" },
     },
     run: async (v, p, ctx) => {
-      const sub = positional(p, 0, "verify|serve|outages");
+      const sub = positional(p, 0, "list|show|verify|export|report|serve|outages");
       if (sub === "outages")
         return (await import("./commands/audit-outages.js")).auditOutagesCommand(v, p.slice(1), ctx);
+      if (sub === "list" || sub === "show" || sub === "export" || sub === "report") {
+        const ledger = await import("./commands/audit-ledger.js");
+        if (sub === "list") return ledger.auditListCommand(v, ctx);
+        if (sub === "show") return ledger.auditShowCommand(positional(p, 1, "MCCQT | C26MAB-123 | #id"), v, ctx);
+        if (sub === "export") return ledger.auditExportCommand(v, ctx);
+        return ledger.auditReportCommand(v, ctx);
+      }
       const mod = await import("./commands/audit.js");
       if (sub === "verify") return mod.auditVerifyCommand(required(v, "db"), v, ctx);
       if (sub === "serve") return mod.auditServeCommand(required(v, "db"), v, ctx);

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   INVOICE_INVALID: 65,
   USAGE: 64,
   INPUT_UNREADABLE: 66,
+  OUTPUT_UNWRITABLE: 73,
   INTERNAL: 70,
 } as const;
 
