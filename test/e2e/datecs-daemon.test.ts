@@ -13,23 +13,41 @@ import { writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
 
+/** The sandbox and `hoadon run` with one datecs-isl register (device role) listening on a free TCP port. */
+async function startDatecsDaemon() {
+  const dir = tempDir();
+  const port = await freePort();
+  const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
+  const sandbox = await startSandbox({
+    port: 0,
+    replyDelayMs: 50,
+    trustedCertPem: identity.certPem,
+    credentials: { username: "demo", password: "pw" },
+  });
+  const { file } = writeDemoConfig(dir, {
+    identity,
+    authorityUrl: sandbox.url,
+    registers: [{ id: "quay-1", driver: "datecs-isl-v1", port: `tcp-listen://127.0.0.1:${port}` }],
+  });
+  return { dir, port, sandbox, daemon: spawnHoadon(["run", "--config", file]) };
+}
+
+/** Wait until `n` invoices are accepted by the sandbox. */
+async function waitAccepted(dir: string, n: number): Promise<void> {
+  await vi.waitFor(
+    () => {
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      const row = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'accepted'").get() as { n: number };
+      db.close();
+      expect(row.n).toBe(n);
+    },
+    { timeout: 30_000, interval: 200 },
+  );
+}
+
 describe("datecs-isl device role in the daemon", () => {
   it("invoices what the simulated POS sold, once each", { timeout: 120_000 }, async () => {
-    const dir = tempDir();
-    const port = await freePort();
-    const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-    const sandbox = await startSandbox({
-      port: 0,
-      replyDelayMs: 50,
-      trustedCertPem: identity.certPem,
-      credentials: { username: "demo", password: "pw" },
-    });
-    const { file } = writeDemoConfig(dir, {
-      identity,
-      authorityUrl: sandbox.url,
-      registers: [{ id: "quay-1", driver: "datecs-isl-v1", port: `tcp-listen://127.0.0.1:${port}` }],
-    });
-    const daemon = spawnHoadon(["run", "--config", file]);
+    const { dir, port, sandbox, daemon } = await startDatecsDaemon();
     try {
       const truth = join(dir, "truth.jsonl");
       const sim = await vi.waitFor(
@@ -54,17 +72,7 @@ describe("datecs-isl device role in the daemon", () => {
         { timeout: 20_000, interval: 200 },
       );
       expect(sim.code).toBe(0);
-      await vi.waitFor(
-        () => {
-          const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
-          const { n } = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'accepted'").get() as {
-            n: number;
-          };
-          db.close();
-          expect(n).toBe(12);
-        },
-        { timeout: 30_000, interval: 200 },
-      );
+      await waitAccepted(dir, 12);
       const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
       expect(db.prepare("SELECT count(*) AS n FROM receipts WHERE driver = 'datecs-isl-v1'").get()).toEqual({ n: 12 });
       db.close();
@@ -75,21 +83,7 @@ describe("datecs-isl device role in the daemon", () => {
     }
   });
   it("turns the POS's stornos into replacement invoices of the sales they name", { timeout: 120_000 }, async () => {
-    const dir = tempDir();
-    const port = await freePort();
-    const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-    const sandbox = await startSandbox({
-      port: 0,
-      replyDelayMs: 50,
-      trustedCertPem: identity.certPem,
-      credentials: { username: "demo", password: "pw" },
-    });
-    const { file } = writeDemoConfig(dir, {
-      identity,
-      authorityUrl: sandbox.url,
-      registers: [{ id: "quay-1", driver: "datecs-isl-v1", port: `tcp-listen://127.0.0.1:${port}` }],
-    });
-    const daemon = spawnHoadon(["run", "--config", file]);
+    const { dir, port, sandbox, daemon } = await startDatecsDaemon();
     try {
       const truthFile = join(dir, "truth.jsonl");
       const sim = await vi.waitFor(
@@ -111,17 +105,7 @@ describe("datecs-isl device role in the daemon", () => {
       const refunds = truth.filter((r) => r.kind === "refund");
       // Seed 11 at rate 0.5 makes some stornos; without them this test proves nothing.
       expect(refunds.length).toBeGreaterThan(0);
-      await vi.waitFor(
-        () => {
-          const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
-          const { n } = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'accepted'").get() as {
-            n: number;
-          };
-          db.close();
-          expect(n).toBe(truth.length);
-        },
-        { timeout: 30_000, interval: 200 },
-      );
+      await waitAccepted(dir, truth.length);
       const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
       try {
         expect(db.prepare("SELECT count(*) AS n FROM quarantine").get()).toEqual({ n: 0 });

@@ -1,24 +1,11 @@
 import { describe, expect, it } from "vitest";
-import {
-  buildTdiep206,
-  checkEnvelopeConfig,
-  createBatchBuilder,
-  dlieuId,
-  type EnvelopeConfig,
-  newMtdiep,
-} from "../../src/forward/batch.js";
+import { buildTdiep206, checkEnvelopeConfig, createBatchBuilder, dlieuId, newMtdiep } from "../../src/forward/batch.js";
 import { MTDIEP_RE } from "../../src/sandbox/authority.js";
 import { manualClock } from "../../src/shared/clock.js";
 import { verifySignatures } from "../../src/sign/index.js";
-import { makeInvoices, makeTestSigner } from "./support/invoices.js";
+import { makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 
 describe("newMtdiep", () => {

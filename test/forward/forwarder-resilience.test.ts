@@ -5,7 +5,6 @@
  */
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { EnvelopeConfig } from "../../src/forward/batch.js";
 import { ISOLATE_AFTER, startForwarder } from "../../src/forward/forwarder.js";
 import {
   type AuthorityGateway,
@@ -20,16 +19,10 @@ import { systemClock } from "../../src/shared/clock.js";
 import { silentLogger } from "../../src/shared/log.js";
 import { outboxStatus } from "../../src/store/outbox.js";
 import { tempDir } from "../support/tmp.js";
-import { makeInvoices, makeTestSigner } from "./support/invoices.js";
+import { makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 import { attemptRows, type Db, openDbIn, seedInvoices } from "./support/store.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 const WAIT = { timeout: 15_000, interval: 20 };
 const stops: (() => Promise<void>)[] = [];

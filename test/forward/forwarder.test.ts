@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { EnvelopeConfig } from "../../src/forward/batch.js";
 import { createBatchBuilder } from "../../src/forward/batch.js";
 import { type ForwarderEvent, startForwarder } from "../../src/forward/forwarder.js";
 import { createHttpXmlGateway, type HttpXmlGatewayConfig } from "../../src/forward/gateway.js";
@@ -8,16 +7,10 @@ import { systemClock } from "../../src/shared/clock.js";
 import { silentLogger } from "../../src/shared/log.js";
 import { claimBatch, createBatches, outboxStatus } from "../../src/store/outbox.js";
 import { tempDir } from "../support/tmp.js";
-import { makeInvoice, makeInvoices, makeTestSigner } from "./support/invoices.js";
+import { makeInvoice, makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 import { attemptRows, type Db, deliveryStates, openDbIn, seedInvoices } from "./support/store.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 const credentials = { username: "shop", password: "s3cret" };
 const WAIT = { timeout: 15_000, interval: 20 };

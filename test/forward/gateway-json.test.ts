@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { buildTdiep206, type EnvelopeConfig, newMtdiep } from "../../src/forward/batch.js";
+import { buildTdiep206, newMtdiep } from "../../src/forward/batch.js";
 import { startForwarder } from "../../src/forward/forwarder.js";
 import { createJsonBase64Gateway, noticeToReply, readNotices } from "../../src/forward/gateway-json.js";
 import { concludeBatch } from "../../src/forward/replies.js";
@@ -8,16 +8,10 @@ import { systemClock, vnDateTime } from "../../src/shared/clock.js";
 import { silentLogger } from "../../src/shared/log.js";
 import { outboxStatus } from "../../src/store/outbox.js";
 import { tempDir } from "../support/tmp.js";
-import { makeInvoice, makeInvoices, makeTestSigner } from "./support/invoices.js";
+import { makeInvoice, makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 import { attemptRows, openDbIn, seedInvoices } from "./support/store.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 const credentials = { username: "shop", password: "s3cret" };
 

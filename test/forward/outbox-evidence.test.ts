@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createBatchBuilder, type EnvelopeConfig } from "../../src/forward/batch.js";
+import { createBatchBuilder } from "../../src/forward/batch.js";
 import { manualClock, vnEndOfDay } from "../../src/shared/clock.js";
 import {
   type BatchGroup,
@@ -19,17 +19,11 @@ import {
   settleSubmit,
 } from "../../src/store/outbox.js";
 import { tempDir } from "../support/tmp.js";
-import { makeInvoices, makeTestSigner } from "./support/invoices.js";
+import { makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 import { type Db, openDbIn, openTestDb, seedInvoices } from "./support/store.js";
 
 const T0 = Date.UTC(2026, 10, 20, 2, 0, 0); // 09:00 in Vietnam
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 
 /** The real builder, remembering what it built. */

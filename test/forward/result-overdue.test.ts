@@ -6,7 +6,6 @@
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { formatOutageReport } from "../../src/commands/audit-outages.js";
-import type { EnvelopeConfig } from "../../src/forward/batch.js";
 import { formatResultsOverdue } from "../../src/forward/deadline.js";
 import { type ForwarderEvent, startForwarder } from "../../src/forward/forwarder.js";
 import { createHttpXmlGateway } from "../../src/forward/gateway.js";
@@ -16,16 +15,10 @@ import { manualClock } from "../../src/shared/clock.js";
 import { createLogger } from "../../src/shared/log.js";
 import { outboxStatus, RESULT_OVERDUE } from "../../src/store/outbox.js";
 import { tempDir } from "../support/tmp.js";
-import { makeInvoices, makeTestSigner } from "./support/invoices.js";
+import { makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 import { attemptRows, type Db, deliveryStates, openDbIn, seedInvoices } from "./support/store.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 const credentials = { username: "shop", password: "s3cret" };
 const T0 = Date.UTC(2026, 10, 20, 2, 0, 0); // 09:00 in Vietnam

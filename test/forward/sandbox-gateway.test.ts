@@ -4,7 +4,6 @@
  * loopback, rejects what it would reject there, and its faults look to the forwarder as they would over a socket.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { EnvelopeConfig } from "../../src/forward/batch.js";
 import { createGatewayFromConfig, GatewayConfig } from "../../src/forward/config.js";
 import { type ForwarderEvent, startForwarder } from "../../src/forward/forwarder.js";
 import type { AuthorityGateway } from "../../src/forward/gateway.js";
@@ -13,16 +12,10 @@ import { systemClock } from "../../src/shared/clock.js";
 import { silentLogger } from "../../src/shared/log.js";
 import { outboxStatus } from "../../src/store/outbox.js";
 import { tempDir } from "../support/tmp.js";
-import { makeInvoice, makeInvoices, makeTestSigner } from "./support/invoices.js";
+import { makeInvoice, makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 import { attemptRows, type Db, deliveryStates, openDbIn, seedInvoices } from "./support/store.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 const WAIT = { timeout: 20_000, interval: 20 };
 

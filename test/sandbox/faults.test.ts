@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { buildTdiep206, type EnvelopeConfig, newMtdiep } from "../../src/forward/batch.js";
+import { buildTdiep206, newMtdiep } from "../../src/forward/batch.js";
 import { createHttpXmlGateway } from "../../src/forward/gateway.js";
 import { createJsonBase64Gateway } from "../../src/forward/gateway-json.js";
 import { inWindow } from "../../src/sandbox/faults.js";
@@ -13,15 +13,9 @@ import {
   startSandbox,
 } from "../../src/sandbox/index.js";
 import { manualClock, vnDateTime } from "../../src/shared/clock.js";
-import { makeInvoices, makeTestSigner } from "../forward/support/invoices.js";
+import { makeInvoices, makeTestSigner, TEST_ENVELOPE } from "../forward/support/invoices.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 const credentials = { username: "shop", password: "s3cret" };
 

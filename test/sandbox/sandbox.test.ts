@@ -1,18 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { buildTdiep206, type EnvelopeConfig, newMtdiep } from "../../src/forward/batch.js";
+import { buildTdiep206, newMtdiep } from "../../src/forward/batch.js";
 import { createHttpXmlGateway } from "../../src/forward/gateway.js";
 import { parseReply } from "../../src/forward/replies.js";
 import { runSandbox, type Sandbox, startSandbox } from "../../src/sandbox/index.js";
 import { manualClock, vnDateTime } from "../../src/shared/clock.js";
-import { makeInvoice, makeInvoices, makeTestSigner } from "../forward/support/invoices.js";
+import { makeInvoice, makeInvoices, makeTestSigner, TEST_ENVELOPE } from "../forward/support/invoices.js";
 
-const envelope: EnvelopeConfig = {
-  pban: "2.0.1",
-  mngui: "0100000099",
-  mnnhan: "V0100000088",
-  mst: "0100000001",
-  invoiceSignatures: "keep",
-};
+const envelope = TEST_ENVELOPE;
 const seller = makeTestSigner();
 const stranger = makeTestSigner("0300000002");
 const credentials = { username: "shop", password: "s3cret" };

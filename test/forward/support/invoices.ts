@@ -5,6 +5,7 @@
  * `breakTotal` asks for a wrong `TgTTTBSo`.
  */
 
+import type { EnvelopeConfig } from "../../../src/forward/index.js";
 import { amountInWords, assembleHdon, dlhdonId } from "../../../src/invoice/index.js";
 import { vnDateTime } from "../../../src/shared/clock.js";
 import {
@@ -16,6 +17,15 @@ import {
 } from "../../../src/sign/index.js";
 import { el, textEl } from "../../../src/xml/canonical.js";
 import type { SeedInvoice } from "./store.js";
+
+/** The envelope every forwarding test sends with (2.0.1, test sender and receiver codes). */
+export const TEST_ENVELOPE: EnvelopeConfig = {
+  pban: "2.0.1",
+  mngui: "0100000099",
+  mnnhan: "V0100000088",
+  mst: "0100000001",
+  invoiceSignatures: "keep",
+};
 
 /** A test identity and its signer (RSA key made by node:crypto; fast). */
 export interface TestSigner {
