@@ -237,6 +237,12 @@ export const InvoiceConfig = z
       "a sales invoice (form 2) needs salesReduction.ratio, the activity ratio the NQ 204/2025 reduction cuts",
     path: ["salesReduction"],
   })
+  // The QĐ 1510 sales profile's TToan has no TGTKhac (spec §2.3): an invoice written so would break its own profile.
+  .refine((i) => i.profile !== "2.0.1" || i.salesReduction?.placement !== "TGTKhac", {
+    error:
+      "hồ sơ 2.0.1 không có TGTKhac: dùng placement TTKhac / the 2.0.1 profile has no TGTKhac: use placement TTKhac",
+    path: ["salesReduction", "placement"],
+  })
   .describe("How invoices are numbered and written.");
 
 export const SigningConfig = z

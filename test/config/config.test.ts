@@ -123,6 +123,11 @@ describe("config files in the repo", () => {
     expect(paths()).toEqual(["invoice.salesReduction.ratio", "invoice.salesReduction.note"]);
     raw.invoice.salesReduction = { ratio: "1%", noteField: "X", amountField: "X" };
     expect(paths()).toEqual(["invoice.salesReduction.amountField"]);
+    // TGTKhac exists only in the 2.1.x TToan.
+    raw.invoice.salesReduction = { ratio: "1%", placement: "TGTKhac" };
+    expect(paths()).toEqual([]);
+    raw.invoice.profile = "2.0.1";
+    expect(paths()).toEqual(["invoice.salesReduction.placement"]);
   });
 
   it("config/hoadon.schema.json is what the zod schema generates (regenerate: hoadon config-schema)", async () => {
