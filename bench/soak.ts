@@ -158,7 +158,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
 
     // Seed: a few real invoices through the daemon, then the bulk copies.
     options.log(`soak: seeding, then ${invoices} invoices by SQL …`);
-    const seedRun = startTimed(process.execPath, [BIN, "run", "--config", file], READY);
+    const seedRun = startTimed(BIN, ["run", "--config", file], READY);
     daemons.push(seedRun.child);
     await seedRun.ready;
     await sell(ports.slice(0, 1), 20, 0, 1);
@@ -176,7 +176,8 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
     const bareRss = rssOf(bare.child.pid ?? -1) ?? Number.NaN;
     bare.child.kill();
 
-    const daemon = startTimed(process.execPath, [BIN, "run", "--config", file], READY);
+    // As a shop runs it: the bin script itself, so its shebang's V8 flags apply.
+    const daemon = startTimed(BIN, ["run", "--config", file], READY);
     daemons.push(daemon.child);
     const readyMs = await daemon.ready;
     const pid = daemon.child.pid ?? -1;
@@ -245,7 +246,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
 async function sell(ports: readonly number[], count: number, gapMs: number, seed: number): Promise<number> {
   const acked = await Promise.all(
     ports.map(async (port, i) => {
-      const conn = await tcpConnectSource({ host: "127.0.0.1", port }).open(new AbortController().signal);
+      const conn = await connectRetrying(port);
       try {
         const receipts = generateReceipts({
           seed: seed + i,
@@ -261,4 +262,17 @@ async function sell(ports: readonly number[], count: number, gapMs: number, seed
     }),
   );
   return acked.reduce((a, b) => a + b, 0);
+}
+
+/** The daemon says it is running once its sessions have started; a listener may still be a moment away. */
+async function connectRetrying(port: number) {
+  const source = tcpConnectSource({ host: "127.0.0.1", port });
+  for (let i = 0; ; i++) {
+    try {
+      return await source.open(new AbortController().signal);
+    } catch (e) {
+      if (i >= 50) throw e;
+      await delay(100);
+    }
+  }
 }
