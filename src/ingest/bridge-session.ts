@@ -12,17 +12,16 @@ import { DaemonError } from "../shared/errors.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
 import type { PortConnection, PortSource } from "./connection.js";
 import { createHandOver } from "./hand-over.js";
-import type { DeviceIdentity, IdentityObservation, JournalRange } from "./journal-sink.js";
 import { messageOf, runPortLoop } from "./port-loop.js";
 import { portSourceFor } from "./port-source.js";
 import {
   type RegisterSession,
   type RegisterSessionDeps,
   type RegisterSessionState,
-  type SessionEvent,
   type StreamJournal,
   streamJournal,
 } from "./register-session.js";
+import { createSessionKit } from "./session-kit.js";
 
 /** Dependencies of {@link startBridgeSession}: those of a register session plus the device's port. */
 export interface BridgeSessionDeps extends Omit<RegisterSessionDeps, "register" | "source"> {
@@ -68,14 +67,14 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
   const log = deps.log.child({ mod: "ingest", register: register.id, driver: driver.id, role: "bridge" });
   const idleMs = idleMsOf(driver, options);
 
-  const emit = (event: SessionEvent): void => {
-    if (!deps.onEvent) return;
-    try {
-      deps.onEvent(event);
-    } catch (error) {
-      log.error({ err: error }, "onEvent listener threw");
-    }
-  };
+  const kit = createSessionKit({
+    ...deps,
+    registerId: register.id,
+    driverId: driver.id,
+    log,
+    identityLabel: "device identity",
+  });
+  const { emit, flushJournal, quarantine, onIdentity } = kit;
 
   const serialOf = (side: Side): SerialSettings => ({
     ...driver.serial,
@@ -103,45 +102,12 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
 
   const conns: Record<Side, PortConnection | undefined> = { register: undefined, device: undefined };
   let lastError: string | undefined;
-  let receipts = 0;
-  let problems = 0;
   let droppedToDevice = 0;
   let idleTimer: NodeJS.Timeout | undefined;
 
   let decoder = createTap();
   journals.register.in.restart();
   journals.device.in.restart();
-
-  const flushJournal = (when: "record" | "stop" = "record"): void => {
-    if (when === "record" && deps.journalFlush === "by-record") return;
-    try {
-      deps.journal?.flush();
-    } catch (error) {
-      log.error({ err: error }, "journal flush failed");
-    }
-  };
-
-  const quarantine = (
-    code: string,
-    detail: string,
-    raw: Uint8Array,
-    receivedAt: number,
-    journal?: JournalRange,
-  ): void => {
-    try {
-      deps.quarantine({
-        registerId: register.id,
-        driverId: driver.id,
-        code,
-        detail,
-        raw,
-        receivedAt,
-        ...(journal ? { journal } : {}),
-      });
-    } catch (error) {
-      log.error({ err: error, code, bytes: raw.length }, "quarantine failed");
-    }
-  };
 
   const writeTo = (side: Side, bytes: Uint8Array): void => {
     if (bytes.length === 0) return;
@@ -158,31 +124,6 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     journals[side].out.append(bytes, clock.now());
   };
 
-  const onIdentity = (identity: DeviceIdentity): void => {
-    const at = clock.now();
-    if (!deps.identity) {
-      log.info({ ...identity }, "device identity");
-      return;
-    }
-    let seen: IdentityObservation;
-    try {
-      seen = deps.identity(register.id, identity, at);
-    } catch (error) {
-      log.error({ err: error, ...identity }, "identity pin failed");
-      return;
-    }
-    if (seen.status === "changed")
-      log.error({ previous: seen.previous, current: seen.identity }, "register identity changed");
-    emit({
-      type: "identity",
-      registerId: register.id,
-      status: seen.status,
-      identity: seen.identity,
-      ...(seen.status === "changed" ? { previous: seen.previous } : {}),
-      at,
-    });
-  };
-
   const act = (event: Exclude<DecoderEvent, { type: "receipt" }>): void => {
     switch (event.type) {
       case "forward":
@@ -192,13 +133,8 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
         writeTo("register", event.bytes);
         break;
       case "problem": {
-        const at = clock.now();
-        problems++;
-        log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
         const side = event.span?.side ?? "register";
-        flushJournal();
-        quarantine(event.code, event.detail, event.raw, at, journals[side].in.rangeOf(event.raw, event.span));
-        emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
+        kit.onProblem(event, journals[side].in.rangeOf(event.raw, event.span));
         if (event.reply) writeTo("register", event.reply);
         break;
       }
@@ -226,17 +162,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     rangeOf: (event) => journals.register.in.rangeOf(event.raw, event.span),
     reply: (event, bytes) => writeTo(event.replyTo ?? "register", bytes),
     quarantine,
-    outcome: (receiptId, outcome) => {
-      if (outcome.status === "ok" || outcome.status === "dup") receipts++;
-      else problems++;
-      emit({
-        type: "receipt",
-        registerId: register.id,
-        ...(receiptId === undefined ? {} : { receiptId }),
-        outcome,
-        at: clock.now(),
-      });
-    },
+    outcome: kit.onOutcome,
     ...(busySignal ? { busy: { ...busySignal, send: (bytes: Uint8Array) => writeTo("register", bytes) } } : {}),
     clock,
     log,
@@ -248,7 +174,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     } catch (error) {
       const detail = `Lỗi trình điều khiển / driver error: ${messageOf(error)}`;
       log.error({ err: error }, "decoder threw");
-      problems++;
+      kit.counts.problems++;
       if (raw) {
         writeTo(other(raw.side), raw.bytes);
         quarantine("DECODE_FAILED", detail, raw.bytes, clock.now());
@@ -370,8 +296,8 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
       connected: conns.register !== undefined && !conns.register.closed,
       deviceConnected: conns.device !== undefined && !conns.device.closed,
       ...(lastError === undefined ? {} : { lastError }),
-      receipts,
-      problems,
+      receipts: kit.counts.receipts,
+      problems: kit.counts.problems,
       droppedToDevice,
     }),
   };

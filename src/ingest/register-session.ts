@@ -21,6 +21,7 @@ import type {
 import { type Backoff, messageOf, runPortLoop } from "./port-loop.js";
 import { portSourceFor } from "./port-source.js";
 import type { RecordInput } from "./record-input.js";
+import { createSessionKit } from "./session-kit.js";
 
 export type { RecordInput };
 
@@ -209,14 +210,14 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
   const log = deps.log.child({ mod: "ingest", register: register.id, driver: driver.id });
   const serial: SerialSettings = { ...driver.serial, ...register.serial };
 
-  const emit = (event: SessionEvent): void => {
-    if (!deps.onEvent) return;
-    try {
-      deps.onEvent(event);
-    } catch (error) {
-      log.error({ err: error }, "onEvent listener threw");
-    }
-  };
+  const kit = createSessionKit({
+    ...deps,
+    registerId: register.id,
+    driverId: driver.id,
+    log,
+    identityLabel: "register identity",
+  });
+  const { emit, flushJournal, quarantine, onIdentity } = kit;
 
   const source =
     deps.source ??
@@ -229,74 +230,14 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
 
   let connected = false;
   let lastError: string | undefined;
-  let receipts = 0;
-  let problems = 0;
   const inJournal = streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "in" });
   const outJournal = streamJournal(deps.journal, { registerId: register.id, side: "register", direction: "out" });
   const idleMs = idleMsOf(driver, options);
   const busySignal = driver.busySignalFor?.(options);
 
-  const flushJournal = (when: "record" | "stop" = "record"): void => {
-    if (when === "record" && deps.journalFlush === "by-record") return;
-    try {
-      deps.journal?.flush();
-    } catch (error) {
-      // The receipt row keeps its own raw bytes; a journal that cannot be written must not stop invoicing.
-      log.error({ err: error }, "journal flush failed");
-    }
-  };
-
-  const onIdentity = (identity: DeviceIdentity): void => {
-    const at = clock.now();
-    if (!deps.identity) {
-      log.info({ ...identity }, "register identity");
-      return;
-    }
-    let seen: IdentityObservation;
-    try {
-      seen = deps.identity(register.id, identity, at);
-    } catch (error) {
-      log.error({ err: error, ...identity }, "identity pin failed");
-      return;
-    }
-    if (seen.status === "changed")
-      log.error({ previous: seen.previous, current: seen.identity }, "register identity changed");
-    else if (seen.status === "pinned") log.info({ ...seen.identity }, "register identity pinned");
-    emit({
-      type: "identity",
-      registerId: register.id,
-      status: seen.status,
-      identity: seen.identity,
-      ...(seen.status === "changed" ? { previous: seen.previous } : {}),
-      at,
-    });
-  };
-
   const tap: CaptureTap | undefined = deps.capture
     ? createCaptureTap({ dir: deps.capture.dir, registerId: register.id, driverId: driver.id, clock, log })
     : undefined;
-
-  const quarantine = (
-    code: string,
-    detail: string,
-    raw: Uint8Array,
-    receivedAt: number,
-    journal?: JournalRange,
-  ): void => {
-    try {
-      deps.quarantine({
-        registerId: register.id,
-        driverId: driver.id,
-        code,
-        detail,
-        raw,
-        receivedAt,
-        ...(journal ? { journal } : {}),
-      });
-    } catch (error) {
-      log.error({ err: error, code, bytes: raw.length }, "quarantine failed");
-    }
-  };
 
   /** Serve one connection until it goes down or the session is aborted. */
   const serve = (conn: PortConnection): Promise<Error | undefined> =>
@@ -318,16 +259,10 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
           case "reply":
             send(event.bytes);
             break;
-          case "problem": {
-            const at = clock.now();
-            problems++;
-            log.warn({ code: event.code, detail: event.detail, bytes: event.raw.length }, "frame dropped");
-            flushJournal();
-            quarantine(event.code, event.detail, event.raw, at, inJournal.rangeOf(event.raw, event.span));
-            emit({ type: "problem", registerId: register.id, code: event.code, detail: event.detail, at });
+          case "problem":
+            kit.onProblem(event, inJournal.rangeOf(event.raw, event.span));
             if (event.reply) send(event.reply);
             break;
-          }
           case "identity": {
             const { type: _type, ...identity } = event;
             onIdentity(identity);
@@ -355,17 +290,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
         rangeOf: (event) => inJournal.rangeOf(event.raw, event.span),
         reply: (_event, bytes) => send(bytes),
         quarantine,
-        outcome: (receiptId, outcome) => {
-          if (outcome.status === "ok" || outcome.status === "dup") receipts++;
-          else problems++;
-          emit({
-            type: "receipt",
-            registerId: register.id,
-            ...(receiptId === undefined ? {} : { receiptId }),
-            outcome,
-            at: clock.now(),
-          });
-        },
+        outcome: kit.onOutcome,
         ...(busySignal ? { busy: { ...busySignal, send } } : {}),
         clock,
         log,
@@ -379,7 +304,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
           // A driver bug: keep the bytes, start over with a fresh decoder, carry on.
           const detail = `Lỗi trình điều khiển / driver error: ${messageOf(error)}`;
           log.error({ err: error }, "decoder threw");
-          problems++;
+          kit.counts.problems++;
           if (raw) quarantine("DECODE_FAILED", detail, raw, clock.now());
           decoder = driver.createDecoder(options);
           inJournal.restart();
@@ -467,8 +392,8 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
       registerId: register.id,
       connected,
       ...(lastError === undefined ? {} : { lastError }),
-      receipts,
-      problems,
+      receipts: kit.counts.receipts,
+      problems: kit.counts.problems,
     }),
   };
 }
