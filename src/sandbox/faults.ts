@@ -24,6 +24,10 @@
  * the sandbox stops, so a run with faults shows that none got through twice.
  */
 import { DaemonError } from "../shared/errors.js";
+import { seededRandom } from "../shared/random.js";
+
+// Re-exported: tests that drive the sandbox draw from the same generator.
+export { seededRandom };
 
 /** The sandbox routes a fault can be limited to. */
 export type FaultRoute = "login" | "submit" | "replies";
@@ -257,17 +261,6 @@ export interface FaultEngine {
   no204(): boolean;
   /** How many times each fault fired. */
   counts(): Readonly<Record<string, number>>;
-}
-
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed | 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A fault engine for `plan`. */

@@ -4,6 +4,10 @@
  * at most one fault, so a Datecs 16-bit sum still detects it (two faults in one frame can cancel out; real lines
  * rarely do that, and the README says so). Seeded: the same seed, the same faults.
  */
+import { seededRandom } from "../shared/random.js";
+
+// Re-exported for the simulator's POS and its tests, which draw from the same generator.
+export { seededRandom };
 
 /** Probability per written chunk of each fault (0–1). At most one fault hits a chunk. */
 export interface FaultMix {
@@ -32,18 +36,6 @@ export interface ScheduledBytes {
 
 /** Chunks in delivery order. */
 export type ByteSchedule = readonly ScheduledBytes[];
-
-/** A seedable PRNG (mulberry32): a function returning [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const int = (rnd: () => number, min: number, max: number): number => min + Math.floor(rnd() * (max - min + 1));
 

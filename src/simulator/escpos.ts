@@ -21,6 +21,7 @@ import {
 import { concatBytes } from "../driver-api/index.js";
 import type { PortConnection } from "../ingest/connection.js";
 import type { ReceiptInput } from "../receipt/model.js";
+import { seededRandom } from "../shared/random.js";
 import { writePaced } from "./pacing.js";
 
 /** Code pages the simulated POS can print in. */
@@ -62,17 +63,6 @@ export interface EscposJob {
   readonly truth?: ReceiptInput;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * What the POS prints for `receipts`: pure, deterministic for the same seed. `truth` is what a correct bridge
  * records (the printed fields of the receipt); raster-only and damaged jobs have none.
@@ -82,7 +72,7 @@ export function escposJobs(
   options: EscposPosOptions = {},
   faults: EscposFaults = {},
 ): EscposJob[] {
-  const rnd = mulberry32(faults.seed ?? 1);
+  const rnd = seededRandom(faults.seed ?? 1);
   const pages = Array.isArray(options.codePage) ? options.codePage : [options.codePage ?? "cp1258"];
   return receipts.map((receipt, i) => {
     const codePage = pages[i % pages.length] as EscposSimCodePage;

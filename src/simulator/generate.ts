@@ -7,6 +7,7 @@
 import type { ReceiptInput } from "../receipt/model.js";
 import { vnDateTime } from "../shared/clock.js";
 import { lineAmount } from "../shared/money.js";
+import { seededRandom } from "../shared/random.js";
 
 interface Item {
   readonly code: string;
@@ -82,18 +83,6 @@ const PEOPLE = [
   { personName: "Trần Văn Đức", citizenId: "001085067891" },
 ] as const;
 
-/** A small, fast, seedable PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Options of {@link generateReceipts}. */
 export interface GenerateOptions {
   /** Same seed, same receipts. */
@@ -111,7 +100,7 @@ export interface GenerateOptions {
 
 /** Seeded realistic receipts (ReceiptInput, the wire shape). */
 export function generateReceipts(options: GenerateOptions): ReceiptInput[] {
-  const rnd = mulberry32(options.seed);
+  const rnd = seededRandom(options.seed);
   const int = (min: number, max: number): number => min + Math.floor(rnd() * (max - min + 1));
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
   const registerId = options.registerId ?? "QUAY1";

@@ -7,23 +7,13 @@ import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { verifyStore } from "../../src/audit/verify-store.js";
 import { startSandbox } from "../../src/sandbox/index.js";
+import { seededRandom } from "../../src/shared/random.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { generateReceipts, startSimulatedRegister } from "../../src/simulator/index.js";
 import { spawnHoadon } from "../support/cli.js";
 import { writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
-
-/** mulberry32: the kill points are random but the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("crash safety", () => {
   it("SIGKILL during ingest and forwarding: no acknowledged receipt lost, none invoiced twice, no gap", {
@@ -58,7 +48,7 @@ describe("crash safety", () => {
       },
     });
 
-    const random = seeded(20261127);
+    const random = seededRandom(20261127);
     let daemon = spawnHoadon(["run", "--config", config]);
     let kills = 0;
     try {
