@@ -52,32 +52,23 @@ const ROW_SELECT = `
          r.receipt_id AS receiptId, i.created_at AS createdAt, d.error, i.sha256
     FROM invoices i JOIN receipts r ON r.id = i.receipt_row JOIN deliveries d ON d.invoice_id = i.id`;
 
-function where(f: LedgerFilter): { sql: string; params: Record<string, string> } {
-  const parts: string[] = [];
-  const params: Record<string, string> = {};
-  if (f.fromDay) {
-    parts.push("i.nlap >= @fromDay");
-    params.fromDay = f.fromDay;
-  }
-  if (f.toDay) {
-    parts.push("i.nlap <= @toDay");
-    params.toDay = f.toDay;
-  }
-  if (f.state) {
-    parts.push("d.state = @state");
-    params.state = f.state;
-  }
-  if (f.registerId) {
-    parts.push("r.register_id = @registerId");
-    params.registerId = f.registerId;
-  }
-  return { sql: parts.length ? ` WHERE ${parts.join(" AND ")}` : "", params };
-}
+/** The filter as one static condition: an unset field matches everything (bound as NULL). */
+const WHERE = `
+   WHERE (@fromDay IS NULL OR i.nlap >= @fromDay) AND (@toDay IS NULL OR i.nlap <= @toDay)
+     AND (@state IS NULL OR d.state = @state) AND (@registerId IS NULL OR r.register_id = @registerId)`;
+
+const whereParams = (f: LedgerFilter) => ({
+  fromDay: f.fromDay ?? null,
+  toDay: f.toDay ?? null,
+  state: f.state ?? null,
+  registerId: f.registerId ?? null,
+});
 
 /** Invoices in issue order (oldest first), at most `limit`. */
 export function listInvoices(db: Db, filter: LedgerFilter, limit = Number.MAX_SAFE_INTEGER): LedgerRow[] {
-  const w = where(filter);
-  return db.prepare(`${ROW_SELECT}${w.sql} ORDER BY i.id LIMIT @limit`).all({ ...w.params, limit }) as LedgerRow[];
+  return db
+    .prepare(`${ROW_SELECT}${WHERE} ORDER BY i.id LIMIT @limit`)
+    .all({ ...whereParams(filter), limit }) as LedgerRow[];
 }
 
 /**

@@ -22,10 +22,9 @@ import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { formatDong } from "../shared/i18n.js";
 import { openStoreReadOnly } from "../store/db.js";
+import { DAY_RE, parseAuditTime } from "./audit-outages.js";
 
 type Values = Record<string, string | boolean | undefined>;
-
-const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 const STATE_TEXT: Readonly<Record<DeliveryState, string>> = {
   pending: "chờ gửi / pending",
@@ -39,8 +38,9 @@ export function ledgerFilter(v: Values): LedgerFilter {
   const day = (name: "from" | "to"): string | undefined => {
     const value = v[name];
     if (value === undefined) return undefined;
-    if (typeof value !== "string" || !DAY_RE.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`)))
+    if (typeof value !== "string" || !DAY_RE.test(value))
       throw new DaemonError("USAGE", `--${name} "${String(value)}": cần ngày YYYY-MM-DD / expected a day YYYY-MM-DD`);
+    parseAuditTime(value, name, false); // refuses a day that does not exist (2026-02-30)
     return value;
   };
   const state = v.state;

@@ -12,7 +12,8 @@ import { openStoreReadOnly } from "../store/db.js";
 /** Usage line for `hoadon audit outages`. */
 export const AUDIT_OUTAGES_USAGE = "hoadon audit outages --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]";
 
-const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+/** A Vietnam-local day as the audit commands take it. */
+export const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * A `--from`/`--to` value as epoch ms: a Vietnam-local day (its first millisecond, or its last with `endOfDay`),

@@ -79,6 +79,8 @@ describe("hoadon audit list / show / export / report", () => {
     expect(JSON.parse(filtered.stdout)).toEqual([]);
     const bad = await runHoadon(["audit", "list", "--db", db, "--from", "27/11/2026"]);
     expect(bad.code).toBe(64);
+    const noSuchDay = await runHoadon(["audit", "list", "--db", db, "--to", "2026-02-30"]);
+    expect(noSuchDay.code).toBe(64);
   });
 
   it("exports the signed files byte for byte with a manifest and SHA256SUMS that sha256sum checks", async () => {
