@@ -12,16 +12,16 @@
  *    second half (MiB/min: flat means ≈ 0), and RSS as a multiple of a bare `node` process's.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { stringify } from "yaml";
 import { tcpConnectSource } from "../src/ingest/tcp.js";
 import { startSandbox } from "../src/sandbox/index.js";
 import { createTestIdentity } from "../src/sign/index.js";
 import { generateReceipts, ndjsonSender } from "../src/simulator/index.js";
 import { openStore } from "../src/store/db.js";
+import { writeDemoConfig } from "../test/support/demo-config.js";
 import { freePort } from "../test/support/net.js";
 import type { BenchOptions, BenchRow } from "./types.js";
 
@@ -130,30 +130,19 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
   });
   const daemons: ChildProcess[] = [];
   try {
-    const demo = (await import("yaml")).parse(readFileSync("config/demo.yaml", "utf8")) as Record<string, unknown>;
-    writeFileSync(join(dir, "test-only-seller.p12"), identity.pfx, { mode: 0o600 });
-    writeFileSync(join(dir, "test-only-seller.pass"), identity.password, { mode: 0o600 });
-    writeFileSync(join(dir, "sandbox.pass"), "pw", { mode: 0o600 });
-    const config = (ports: readonly number[]) => {
-      const file = join(dir, "hoadon.yaml");
-      writeFileSync(
-        file,
-        stringify({
-          ...demo,
-          authority: { ...(demo.authority as object), url: sandbox.url },
-          registers: ports.map((p, i) => ({
-            id: `quay-${i + 1}`,
-            driver: "ndjson-v1",
-            port: `tcp-listen://127.0.0.1:${p}`,
-          })),
-          log: { level: "info" },
-        }),
-      );
-      return file;
-    };
     const ports: number[] = [];
     for (let i = 0; i < REGISTERS; i++) ports.push(await freePort());
-    const file = config(ports);
+    // A shop's log level (info): every sale logs a line, as it does in the field.
+    const { file } = writeDemoConfig(dir, {
+      identity,
+      authorityUrl: sandbox.url,
+      registers: ports.map((p, i) => ({
+        id: `quay-${i + 1}`,
+        driver: "ndjson-v1",
+        port: `tcp-listen://127.0.0.1:${p}`,
+      })),
+      log: { level: "info" },
+    });
     const READY = /hoadon (đang chạy|running)/;
 
     // Seed: a few real invoices through the daemon, then the bulk copies.

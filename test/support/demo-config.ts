@@ -9,7 +9,13 @@ import { createTestIdentity, type TestIdentity } from "../../src/sign/index.js";
  */
 export function writeDemoConfig(
   dir: string,
-  over: { identity?: TestIdentity; authorityUrl?: string; registers?: unknown[]; sandboxPassword?: string } = {},
+  over: {
+    identity?: TestIdentity;
+    authorityUrl?: string;
+    registers?: unknown[];
+    sandboxPassword?: string;
+    log?: { level: string };
+  } = {},
 ): { file: string; certPem: string } {
   const raw = parse(readFileSync("config/demo.yaml", "utf8")) as Record<string, Record<string, unknown>>;
   const id = over.identity ?? createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
@@ -19,6 +25,7 @@ export function writeDemoConfig(
   writeFileSync(join(dir, "sandbox.pass"), over.sandboxPassword ?? "pw", { mode: 0o600 });
   if (over.authorityUrl) (raw.authority as Record<string, unknown>).url = over.authorityUrl;
   if (over.registers) (raw as Record<string, unknown>).registers = over.registers;
+  if (over.log) (raw as Record<string, unknown>).log = over.log;
   const file = join(dir, "hoadon.yaml");
   writeFileSync(file, stringify(raw));
   return { file, certPem: id.certPem };
