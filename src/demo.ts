@@ -144,7 +144,7 @@ export async function runDemo(
     };
 
     const log = createLogger({ level: config.log.level });
-    const daemon = startDaemon({
+    const daemon = await startDaemon({
       config,
       log,
       clock: systemClock,
@@ -155,6 +155,11 @@ export async function runDemo(
     cleanup.unshift(async () => {
       controller.abort();
       await daemon.stopped;
+    });
+    // The daemon stops early only when its writer thread died: say why and stop waiting.
+    daemon.stopped.catch((error: unknown) => {
+      ctx.err(error instanceof Error ? error.message : String(error));
+      settled();
     });
 
     if (via === "tcp") {

@@ -92,7 +92,7 @@ export function validateConfig(
         keystore: abs(config.signing.keystore),
         ...(config.signing.passwordFile ? { passwordFile: abs(config.signing.passwordFile) } : {}),
       },
-      store: { path: abs(config.store.path) },
+      store: { ...config.store, path: abs(config.store.path) },
       authority: {
         ...config.authority,
         ...(config.authority.passwordFile ? { passwordFile: abs(config.authority.passwordFile) } : {}),

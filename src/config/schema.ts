@@ -321,7 +321,16 @@ export const Config = z.object({
   seller: SellerConfig,
   invoice: InvoiceConfig,
   signing: SigningConfig,
-  store: z.object({ path: z.string().describe("The SQLite file. Keep it on the box's own disk.") }),
+  store: z.object({
+    path: z.string().describe("The SQLite file. Keep it on the box's own disk."),
+    writer: z
+      .enum(["thread", "inline"])
+      .default("thread")
+      .describe(
+        "thread: the write path (sign, commit), the forwarder and the journal's rows run in a worker thread, so the " +
+          "ports' event loop only moves bytes. inline: all on one thread (a `:memory:` store always is).",
+      ),
+  }),
   authority: AuthorityConfig,
   registers: z.array(RegisterConfig).min(1, { error: "cần ít nhất một máy tính tiền / at least one register" }),
   capture: z

@@ -46,5 +46,12 @@ export type IdentityObservation =
   /** A field differs from the pin: the register was swapped or updated. An alert is in the event log. */
   | { readonly status: "changed"; readonly identity: DeviceIdentity; readonly previous: DeviceIdentity };
 
-/** Pins identities per register and raises the alert on a change (synchronous). */
-export type IdentityPins = (registerId: string, identity: DeviceIdentity, at: number) => IdentityObservation;
+/**
+ * Pins identities per register and raises the alert on a change: synchronous on the store's own thread, a promise
+ * when the store is written by the writer thread (src/writer).
+ */
+export type IdentityPins = (
+  registerId: string,
+  identity: DeviceIdentity,
+  at: number,
+) => IdentityObservation | Promise<IdentityObservation>;

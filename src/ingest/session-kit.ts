@@ -76,24 +76,27 @@ export function createSessionKit(deps: SessionKitDeps): SessionKit {
       log.info({ ...identity }, deps.identityLabel);
       return;
     }
-    let seen: IdentityObservation;
+    const seen = (observation: IdentityObservation): void => {
+      if (observation.status === "changed")
+        log.error({ previous: observation.previous, current: observation.identity }, "register identity changed");
+      else if (observation.status === "pinned") log.info({ ...observation.identity }, "register identity pinned");
+      emit({
+        type: "identity",
+        registerId,
+        status: observation.status,
+        identity: observation.identity,
+        ...(observation.status === "changed" ? { previous: observation.previous } : {}),
+        at,
+      });
+    };
+    const failed = (error: unknown): void => log.error({ err: error, ...identity }, "identity pin failed");
     try {
-      seen = deps.identity(registerId, identity, at);
+      const observation = deps.identity(registerId, identity, at);
+      if (observation instanceof Promise) observation.then(seen, failed);
+      else seen(observation);
     } catch (error) {
-      log.error({ err: error, ...identity }, "identity pin failed");
-      return;
+      failed(error);
     }
-    if (seen.status === "changed")
-      log.error({ previous: seen.previous, current: seen.identity }, "register identity changed");
-    else if (seen.status === "pinned") log.info({ ...seen.identity }, "register identity pinned");
-    emit({
-      type: "identity",
-      registerId,
-      status: seen.status,
-      identity: seen.identity,
-      ...(seen.status === "changed" ? { previous: seen.previous } : {}),
-      at,
-    });
   };
 
   return {

@@ -8,7 +8,6 @@ import { createHash } from "node:crypto";
 import type {
   DeviceIdentity,
   IdentityObservation,
-  IdentityPins,
   JournalRange,
   JournalSink,
   JournalStream,
@@ -20,17 +19,54 @@ export const JOURNAL_GENESIS = "0".repeat(64);
 
 const key = (s: JournalStream): string => `${s.registerId}\u0000${s.side}\u0000${s.direction}`;
 
-interface Head {
+/** Where a stream ends: the offset its next chunk gets and the chain value so far. */
+export interface JournalHead {
   offset: number;
   chain: string;
 }
 
-interface PendingChunk {
+/** One chunk, offset and chain value assigned: what the writer stores as one `journal` row. */
+export interface JournalChunk {
   readonly stream: JournalStream;
   readonly at: number;
   readonly offset: number;
   readonly bytes: Uint8Array;
   readonly chain: string;
+}
+
+/** The chain value after `bytes`, from the one before them (the same formula {@link verifyJournal} checks). */
+export const nextChain = (chain: string, bytes: Uint8Array): string =>
+  createHash("sha256").update(chain).update(bytes).digest("hex");
+
+/**
+ * Assigns offsets and chain values to appended bytes, from stream heads given by `head` (read from the store the
+ * first time a stream is used); `push` gets each chunk. The writer thread and the port thread share this one cursor
+ * logic (src/writer), so a chunk's chain never depends on which thread appended it.
+ */
+export function journalCursor(
+  head: (stream: JournalStream) => JournalHead,
+  push: (chunk: JournalChunk) => void,
+): Pick<JournalSink, "append" | "offset"> {
+  return {
+    append(stream, bytes, at): number {
+      const h = head(stream);
+      const offset = h.offset;
+      if (bytes.length === 0) return offset;
+      const copy = bytes.slice();
+      const chain = nextChain(h.chain, copy);
+      push({
+        stream: { registerId: stream.registerId, side: stream.side, direction: stream.direction },
+        at,
+        offset,
+        bytes: copy,
+        chain,
+      });
+      h.offset += copy.length;
+      h.chain = chain;
+      return offset;
+    },
+    offset: (stream) => head(stream).offset,
+  };
 }
 
 /** The journal writer: a {@link JournalSink} plus housekeeping. */
@@ -46,6 +82,13 @@ export interface JournalWriter extends JournalSink {
    * is taken from the pending chunks then).
    */
   stage(): StagedChunks;
+  /**
+   * Take chunks another thread appended (offsets and chains assigned by its {@link journalCursor} from
+   * {@link JournalWriter.headOf}); they are pending like appended ones. Do not mix with `append` on the same stream.
+   */
+  adopt(chunks: readonly JournalChunk[]): void;
+  /** Where the stream ends, with what was appended here (the start of another thread's {@link journalCursor}). */
+  headOf(stream: JournalStream): JournalHead;
 }
 
 /** Chunks written inside a transaction that has not ended yet (see {@link JournalWriter.stage}). */
@@ -57,8 +100,8 @@ export interface StagedChunks {
 
 /** Open the writer. Stream heads are read from the database the first time a stream is used. */
 export function journalWriter(db: Db): JournalWriter {
-  const heads = new Map<string, Head>();
-  let pending: PendingChunk[] = [];
+  const heads = new Map<string, JournalHead>();
+  let pending: JournalChunk[] = [];
   const headStmt = db.prepare<[string, string, string], { stream_offset: number; length: number; chain: string }>(
     `SELECT stream_offset, length(bytes) AS length, chain FROM journal
       WHERE register_id = ? AND side = ? AND direction = ? ORDER BY stream_offset DESC LIMIT 1`,
@@ -67,13 +110,13 @@ export function journalWriter(db: Db): JournalWriter {
     `INSERT INTO journal (register_id, side, direction, at, stream_offset, bytes, chain)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
-  const writeAll = db.transaction((chunks: readonly PendingChunk[]) => {
+  const writeAll = db.transaction((chunks: readonly JournalChunk[]) => {
     for (const c of chunks) {
       insert.run(c.stream.registerId, c.stream.side, c.stream.direction, c.at, c.offset, Buffer.from(c.bytes), c.chain);
     }
   });
 
-  const head = (stream: JournalStream): Head => {
+  const head = (stream: JournalStream): JournalHead => {
     const k = key(stream);
     let h = heads.get(k);
     if (!h) {
@@ -84,19 +127,18 @@ export function journalWriter(db: Db): JournalWriter {
     return h;
   };
 
+  const cursor = journalCursor(head, (chunk) => pending.push(chunk));
+
   const writer: JournalWriter = {
-    append(stream, bytes, at): number {
-      const h = head(stream);
-      const offset = h.offset;
-      if (bytes.length === 0) return offset;
-      const copy = bytes.slice();
-      const chain = createHash("sha256").update(h.chain).update(copy).digest("hex");
-      pending.push({ stream: { ...stream }, at, offset, bytes: copy, chain });
-      h.offset += copy.length;
-      h.chain = chain;
-      return offset;
+    append: cursor.append,
+    offset: cursor.offset,
+    adopt(chunks): void {
+      pending.push(...chunks);
     },
-    offset: (stream) => head(stream).offset,
+    headOf(stream): JournalHead {
+      const h = head(stream);
+      return { offset: h.offset, chain: h.chain };
+    },
     flush(): void {
       if (pending.length === 0) return;
       const chunks = pending;
@@ -178,7 +220,7 @@ export type JournalVerdict =
 
 /** Re-compute every stream's chain and check that its offsets are contiguous; names the first broken chunk. */
 export function verifyJournal(db: Db): JournalVerdict {
-  const heads = new Map<string, Head>();
+  const heads = new Map<string, JournalHead>();
   let chunks = 0;
   let bytes = 0;
   const rows = db
@@ -209,7 +251,7 @@ export function verifyJournal(db: Db): JournalVerdict {
         id: row.id,
         reason: `thiếu byte: khúc bắt đầu ở ${row.stream_offset}, cần ${h.offset} / gap: chunk starts at ${row.stream_offset}, expected ${h.offset}`,
       };
-    const chain = createHash("sha256").update(h.chain).update(row.bytes).digest("hex");
+    const chain = nextChain(h.chain, row.bytes);
     if (chain !== row.chain)
       return { ok: false, stream, id: row.id, reason: "chuỗi băm không khớp / hash chain does not match" };
     heads.set(k, { offset: h.offset + row.bytes.length, chain });
@@ -266,7 +308,9 @@ const FIELDS = ["serial", "model", "firmware"] as const;
  * Identity pins over `register_identity` and `events`: the first report pins, a report that contradicts the pin is a
  * change (new row with `changed = 1` and an event `register-identity-changed`), new fields extend the pin.
  */
-export function identityPins(db: Db): IdentityPins {
+export function identityPins(
+  db: Db,
+): (registerId: string, identity: DeviceIdentity, at: number) => IdentityObservation {
   const latest = db.prepare<[string], { serial: string | null; model: string | null; firmware: string | null }>(
     "SELECT serial, model, firmware FROM register_identity WHERE register_id = ? ORDER BY id DESC LIMIT 1",
   );

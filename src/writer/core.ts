@@ -1,0 +1,255 @@
+/**
+ * The writer: everything that writes the store, wired in one place — the signing key, the write path (validate,
+ * number, build, sign, group commit), the raw journal's rows, quarantine, identity pins, WAL checkpoints and the
+ * forwarder. The daemon runs it in a worker thread (src/writer/thread.ts), so the port thread's event loop only moves
+ * bytes: a commit's fsync or an invoice's signing never holds back a printer's bytes or another register's reply
+ * (issue 4). `store.writer: inline` (and a `:memory:` store) runs it on the port thread, as before.
+ */
+import { readFileSync } from "node:fs";
+import type { Config } from "../config/schema.js";
+import type { RecordOutcome } from "../driver-api/types.js";
+import { createGatewayFromConfig } from "../forward/config.js";
+import { type ForwarderEvent, startForwarder } from "../forward/index.js";
+import type { DeviceIdentity, IdentityObservation, JournalStream } from "../ingest/journal-sink.js";
+import type { RecordInput } from "../ingest/record-input.js";
+import type { QuarantineInput } from "../ingest/register-session.js";
+import { createRecorder, type RecorderSettings } from "../record.js";
+import type { Clock } from "../shared/clock.js";
+import { DaemonError } from "../shared/errors.js";
+import type { Logger } from "../shared/log.js";
+import { createSigner, loadSigningIdentity } from "../sign/index.js";
+import { startCheckpointer } from "../store/checkpoint.js";
+import { openStore } from "../store/db.js";
+import { createGroupCommit } from "../store/group-commit.js";
+import { ingestStore } from "../store/ingest.js";
+import {
+  identityPins,
+  type JournalChunk,
+  type JournalHead,
+  type JournalWriter,
+  journalWriter,
+} from "../store/journal.js";
+
+/** The parts of the config the writer uses (all plain data, so they cross to the writer thread as they are). */
+export type WriterConfig = Pick<
+  Config,
+  "signing" | "store" | "journal" | "authority" | "seller" | "invoice" | "log"
+> & {
+  readonly registers: readonly Pick<Config["registers"][number], "id" | "symbolSuffix">[];
+};
+
+/** The writer's part of a config (drops the registers' driver options, which the writer never reads). */
+export function writerConfig(config: Config): WriterConfig {
+  const { signing, store, journal, authority, seller, invoice, log } = config;
+  return {
+    signing,
+    store,
+    journal,
+    authority,
+    seller,
+    invoice,
+    log,
+    registers: config.registers.map((r) => ({ id: r.id, ...(r.symbolSuffix ? { symbolSuffix: r.symbolSuffix } : {}) })),
+  };
+}
+
+/** Map the config onto what the write path needs. */
+export function recorderSettings(config: WriterConfig): RecorderSettings {
+  const inv = config.invoice;
+  const red = inv.salesReduction;
+  return {
+    seller: {
+      name: config.seller.name,
+      taxCode: config.seller.taxCode,
+      address: config.seller.address,
+      ...(config.seller.phone ? { phone: config.seller.phone } : {}),
+      ...(config.seller.email ? { email: config.seller.email } : {}),
+    },
+    providerTaxCode: inv.providerTaxCode,
+    form: inv.form,
+    symbolSuffix: inv.symbolSuffix,
+    registerSuffix: Object.fromEntries(
+      config.registers.flatMap((r) => (r.symbolSuffix ? [[r.id, r.symbolSuffix] as const] : [])),
+    ),
+    mccqtBlock: inv.mccqtBlock,
+    ...(inv.mccqtRange ? { mccqtRange: inv.mccqtRange } : {}),
+    profile: inv.profile,
+    pban: inv.pban,
+    anonymousBuyer: inv.anonymousBuyer,
+    compute: {
+      form: inv.form,
+      toleranceDong: inv.toleranceDong,
+      wordsStyle: inv.wordsStyle,
+      ...(red
+        ? {
+            salesReduction: {
+              ratio: red.ratio,
+              ratioByGroup: red.ratioByGroup,
+              note: red.note,
+              registerTotal: red.registerTotal,
+              xml: { placement: red.placement, noteField: red.noteField, amountField: red.amountField },
+            },
+          }
+        : {}),
+    },
+    rates: inv.rates,
+    holdRatesNotInForce: inv.holdRatesNotInForce,
+    // Excluded groups first, so a dated rule of the shop's for one of them can still override (reduction.ts).
+    reductionRules: [...(red?.excludedGroups ?? []).map((group) => ({ group, percent: 0 })), ...(red?.rules ?? [])],
+    corrections: { fullRefund: inv.fullRefund },
+    qrCrc: inv.qrCrc,
+  };
+}
+
+function readAuthorityPassword(config: WriterConfig, env: Readonly<Record<string, string | undefined>>): string {
+  const { passwordFile, passwordEnv } = config.authority;
+  if (passwordFile !== undefined) {
+    try {
+      return readFileSync(passwordFile, "utf8").replace(/\r?\n$/, "");
+    } catch (cause) {
+      throw new DaemonError(
+        "CONFIG_INVALID",
+        `Không đọc được tệp mật khẩu T-VAN ${passwordFile} / cannot read authority.passwordFile`,
+        { cause },
+      );
+    }
+  }
+  const value = passwordEnv === undefined ? undefined : env[passwordEnv];
+  if (value === undefined)
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      `Biến môi trường ${passwordEnv} chưa đặt / authority.passwordEnv is not set`,
+    );
+  return value;
+}
+
+export interface WriterDeps {
+  readonly config: WriterConfig;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly onForwarderEvent?: (event: ForwarderEvent) => void;
+}
+
+/** The writer, as the port thread's sessions use it (directly, or through src/writer/client.ts). */
+export interface Writer {
+  /** The write path, in this event-loop turn's group commit: the outcome is committed once it resolves. */
+  record(input: RecordInput): Promise<RecordOutcome>;
+  /** Keep undecodable bytes, with their journal range, in a transaction of their own. Throws what the store threw. */
+  quarantine(q: QuarantineInput): void;
+  identity(registerId: string, identity: DeviceIdentity, at: number): IdentityObservation;
+  /** The raw journal (when `journal.enabled`): sessions on this thread append to it directly. */
+  readonly journal?: JournalWriter;
+  /** Chunks the port thread appended (offsets and chains from {@link Writer.heads}). */
+  adoptChunks(chunks: readonly JournalChunk[]): void;
+  /** Where each of these streams ends now (the port thread's journal cursor starts there). */
+  heads(streams: readonly JournalStream[]): JournalHead[];
+  /** After the sessions stopped: stop the forwarder, commit what is queued, flush the journal, close the store. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Open the signing key and the store and start the forwarder. Throws (before any register is served) on a bad key,
+ * password or store.
+ */
+export function startWriter(deps: WriterDeps): Writer {
+  const { config, clock, env, log } = deps;
+
+  const { identity, warnings } = loadSigningIdentity(config.signing, env);
+  for (const w of warnings) log.warn({ warning: w }, "signing key permissions");
+  const signer = createSigner(identity);
+  const authorityPassword = readAuthorityPassword(config, env);
+
+  const db = openStore(config.store.path);
+  const store = ingestStore(db);
+  const record = createRecorder({
+    store,
+    findIssued: store.findIssuedInvoice,
+    signer,
+    settings: recorderSettings(config),
+    clock,
+    log: log.child({ mod: "record" }),
+    storePath: config.store.path,
+  });
+
+  const stopForwarder = new AbortController();
+  const forwarder = startForwarder({
+    db,
+    gateway: createGatewayFromConfig(config.authority, {
+      password: authorityPassword,
+      clock,
+      signal: stopForwarder.signal,
+      // Only the in-process sandbox gateway uses it: it checks seller signatures like the HTTP sandbox does.
+      trustedCertPem: identity.certificatePem,
+    }),
+    signer,
+    envelope: {
+      pban: config.authority.envelopePban,
+      mngui: config.authority.senderCode,
+      mnnhan: config.authority.receiverCode,
+      mst: config.seller.taxCode,
+      invoiceSignatures: "keep",
+      signatureStyle: config.authority.batchSignature,
+    },
+    leaseMs: config.authority.leaseMs,
+    replyDeadlineMs: config.authority.replyDeadlineMs,
+    limits: config.authority.batch,
+    clock,
+    log: log.child({ mod: "forward" }),
+    signal: stopForwarder.signal,
+    pollIntervalMs: config.authority.pollIntervalMs,
+    retry: config.authority.retry,
+    ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
+  });
+
+  // Raw capture journal: every byte of every port. A receipt's chunks are written in the transaction that commits
+  // the receipt (one commit, not two); between receipts a timer flushes them.
+  const journal = config.journal.enabled ? journalWriter(db) : undefined;
+  const stopJournal = journal?.autoFlush(config.journal.flushMs, (err) => log.error({ err }, "journal flush failed"));
+  const pins = identityPins(db);
+  // WAL checkpoints in a worker thread of their own, never inside a receipt's commit.
+  const checkpointer =
+    config.store.path === ":memory:"
+      ? undefined
+      : startCheckpointer(db, config.store.path, log.child({ mod: "store" }));
+  // The receipts of one event-loop turn share one transaction and one fsync.
+  const group = createGroupCommit({
+    db,
+    ...(journal ? { journal } : {}),
+    log: log.child({ mod: "record" }),
+    storePath: config.store.path,
+    afterCommit: (outcomes) => {
+      checkpointer?.afterCommit();
+      if (outcomes.some((o) => o.status === "ok")) forwarder.kick();
+    },
+  });
+
+  return {
+    record: (input) => group.submit(() => record(input)),
+    quarantine: (q) => {
+      group.now(() => {
+        const row = store.quarantine({
+          registerId: q.registerId,
+          driver: q.driverId,
+          receivedAt: q.receivedAt,
+          code: q.code,
+          detail: q.detail,
+          raw: q.raw,
+        });
+        if (q.journal) store.linkJournal("quarantine", row, q.journal);
+      });
+    },
+    identity: pins,
+    ...(journal ? { journal } : {}),
+    adoptChunks: (chunks) => journal?.adopt(chunks),
+    heads: (streams) => streams.map((s) => journal?.headOf(s) ?? { offset: 0, chain: "" }),
+    async stop(): Promise<void> {
+      stopForwarder.abort();
+      await forwarder.stopped;
+      await group.idle();
+      stopJournal?.();
+      await checkpointer?.stop();
+      db.close();
+    },
+  };
+}
