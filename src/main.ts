@@ -27,7 +27,7 @@ import { DaemonError } from "./shared/errors.js";
 import { msg } from "./shared/i18n.js";
 import { createLogger, type Logger } from "./shared/log.js";
 import { startWriterThread } from "./writer/client.js";
-import { startWriter, writerConfig } from "./writer/core.js";
+import { openKeys, startWriter, writerConfig } from "./writer/core.js";
 
 export { recorderSettings } from "./writer/core.js";
 
@@ -72,10 +72,10 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const writer: SessionWriter = inline
     ? startWriter({
         config: wc,
-        env,
+        keys: openKeys(wc, env, log),
         clock,
         log,
-        ...(deps.onForwarderEvent ? { onForwarderEvent: deps.onForwarderEvent } : {}),
+        forwarder: { here: true, ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}) },
       })
     : await startWriterThread({
         config: wc,

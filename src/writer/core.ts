@@ -1,9 +1,10 @@
 /**
- * The writer: everything that writes the store, wired in one place — the signing key, the write path (validate,
- * number, build, sign, group commit), the raw journal's rows, quarantine, identity pins, WAL checkpoints and the
- * forwarder. The daemon runs it in a worker thread (src/writer/thread.ts), so the port thread's event loop only moves
- * bytes: a commit's fsync or an invoice's signing never holds back a printer's bytes or another register's reply
- * (issue 4). `store.writer: inline` (and a `:memory:` store) runs it on the port thread, as before.
+ * The store side, wired in one place: the writer (the write path — validate, number, build, sign, group commit —, the
+ * raw journal's rows, quarantine, identity pins, WAL checkpoints) and the forwarder. The daemon runs each in a worker
+ * thread of its own (src/writer/thread.ts, src/writer/forwarder-thread.ts), so the ports' event loop only moves bytes
+ * (a commit's fsync or an invoice's signing never holds back a printer's bytes or another register's reply) and a
+ * receipt never waits behind a batch being built and signed for the T-VAN (issue 4). `store.writer: inline` (and a
+ * `:memory:` store) runs both on the ports' thread, as before.
  */
 import { readFileSync } from "node:fs";
 import type { Config } from "../config/schema.js";
@@ -17,9 +18,9 @@ import { createRecorder, type RecorderSettings } from "../record.js";
 import type { Clock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
-import { createSigner, loadSigningIdentity } from "../sign/index.js";
+import { createSigner, loadSigningIdentity, type XmlSigner } from "../sign/index.js";
 import { startCheckpointer } from "../store/checkpoint.js";
-import { openStore } from "../store/db.js";
+import { type Db, openStore } from "../store/db.js";
 import { createGroupCommit } from "../store/group-commit.js";
 import { ingestStore } from "../store/ingest.js";
 import {
@@ -123,12 +124,91 @@ function readAuthorityPassword(config: WriterConfig, env: Readonly<Record<string
   return value;
 }
 
-export interface WriterDeps {
+/** The signing key and the T-VAN password: what the writer and the forwarder each open. */
+export interface Keys {
+  readonly signer: XmlSigner;
+  readonly certificatePem: string;
+  readonly authorityPassword: string;
+}
+
+/** Open the signing key and read the T-VAN password. Throws the DaemonError an operator sees (bad key, password). */
+export function openKeys(config: WriterConfig, env: Readonly<Record<string, string | undefined>>, log: Logger): Keys {
+  const { identity, warnings } = loadSigningIdentity(config.signing, env);
+  for (const w of warnings) log.warn({ warning: w }, "signing key permissions");
+  return {
+    signer: createSigner(identity),
+    certificatePem: identity.certificatePem,
+    authorityPassword: readAuthorityPassword(config, env),
+  };
+}
+
+/** The forwarder over its own connection (its thread) or the writer's (inline). */
+export interface Forwarding {
+  /** New invoices are committed. */
+  kick(): void;
+  /** Stop the loop (an exchange on the wire is abandoned as on any stop). */
+  stop(): Promise<void>;
+}
+
+export function startForwarding(deps: {
   readonly config: WriterConfig;
-  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly db: Db;
+  readonly keys: Keys;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly onForwarderEvent?: (event: ForwarderEvent) => void;
+  readonly onEvent?: (event: ForwarderEvent) => void;
+}): Forwarding {
+  const { config, keys, clock } = deps;
+  const stopForwarder = new AbortController();
+  const forwarder = startForwarder({
+    db: deps.db,
+    gateway: createGatewayFromConfig(config.authority, {
+      password: keys.authorityPassword,
+      clock,
+      signal: stopForwarder.signal,
+      // Only the in-process sandbox gateway uses it: it checks seller signatures like the HTTP sandbox does.
+      trustedCertPem: keys.certificatePem,
+    }),
+    signer: keys.signer,
+    envelope: {
+      pban: config.authority.envelopePban,
+      mngui: config.authority.senderCode,
+      mnnhan: config.authority.receiverCode,
+      mst: config.seller.taxCode,
+      invoiceSignatures: "keep",
+      signatureStyle: config.authority.batchSignature,
+    },
+    leaseMs: config.authority.leaseMs,
+    replyDeadlineMs: config.authority.replyDeadlineMs,
+    limits: config.authority.batch,
+    clock,
+    log: deps.log.child({ mod: "forward" }),
+    signal: stopForwarder.signal,
+    pollIntervalMs: config.authority.pollIntervalMs,
+    retry: config.authority.retry,
+    ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+  });
+  return {
+    kick: () => forwarder.kick(),
+    async stop(): Promise<void> {
+      stopForwarder.abort();
+      await forwarder.stopped;
+    },
+  };
+}
+
+export interface WriterDeps {
+  readonly config: WriterConfig;
+  readonly keys: Keys;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /**
+   * Where the forwarder runs: `here` (inline: on this thread, over this connection, with its events to
+   * `onForwarderEvent`), or in a thread of its own, which `kick` wakes after each commit of new invoices.
+   */
+  readonly forwarder:
+    | { readonly here: true; readonly onEvent?: (event: ForwarderEvent) => void }
+    | { readonly kick: () => void };
 }
 
 /** The writer, as the port thread's sessions use it (directly, or through src/writer/client.ts). */
@@ -144,63 +224,37 @@ export interface Writer {
   adoptChunks(chunks: readonly JournalChunk[]): void;
   /** Where each of these streams ends now (the port thread's journal cursor starts there). */
   heads(streams: readonly JournalStream[]): JournalHead[];
-  /** After the sessions stopped: stop the forwarder, commit what is queued, flush the journal, close the store. */
+  /** After the sessions stopped: commit what is queued, flush the journal, stop a forwarder of its own, close. */
   stop(): Promise<void>;
 }
 
-/**
- * Open the signing key and the store and start the forwarder. Throws (before any register is served) on a bad key,
- * password or store.
- */
+/** Open the store (migrating it) and start the write path. Throws (before any register is served) on a bad store. */
 export function startWriter(deps: WriterDeps): Writer {
-  const { config, clock, env, log } = deps;
-
-  const { identity, warnings } = loadSigningIdentity(config.signing, env);
-  for (const w of warnings) log.warn({ warning: w }, "signing key permissions");
-  const signer = createSigner(identity);
-  const authorityPassword = readAuthorityPassword(config, env);
+  const { config, clock, keys, log } = deps;
 
   const db = openStore(config.store.path);
   const store = ingestStore(db);
   const record = createRecorder({
     store,
     findIssued: store.findIssuedInvoice,
-    signer,
+    signer: keys.signer,
     settings: recorderSettings(config),
     clock,
     log: log.child({ mod: "record" }),
     storePath: config.store.path,
   });
-
-  const stopForwarder = new AbortController();
-  const forwarder = startForwarder({
-    db,
-    gateway: createGatewayFromConfig(config.authority, {
-      password: authorityPassword,
-      clock,
-      signal: stopForwarder.signal,
-      // Only the in-process sandbox gateway uses it: it checks seller signatures like the HTTP sandbox does.
-      trustedCertPem: identity.certificatePem,
-    }),
-    signer,
-    envelope: {
-      pban: config.authority.envelopePban,
-      mngui: config.authority.senderCode,
-      mnnhan: config.authority.receiverCode,
-      mst: config.seller.taxCode,
-      invoiceSignatures: "keep",
-      signatureStyle: config.authority.batchSignature,
-    },
-    leaseMs: config.authority.leaseMs,
-    replyDeadlineMs: config.authority.replyDeadlineMs,
-    limits: config.authority.batch,
-    clock,
-    log: log.child({ mod: "forward" }),
-    signal: stopForwarder.signal,
-    pollIntervalMs: config.authority.pollIntervalMs,
-    retry: config.authority.retry,
-    ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
-  });
+  const own =
+    "here" in deps.forwarder
+      ? startForwarding({
+          config,
+          db,
+          keys,
+          clock,
+          log,
+          ...(deps.forwarder.onEvent ? { onEvent: deps.forwarder.onEvent } : {}),
+        })
+      : undefined;
+  const kick = own ? own.kick : "kick" in deps.forwarder ? deps.forwarder.kick : () => {};
 
   // Raw capture journal: every byte of every port. A receipt's chunks are written in the transaction that commits
   // the receipt (one commit, not two); between receipts a timer flushes them.
@@ -220,7 +274,7 @@ export function startWriter(deps: WriterDeps): Writer {
     storePath: config.store.path,
     afterCommit: (outcomes) => {
       checkpointer?.afterCommit();
-      if (outcomes.some((o) => o.status === "ok")) forwarder.kick();
+      if (outcomes.some((o) => o.status === "ok")) kick();
     },
   });
 
@@ -244,8 +298,7 @@ export function startWriter(deps: WriterDeps): Writer {
     adoptChunks: (chunks) => journal?.adopt(chunks),
     heads: (streams) => streams.map((s) => journal?.headOf(s) ?? { offset: 0, chain: "" }),
     async stop(): Promise<void> {
-      stopForwarder.abort();
-      await forwarder.stopped;
+      await own?.stop();
       await group.idle();
       stopJournal?.();
       await checkpointer?.stop();

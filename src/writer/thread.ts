@@ -1,12 +1,13 @@
 /**
- * The writer thread's entry: the composition root of the store side (src/writer/core.ts) in a worker thread, behind
- * the messages of src/writer/protocol.ts. Logs to stderr itself, with the daemon's level.
+ * The writer thread's entry: the write path of src/writer/core.ts in a worker thread, behind the messages of
+ * src/writer/protocol.ts; after each commit of new invoices it wakes the forwarder thread. Logs to stderr itself, with
+ * the daemon's level.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { systemClock } from "../shared/clock.js";
 import { isDaemonError } from "../shared/errors.js";
 import { createLogger } from "../shared/log.js";
-import { startWriter, type Writer } from "./core.js";
+import { openKeys, startWriter, type Writer } from "./core.js";
 import type { FromWriter, ThreadError, ToWriter, WriterThreadData } from "./protocol.js";
 
 const port = parentPort;
@@ -23,13 +24,14 @@ let writer: Writer | undefined;
 try {
   writer = startWriter({
     config: data.config,
-    env: data.env,
+    keys: openKeys(data.config, data.env, log),
     clock: systemClock,
     log,
-    ...(data.forwarderEvents ? { onForwarderEvent: (event) => post({ t: "forwarder", event }) } : {}),
+    forwarder: { kick: () => data.kicks.postMessage(0) },
   });
 } catch (error) {
   post({ t: "fatal", error: describe(error) });
+  data.kicks.close();
   port.close();
 }
 
@@ -65,11 +67,13 @@ if (writer) {
         void w.stop().then(
           () => {
             post({ t: "stopped" });
+            data.kicks.close();
             port.close();
           },
           (error: unknown) => {
             log.error({ err: error }, "writer stop failed");
             post({ t: "stopped" });
+            data.kicks.close();
             port.close();
           },
         );
