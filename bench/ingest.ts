@@ -6,10 +6,13 @@
  * Everything runs in this process with the real write path on a real SQLite file; socat is required (rows say so
  * when it is missing). Targets: p99 < 5 ms committed and acknowledged with 16 registers; < 1 ms added to the printer.
  */
+
+import { spawn } from "node:child_process";
 import { setMaxListeners } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { escposTap, tokenize } from "../drivers/escpos-tap/index.js";
 import { ndjson } from "../drivers/ndjson/index.js";
 import { driverCatalogue } from "../src/catalogue.js";
@@ -33,7 +36,7 @@ import { createGroupCommit, type GroupCommit } from "../src/store/group-commit.j
 import { ingestStore } from "../src/store/ingest.js";
 import { journalWriter } from "../src/store/journal.js";
 import { startWriterThread } from "../src/writer/client.js";
-import { writerConfig } from "../src/writer/core.js";
+import { openKeys, startWriter, writerConfig } from "../src/writer/core.js";
 import { writeDemoConfig } from "../test/support/demo-config.js";
 import { SETTINGS } from "./build-sign.js";
 import type { BenchOptions, BenchRow } from "./types.js";
@@ -76,20 +79,57 @@ const summarise = (samples: readonly number[], seconds: number): LatencyResult =
  * the commit. `group-sqlite-checkpoints`: group commit, but SQLite's own autocheckpoint inside the commit (the
  * checkpointer's share). `none`: no store at all, an immediate fake "ok" — the floor of the pty path, the same-run reference.
  */
-export type WritePathMode = "thread" | "group" | "group-sqlite-checkpoints" | "serial" | "none";
+export type WritePathMode = "thread" | "inline" | "group" | "group-sqlite-checkpoints" | "serial" | "none";
 
-/** One test identity for every writer thread of the run (an RSA key takes a while to make). */
+/** One test identity for the daemon modes of the run (an RSA key takes a while to make), and its sandbox. */
 let benchIdentity: TestIdentity | undefined;
+let benchSandbox: { readonly url: string; stop(): Promise<void> } | undefined;
 
 /**
- * The daemon's own writer (src/writer) in its thread, on a demo config in `dir` whose registers are `quay1` …
- * `quay<registers>`; the T-VAN address refuses connections, so the forwarder only retries now and then.
+ * The local T-VAN sandbox in a process of its own, as the real T-VAN is elsewhere, answering after 20 ms: the daemon
+ * modes forward every invoice to it while they take receipts, as a shop's daemon does.
  */
-async function threadWritePath(dir: string, registers: number) {
+async function sandboxProcess(certPem: string): Promise<{ readonly url: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "hoadon-bench-tvan-"));
+  const cert = join(dir, "seller.cert.pem");
+  writeFileSync(cert, certPem);
+  const bin = fileURLToPath(new URL("../../bin/hoadon.js", import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [bin, "sandbox", "--port", "0", "--password", "pw", "--trusted-cert", cert, "--reply-delay-ms", "20"],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString("utf8");
+      const m = /(http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once("exit", (code) => reject(new Error(`sandbox exited (${code}): ${out}`)));
+  });
+  return {
+    url,
+    async stop(): Promise<void> {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The daemon's own store side (src/writer) on a demo config in `dir` whose registers are `quay1` … `quay<registers>`,
+ * forwarding to the sandbox process: `inline` on this thread (`store.writer: inline`), `thread` in the writer and
+ * forwarder threads (the default).
+ */
+async function daemonWritePath(dir: string, mode: "inline" | "thread", registers: number) {
   benchIdentity ??= createTestIdentity({ commonName: "Benchmark", taxCode: SETTINGS.seller.taxCode });
+  benchSandbox ??= await sandboxProcess(benchIdentity.certPem);
   const { file } = writeDemoConfig(dir, {
     identity: benchIdentity,
-    authorityUrl: "http://127.0.0.1:9/",
+    authorityUrl: benchSandbox.url,
     registers: Array.from({ length: registers }, (_, i) => ({
       id: `quay${i + 1}`,
       driver: "ndjson-v1",
@@ -97,8 +137,19 @@ async function threadWritePath(dir: string, registers: number) {
     })),
     log: { level: "fatal" },
   });
-  const config = loadConfig(file, driverCatalogue);
-  const writer = await startWriterThread({ config: writerConfig(config), env: process.env, log: silentLogger });
+  const demo = writerConfig(loadConfig(file, driverCatalogue));
+  // A shop's batching (the default linger), not the demo's quick one.
+  const config = { ...demo, authority: { ...demo.authority, batch: { ...demo.authority.batch, lingerMs: 2_000 } } };
+  const writer =
+    mode === "thread"
+      ? await startWriterThread({ config, env: process.env, log: silentLogger })
+      : startWriter({
+          config,
+          keys: openKeys(config, process.env, silentLogger),
+          clock: systemClock,
+          log: silentLogger,
+          forwarder: { here: true },
+        });
   const inside: number[] = [];
   const journal = writer.journal;
   if (!journal) throw new Error("the demo config keeps a journal");
@@ -122,11 +173,11 @@ async function threadWritePath(dir: string, registers: number) {
 
 /** A real write path (test signing key, WAL + synchronous=FULL) and journal on a temp SQLite file. */
 async function writePath(dir: string, mode: WritePathMode, registers = 16) {
-  if (mode === "thread") return threadWritePath(dir, registers);
+  if (mode === "thread" || mode === "inline") return daemonWritePath(dir, mode, registers);
   return inlineWritePath(dir, mode);
 }
 
-function inlineWritePath(dir: string, mode: Exclude<WritePathMode, "thread">) {
+function inlineWritePath(dir: string, mode: Exclude<WritePathMode, "thread" | "inline">) {
   const path = join(dir, "store.sqlite");
   const db = openStore(path);
   const identity = createTestIdentity({ commonName: "Benchmark", taxCode: SETTINGS.seller.taxCode });
@@ -370,9 +421,12 @@ export interface BridgeResult {
 }
 
 /** Pass-through latency of the bridge, against a direct cable; and the held cut's commit-and-footer time. */
-export async function benchBridge(receipts: number, mode: WritePathMode = "group"): Promise<BridgeResult> {
+export async function benchBridge(receipts: number, mode: WritePathMode = "group", load = 0): Promise<BridgeResult> {
   const dir = mkdtempSync(join(tmpdir(), "hoadon-bench-bridge-"));
-  const wp = await writePath(dir, mode, 1);
+  const wp = await writePath(dir, mode, 1 + load);
+  let loading = true;
+  const loadLoops: Promise<void>[] = [];
+  const loadSessions: { stopped: Promise<void> }[] = [];
   const abort = new AbortController();
   setMaxListeners(0, abort.signal);
   const pairs: SocatPair[] = [];
@@ -438,6 +492,40 @@ export async function benchBridge(receipts: number, mode: WritePathMode = "group
     });
     const pos = await openRetrying(posLink.b);
     conns.push(pos);
+    // Other registers selling back to back on the same write path while the printer path is measured.
+    for (let i = 0; i < load; i++) {
+      const link = { a: join(dir, `load${i}-daemon`), b: join(dir, `load${i}`) };
+      pairs.push(await startSocatPair(link));
+      loadSessions.push(
+        startSession({
+          register: { id: `quay${i + 2}`, port: link.a },
+          driver: ndjson,
+          options: ndjson.options.parse({}),
+          record: wp.record,
+          quarantine: wp.quarantine,
+          journal: wp.journal,
+          journalFlush: wp.journalFlush,
+          clock: systemClock,
+          log: silentLogger,
+          signal: abort.signal,
+        }),
+      );
+      const conn = await openRetrying(link.b);
+      conns.push(conn);
+      loadLoops.push(
+        (async () => {
+          for (let round = 0; loading; round++) {
+            const batch = generateReceipts({
+              seed: 500 + i * 1000 + round,
+              count: 5,
+              registerId: `LOAD${i}R${round}`,
+              startMs: Date.now(),
+            });
+            await ndjsonSender(conn, batch);
+          }
+        })(),
+      );
+    }
     const printed = byteCounter(printer);
     // Give the session time to open both ports.
     await new Promise((r) => setTimeout(r, 200));
@@ -464,13 +552,17 @@ export async function benchBridge(receipts: number, mode: WritePathMode = "group
         }
       }
     }
+    loading = false;
+    await Promise.all(loadLoops);
     return {
       bridged: summarise(bridged, 0),
       direct: summarise(direct, 0),
       cutToFooter: summarise(cutToFooter, 0),
     };
   } finally {
+    loading = false;
     abort.abort();
+    await Promise.all(loadSessions.map((x) => x.stopped));
     await Promise.all(conns.map((c) => c.close()));
     await session?.stopped;
     await Promise.all(pairs.map((p) => p.stop()));
@@ -531,9 +623,10 @@ const MODE_NAMES: Record<WritePathMode, string> = {
   none: "no store (pty floor, reference)",
   "group-sqlite-checkpoints": "group commit with the journal, SQLite's autocheckpoint in the commit",
   serial: "before: journal commit + receipt commit, autocheckpoint in the commit",
-  group: "group commit with the journal, checkpoints in a worker, on the ports' thread (store.writer: inline)",
+  group: "group commit with the journal, checkpoints in a worker, no forwarder (last session's figures)",
+  inline: "the daemon, store.writer: inline: write path and forwarder on the ports' thread, forwarding to the sandbox",
   thread:
-    "now: the writer thread (store.writer: thread): group commit, journal, checkpoints and forwarder off the ports' thread",
+    "the daemon, store.writer: thread: write path and forwarder in threads of their own, forwarding to the sandbox",
 };
 
 /**
@@ -661,7 +754,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
     }
   }
 
-  const modes: readonly WritePathMode[] = ["none", "serial", "group-sqlite-checkpoints", "group", "thread"];
+  const modes: readonly WritePathMode[] = ["none", "serial", "group", "inline", "thread"];
   const one = await interleaved(modes, rounds, (mode) =>
     benchNdjson({ registers: 1, perRegister: options.quick ? 100 : 200, mode }),
   );
@@ -702,51 +795,51 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
       ),
     );
   }
-  // The bridge on the ports' thread with the writer (before) and with the writer in its thread (now), alternately.
-  const bridgeModes = ["group", "thread"] as const;
-  const bridgeRuns: Record<(typeof bridgeModes)[number], BridgeResult[]> = { group: [], thread: [] };
-  for (let r = 0; r < (options.quick ? 1 : 2); r++) {
-    for (const mode of bridgeModes) bridgeRuns[mode].push(await benchBridge(options.quick ? 40 : 100, mode));
-  }
-  for (const mode of bridgeModes) {
-    const pool = (pick: (b: BridgeResult) => LatencyResult): LatencyResult =>
-      summarise(
-        bridgeRuns[mode].flatMap((b) => pick(b).samples),
-        0,
+  // The bridge with the daemon's store side inline and in its threads, alternately; alone, and while 8 other
+  // registers sell back to back on the same store (the printer path must not wait for their commits).
+  const bridgeModes = ["inline", "thread"] as const;
+  for (const load of [0, 8]) {
+    const bridgeRuns: Record<(typeof bridgeModes)[number], BridgeResult[]> = { inline: [], thread: [] };
+    for (let r = 0; r < (options.quick ? 1 : 2); r++) {
+      for (const mode of bridgeModes) bridgeRuns[mode].push(await benchBridge(options.quick ? 40 : 100, mode, load));
+    }
+    for (const mode of bridgeModes) {
+      const pool = (pick: (b: BridgeResult) => LatencyResult): LatencyResult =>
+        summarise(
+          bridgeRuns[mode].flatMap((b) => pick(b).samples),
+          0,
+        );
+      const bridge = {
+        direct: pool((b) => b.direct),
+        bridged: pool((b) => b.bridged),
+        cutToFooter: pool((b) => b.cutToFooter),
+      };
+      const added50 = bridge.bridged.p50 - bridge.direct.p50;
+      const added99 = bridge.bridged.p99 - bridge.direct.p99;
+      const label = `store.writer: ${mode}${load > 0 ? `, ${load} other registers selling` : ""}`;
+      options.log(`ingest: bridge (${label}) adds p50 ${ms(added50)} p99 ${ms(added99)}`);
+      rows.push(
+        {
+          group: title,
+          name: `escpos bridge (${label}), printer path: direct cable / through hoadon, p50 / p99`,
+          value: `${ms(bridge.direct.p50)} / ${ms(bridge.direct.p99)}; ${ms(bridge.bridged.p50)} / ${ms(bridge.bridged.p99)}`,
+        },
+        {
+          group: title,
+          name: `escpos bridge (${label}), added to the printer path p50 / p99`,
+          value: `${ms(added50)} / ${ms(added99)}`,
+          note: `target < 1 ms; ${bridge.bridged.samples.length} 64-byte writes; p90 ${ms(percentile(bridge.bridged.samples, 90) - percentile(bridge.direct.samples, 90))}`,
+        },
+        {
+          group: title,
+          name: `escpos bridge (${label}), cut → invoice committed → footer + cut printed p50 / p99`,
+          value: `${ms(bridge.cutToFooter.p50)} / ${ms(bridge.cutToFooter.p99)}`,
+          note: `${bridge.cutToFooter.samples.length} receipts`,
+        },
       );
-    const bridge = {
-      direct: pool((b) => b.direct),
-      bridged: pool((b) => b.bridged),
-      cutToFooter: pool((b) => b.cutToFooter),
-    };
-    const added50 = bridge.bridged.p50 - bridge.direct.p50;
-    const added99 = bridge.bridged.p99 - bridge.direct.p99;
-    const label = mode === "thread" ? "now, writer thread" : "writer on the ports' thread";
-    options.log(`ingest: bridge (${label}) adds p50 ${ms(added50)} p99 ${ms(added99)}`);
-    rows.push(
-      {
-        group: title,
-        name: `escpos bridge (${label}), printer path: direct cable p50 / p99`,
-        value: `${ms(bridge.direct.p50)} / ${ms(bridge.direct.p99)}`,
-      },
-      {
-        group: title,
-        name: `escpos bridge (${label}), printer path: through hoadon p50 / p99`,
-        value: `${ms(bridge.bridged.p50)} / ${ms(bridge.bridged.p99)}`,
-      },
-      {
-        group: title,
-        name: `escpos bridge (${label}), added to the printer path p50 / p99`,
-        value: `${ms(added50)} / ${ms(added99)}`,
-        note: `target < 1 ms; ${bridge.bridged.samples.length} 64-byte writes`,
-      },
-      {
-        group: title,
-        name: `escpos bridge (${label}), cut → invoice committed → footer + cut printed p50 / p99`,
-        value: `${ms(bridge.cutToFooter.p50)} / ${ms(bridge.cutToFooter.p99)}`,
-        note: `${bridge.cutToFooter.samples.length} receipts`,
-      },
-    );
+    }
   }
+  await benchSandbox?.stop();
+  benchSandbox = undefined;
   return rows;
 }

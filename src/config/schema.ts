@@ -306,8 +306,18 @@ export const AuthorityConfig = z
       .object({
         maxInvoices: z.number().int().min(1).max(1000).default(1000),
         maxBytes: z.number().int().min(10_000).max(2_000_000).default(2_000_000),
+        lingerMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(600_000)
+          .default(2_000)
+          .describe(
+            "A new invoice waits this long for others to share its batch (the law asks for the same day, not the " +
+              "same second): one batch, one signature and one exchange for a busy moment's sales instead of one each.",
+          ),
       })
-      .default({ maxInvoices: 1000, maxBytes: 2_000_000 }),
+      .default({ maxInvoices: 1000, maxBytes: 2_000_000, lingerMs: 2_000 }),
   })
   .extend(GatewayConfig.shape)
   .refine((a) => a.passwordFile !== undefined || a.passwordEnv !== undefined, {

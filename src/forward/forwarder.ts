@@ -43,6 +43,7 @@ import {
   claimBatch,
   createBatches,
   nextBatchDueAt,
+  oldestPendingAt,
   raiseResultOverdue,
   readyBatchCount,
   releaseLeases,
@@ -125,6 +126,11 @@ export interface ForwarderDeps {
   /** Backoff after a failed call: `min · 2^(n−1)` capped at `max`, then jittered down by up to half. */
   readonly retry: { readonly minDelayMs: number; readonly maxDelayMs: number };
   /**
+   * A new invoice waits this long for others to share its batch (config `authority.batch.lingerMs`). Default 0: each
+   * commit's invoices are batched at once.
+   */
+  readonly lingerMs?: number;
+  /**
    * How long a claim holds a batch; a crashed process's batch is picked up again after it. Must outlast the
    * slowest round (up to five HTTP calls, each bounded by the gateway's timeout). Default 300 s.
    */
@@ -173,6 +179,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   const maxInvoices = deps.limits?.maxInvoices ?? DEFAULT_BATCH_LIMITS.maxInvoices;
   const maxBytes = deps.limits?.maxBytes ?? DEFAULT_BATCH_LIMITS.maxBytes;
   const replyDeadlineMs = deps.replyDeadlineMs ?? DEFAULT_REPLY_DEADLINE_MS;
+  const lingerMs = deps.lingerMs ?? 0;
   const buildBatch = createBatchBuilder({
     envelope: deps.envelope,
     signer: deps.signer,
@@ -306,6 +313,11 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
 
   function makeBatches(): void {
     const now = clock.now();
+    if (lingerMs > 0) {
+      // Nothing old enough to batch: no write transaction at all (a kick after every commit stays cheap).
+      const oldest = oldestPendingAt(db);
+      if (oldest === undefined || oldest > now - lingerMs) return;
+    }
     let created: ReturnType<typeof createBatches>;
     try {
       created = createBatches(db, {
@@ -634,7 +646,13 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       }
       const due = nextBatchDueAt(db);
       const now = clock.now();
-      const next = Math.max(due ?? now + deps.pollIntervalMs, holdUntil);
+      let next = Math.max(due ?? now + deps.pollIntervalMs, holdUntil);
+      if (lingerMs > 0 && now >= holdUntil) {
+        // Wake when the first waiting invoice has lingered long enough (one held for another reason, such as
+        // damaged bytes, is older than that and does not shorten the sleep).
+        const oldest = oldestPendingAt(db);
+        if (oldest !== undefined && oldest + lingerMs > now) next = Math.min(next, oldest + lingerMs);
+      }
       await wait(Math.min(Math.max(next - now, 0), deps.pollIntervalMs));
     }
     log.info("forwarder stopped");

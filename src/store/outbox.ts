@@ -817,6 +817,20 @@ export function storedReplies(db: Db, batchId: number): unknown[] {
  * Epoch ms at which the next batch becomes claimable (its retry time or its lease end, whichever is later), or
  * undefined when no batch is waiting for anything.
  */
+/**
+ * When the first invoice still waiting for a batch (the lowest id, by the state index: cheap with any backlog) was
+ * created (epoch ms), if any.
+ */
+export function oldestPendingAt(db: Db): number | undefined {
+  const row = db
+    .prepare<[], { at: number }>(
+      `SELECT i.created_at AS at FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+        WHERE d.state = 'pending' ORDER BY d.invoice_id LIMIT 1`,
+    )
+    .get();
+  return row?.at;
+}
+
 export function nextBatchDueAt(db: Db): number | undefined {
   const row = db
     .prepare<[], { due: number | null }>(

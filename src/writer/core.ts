@@ -181,6 +181,7 @@ export function startForwarding(deps: {
     leaseMs: config.authority.leaseMs,
     replyDeadlineMs: config.authority.replyDeadlineMs,
     limits: config.authority.batch,
+    lingerMs: config.authority.batch.lingerMs,
     clock,
     log: deps.log.child({ mod: "forward" }),
     signal: stopForwarder.signal,

@@ -37,7 +37,13 @@ async function sandboxOn(port = 0, extra: Partial<SandboxOptions> = {}): Promise
 function forwarder(
   db: Db,
   url: string,
-  opts: { gateway?: Partial<HttpXmlGatewayConfig>; leaseMs?: number; random?: () => number } = {},
+  opts: {
+    gateway?: Partial<HttpXmlGatewayConfig>;
+    leaseMs?: number;
+    random?: () => number;
+    lingerMs?: number;
+    pollIntervalMs?: number;
+  } = {},
 ) {
   const stop = new AbortController();
   const events: ForwarderEvent[] = [];
@@ -57,9 +63,10 @@ function forwarder(
     clock: systemClock,
     log: silentLogger,
     signal: stop.signal,
-    pollIntervalMs: 20,
+    pollIntervalMs: opts.pollIntervalMs ?? 20,
     retry: { minDelayMs: 20, maxDelayMs: 200 },
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
+    ...(opts.lingerMs ? { lingerMs: opts.lingerMs } : {}),
     ...(opts.random ? { random: opts.random } : {}),
     onEvent: (e) => events.push(e),
   });
@@ -95,6 +102,29 @@ describe("forwarder ↔ sandbox", () => {
       { mltdiep: "204", n: 3 },
       { mltdiep: "999", n: 3 },
     ]);
+  });
+
+  it("lingers: two commits' invoices within lingerMs share one batch, made at the linger's end, not the next poll", async () => {
+    const db = openDbIn(tempDir());
+    const sb = await sandboxOn();
+    const invoices = makeInvoices(10, 1, { signer: seller.signer });
+    // Polls (for replies, or for new invoices without a kick) every 3 s: only the linger's own wake-up makes the
+    // batch at about 400 ms.
+    const { fw, events } = forwarder(db, sb.url, { lingerMs: 400, pollIntervalMs: 3_000 });
+    const t0 = Date.now();
+    seedInvoices(db, invoices.slice(0, 5), t0);
+    fw.kick();
+    await new Promise((r) => setTimeout(r, 150));
+    expect(events.filter((e) => e.type === "batch-created")).toEqual([]);
+    seedInvoices(db, invoices.slice(5), Date.now());
+    fw.kick();
+    await vi.waitFor(() => expect(events.filter((e) => e.type === "batch-created")).toHaveLength(1), WAIT);
+    const madeAfter = Date.now() - t0;
+    expect(madeAfter).toBeGreaterThanOrEqual(400);
+    expect(madeAfter).toBeLessThan(2_500);
+    expect(events.find((e) => e.type === "batch-created")).toMatchObject({ invoices: 10 });
+    await vi.waitFor(() => expect(settledCount(db)).toEqual({ accepted: 10, rejected: 0 }), WAIT);
+    expect(sb.stats()).toMatchObject({ received: 1, invoicesAccepted: 10 });
   });
 
   it("with the authority down: attempts are logged as our side, backoff grows, everything goes once it is back", async () => {
