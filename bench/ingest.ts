@@ -36,7 +36,8 @@ import { createGroupCommit, type GroupCommit } from "../src/store/group-commit.j
 import { ingestStore } from "../src/store/ingest.js";
 import { journalWriter } from "../src/store/journal.js";
 import { startWriterThread } from "../src/writer/client.js";
-import { openKeys, startWriter, writerConfig } from "../src/writer/core.js";
+import { writerConfig } from "../src/writer/config.js";
+import { openKeys, startWriter } from "../src/writer/core.js";
 import { writeDemoConfig } from "../test/support/demo-config.js";
 import { SETTINGS } from "./build-sign.js";
 import type { BenchOptions, BenchRow } from "./types.js";
@@ -148,7 +149,6 @@ async function daemonWritePath(dir: string, mode: "inline" | "thread", registers
           keys: openKeys(config, process.env, silentLogger),
           clock: systemClock,
           log: silentLogger,
-          forwarder: { here: true },
         });
   const inside: number[] = [];
   const journal = writer.journal;

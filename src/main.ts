@@ -15,6 +15,7 @@ import {
   type BridgeSession,
   type IdentityPins,
   type JournalSink,
+  portsNeeded,
   type QuarantineInput,
   type RecordInput,
   type RegisterSession,
@@ -27,9 +28,7 @@ import { DaemonError } from "./shared/errors.js";
 import { msg } from "./shared/i18n.js";
 import { createLogger, type Logger } from "./shared/log.js";
 import { startWriterThread } from "./writer/client.js";
-import { openKeys, startWriter, writerConfig } from "./writer/core.js";
-
-export { recorderSettings } from "./writer/core.js";
+import { writerConfig } from "./writer/config.js";
 
 export interface DaemonDeps {
   readonly config: Config;
@@ -59,6 +58,19 @@ interface SessionWriter {
 }
 
 /**
+ * Whether the store side runs in its own thread (`store.writer`; `auto`: when a register bridges two ports, where a
+ * printer's bytes must not wait for commits). A `:memory:` store cannot be shared with a thread.
+ */
+export function writerThreadFor(config: Config): boolean {
+  if (config.store.path === ":memory:") return false;
+  if (config.store.writer !== "auto") return config.store.writer === "thread";
+  return config.registers.some((r) => {
+    const driver = driverById(r.driver);
+    return driver !== undefined && portsNeeded({ driver, options: r.options }) === 2;
+  });
+}
+
+/**
  * Start the daemon: the writer (signing key, store, forwarder: in its own thread unless `store.writer: inline`), then
  * one session per register. Rejects (before any port is opened) on a bad key or store; after that, faults stay local
  * and are retried. If the writer thread dies, the sessions stop and `stopped` rejects with the reason.
@@ -68,14 +80,16 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const env = deps.env ?? process.env;
   const log = deps.log;
   const wc = writerConfig(config);
-  const inline = config.store.writer === "inline" || config.store.path === ":memory:";
-  const writer: SessionWriter = inline
-    ? startWriter({
+  const inline = !writerThreadFor(config);
+  // Inline only: the store side's modules (signing, XML, forwarder) are loaded here only when they run here.
+  const core = inline ? await import("./writer/core.js") : undefined;
+  const writer: SessionWriter = core
+    ? core.startWriter({
         config: wc,
-        keys: openKeys(wc, env, log),
+        keys: core.openKeys(wc, env, log),
         clock,
         log,
-        forwarder: { here: true, ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}) },
+        ...(deps.onForwarderEvent ? { onForwarderEvent: deps.onForwarderEvent } : {}),
       })
     : await startWriterThread({
         config: wc,

@@ -6,7 +6,6 @@ import { verifyStore } from "../src/audit/verify-store.js";
 import { driverCatalogue } from "../src/catalogue.js";
 import { checkInvoice } from "../src/commands/invoice.js";
 import { loadConfig } from "../src/config/load.js";
-import { recorderSettings } from "../src/main.js";
 import { createRecorder, type RecordInput } from "../src/record.js";
 import { manualClock } from "../src/shared/clock.js";
 import { silentLogger } from "../src/shared/log.js";
@@ -14,6 +13,7 @@ import { createSigner, createTestIdentity, loadPkcs12, verifySignatures } from "
 import { openStore } from "../src/store/db.js";
 import { ingestStore } from "../src/store/ingest.js";
 import { packSignedXml, readSignedXml, type StoredSignedXml } from "../src/store/signed-xml.js";
+import { recorderSettings } from "../src/writer/core.js";
 import { writeDemoConfig } from "./support/demo-config.js";
 import { tempDir } from "./support/tmp.js";
 

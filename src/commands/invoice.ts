@@ -22,13 +22,13 @@ import {
   resolveCorrection,
   SHDON_RE,
 } from "../invoice/index.js";
-import { recorderSettings } from "../main.js";
 import { Receipt } from "../receipt/model.js";
 import { buildSignedInvoice, computeOptionsOn } from "../record.js";
 import { systemClock, vnDate } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { msg } from "../shared/i18n.js";
 import { createSigner, loadSigningIdentity, type VerifyReport, verifySignatures } from "../sign/index.js";
+import { recorderSettings } from "../writer/core.js";
 
 function readText(file: string, what: string): string {
   try {

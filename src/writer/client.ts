@@ -9,7 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
+import { Worker } from "node:worker_threads";
 import type { RecordOutcome } from "../driver-api/types.js";
 import type { ForwarderEvent } from "../forward/index.js";
 import type { DeviceIdentity, IdentityObservation, JournalSink, JournalStream } from "../ingest/journal-sink.js";
@@ -18,16 +18,8 @@ import type { QuarantineInput } from "../ingest/register-session.js";
 import { DaemonError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import { JOURNAL_GENESIS, type JournalChunk, type JournalHead, journalCursor } from "../store/journal.js";
-import type { WriterConfig } from "./core.js";
-import type {
-  ForwarderThreadData,
-  FromForwarder,
-  FromWriter,
-  ThreadError,
-  ToForwarder,
-  ToWriter,
-  WriterThreadData,
-} from "./protocol.js";
+import type { WriterConfig } from "./config.js";
+import type { FromWriter, ThreadError, ToWriter, WriterThreadData } from "./protocol.js";
 
 export interface WriterThreadOptions {
   readonly config: WriterConfig;
@@ -49,21 +41,16 @@ export interface WriterClient {
   /** Settles with the reason if the writer thread dies before {@link WriterClient.stop}; never otherwise. */
   readonly died: Promise<DaemonError>;
   /**
-   * End the writer thread at once, committing nothing more, as a crash would (what waits is answered `failed`, `died`
-   * settles; `stop` then ends the forwarder thread). Tests use it to check the daemon's answer to a dead writer.
+   * End the thread at once, committing nothing more, as a crash would (what waits is answered `failed`, `died`
+   * settles). Tests use it to check the daemon's answer to a dead writer.
    */
   kill(): Promise<void>;
 }
 
-/**
- * A compiled thread entry (`thread.js`, `forwarder-thread.js`). Under the test runner (TypeScript sources) the
- * build's copy: a thread needs JavaScript.
- */
-export function threadEntry(name: "thread" | "forwarder-thread"): URL {
+/** The compiled thread entry. Under the test runner (TypeScript sources) the build's copy: a thread needs JavaScript. */
+export function writerThreadEntry(): URL {
   const here = import.meta.url;
-  const entry = here.endsWith(".ts")
-    ? new URL(`../../dist/src/writer/${name}.js`, here)
-    : new URL(`./${name}.js`, here);
+  const entry = here.endsWith(".ts") ? new URL("../../dist/src/writer/thread.js", here) : new URL("./thread.js", here);
   if (!existsSync(fileURLToPath(entry)))
     throw new DaemonError(
       "INTERNAL",
@@ -83,29 +70,37 @@ const streamsOf = (config: WriterConfig): JournalStream[] =>
 
 const keyOf = (s: JournalStream): string => `${s.registerId}\u0000${s.side}\u0000${s.direction}`;
 
-/** One store thread's life: its messages, its end (expected after `stop`, a failure otherwise). */
+/** The writer thread's life: its messages, its end (expected after `stop`, a failure otherwise). */
 function spawn<From extends { t: string }>(
-  name: "thread" | "forwarder-thread",
-  data: unknown,
-  transfer: readonly MessagePort[],
+  data: WriterThreadData,
   log: Logger,
   onMessage: (m: From) => void,
   onGone: (error: DaemonError) => void,
 ): { readonly worker: Worker; readonly exited: Promise<void> } {
-  const label = name === "thread" ? "ghi dữ liệu / writer" : "gửi cơ quan thuế / forwarder";
-  const worker = new Worker(threadEntry(name), { workerData: data, transferList: [...transfer] });
+  const worker = new Worker(writerThreadEntry(), {
+    workerData: data,
+    // A small young generation, as the main thread has (bin/hoadon.js): the design's 128 MiB budget (bench/soak.ts).
+    resourceLimits: { maxYoungGenerationSizeMb: 6 },
+  });
   worker.on("message", (m: From) => {
     // Everything is committed and the store closed; the thread should end by itself, or is ended.
     if (m.t === "stopped") setTimeout(() => void worker.terminate(), 2_000).unref();
     onMessage(m);
   });
   worker.on("error", (error) => {
-    log.fatal({ err: error, thread: name }, "store thread failed");
-    onGone(new DaemonError("INTERNAL", `Luồng ${label} bị lỗi, hoadon dừng để khởi động lại: ${error.message}`));
+    log.fatal({ err: error }, "writer thread failed");
+    onGone(
+      new DaemonError(
+        "INTERNAL",
+        `Luồng ghi dữ liệu bị lỗi, hoadon dừng để khởi động lại: ${error.message} / the writer thread failed; hoadon stops so it can be restarted`,
+      ),
+    );
   });
   const exited = new Promise<void>((resolve) => {
     worker.on("exit", (code) => {
-      onGone(new DaemonError("INTERNAL", `Luồng ${label} đã dừng (mã ${code}) / the ${name} exited (code ${code})`));
+      onGone(
+        new DaemonError("INTERNAL", `Luồng ghi dữ liệu đã dừng (mã ${code}) / the writer thread exited (code ${code})`),
+      );
       resolve();
     });
   });
@@ -113,15 +108,13 @@ function spawn<From extends { t: string }>(
 }
 
 /**
- * Start the writer thread, then (once it has migrated the store) the forwarder thread, and wait until both have
- * opened the key and the store. Rejects with their own error (bad key, wrong password, unreadable store: the same
- * codes and exit statuses as on one thread); nothing is left running then.
+ * Start the writer thread and wait until it has opened the key and the store. Rejects with its own error (bad key,
+ * wrong password, unreadable store: the same codes and exit statuses as on one thread); nothing is left running then.
  */
 export async function startWriterThread(options: WriterThreadOptions): Promise<WriterClient> {
   const { config, log } = options;
   const streams = streamsOf(config);
   const env = { ...options.env };
-  const kicks = new MessageChannel();
 
   let nextId = 1;
   const records = new Map<number, (outcome: RecordOutcome | ThreadError) => void>();
@@ -138,18 +131,9 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
     markReady = resolve;
     markFailed = reject;
   });
-  let markForwarderReady: () => void = () => {};
-  let markForwarderFailed: (error: DaemonError) => void = () => {};
-  const forwarderReady = new Promise<void>((resolve, reject) => {
-    markForwarderReady = resolve;
-    markForwarderFailed = reject;
-  });
-  // Awaited only once the writer is ready; a writer that fails first rejects it unobserved.
-  forwarderReady.catch(() => {});
 
-  /** A store thread is gone: what waits is answered "send again", and so is everything after. */
+  /** The writer thread is gone: what waits is answered "send again", and so is everything after. */
   const lost = (error: DaemonError): void => {
-    markForwarderFailed(error);
     if (gone) return;
     gone = error;
     const outcome: RecordOutcome = { status: "failed", code: "STORE_UNAVAILABLE", message: error.message };
@@ -161,11 +145,14 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
     if (!stopping) markDied(error);
   };
 
-  const writerData: WriterThreadData = { config, env, streams, kicks: kicks.port1 };
+  const writerData: WriterThreadData = {
+    config,
+    env,
+    streams,
+    forwarderEvents: options.onForwarderEvent !== undefined,
+  };
   const writer = spawn<FromWriter>(
-    "thread",
     writerData,
-    [kicks.port1],
     log,
     (m) => {
       switch (m.t) {
@@ -190,6 +177,13 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
           else waiter?.reject(errorOf(m.error));
           return;
         }
+        case "forwarder":
+          try {
+            options.onForwarderEvent?.(m.event);
+          } catch (error) {
+            log.error({ err: error }, "onForwarderEvent listener threw");
+          }
+          return;
         case "stopped":
           return;
       }
@@ -198,40 +192,13 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
   );
   const post = (message: ToWriter, transfer?: ArrayBuffer[]): void => writer.worker.postMessage(message, transfer);
 
-  let forwarder: { readonly worker: Worker; readonly exited: Promise<void> } | undefined;
   try {
     await ready;
-    const forwarderData: ForwarderThreadData = {
-      config,
-      env,
-      kicks: kicks.port2,
-      forwarderEvents: options.onForwarderEvent !== undefined,
-    };
-    forwarder = spawn<FromForwarder>(
-      "forwarder-thread",
-      forwarderData,
-      [kicks.port2],
-      log,
-      (m) => {
-        if (m.t === "ready") markForwarderReady();
-        else if (m.t === "fatal") lost(errorOf(m.error));
-        else if (m.t === "forwarder") {
-          try {
-            options.onForwarderEvent?.(m.event);
-          } catch (error) {
-            log.error({ err: error }, "onForwarderEvent listener threw");
-          }
-        }
-      },
-      lost,
-    );
-    await forwarderReady;
   } catch (error) {
     stopping = true;
-    await Promise.all([writer.worker.terminate(), forwarder?.worker.terminate()]);
+    await writer.worker.terminate();
     throw error;
   }
-  const threads = [writer, forwarder];
   const heads = await ready;
   const headByKey = new Map(streams.map((s, i) => [keyOf(s), { ...(heads[i] as JournalHead) }]));
 
@@ -296,15 +263,9 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
       if (!gone) {
         stopping = true;
         sendChunks();
-        // The writer commits what it was given and kicks the forwarder a last time; then the forwarder stops.
         post({ t: "stop" });
-        await writer.exited;
-        forwarder.worker.postMessage({ t: "stop" } satisfies ToForwarder);
-      } else {
-        // One of them died: nothing can be committed; end what is left.
-        await Promise.all(threads.map((t) => t.worker.terminate()));
       }
-      await Promise.all(threads.map((t) => t.exited));
+      await writer.exited;
     },
     died,
     async kill(): Promise<void> {

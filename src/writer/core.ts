@@ -1,13 +1,11 @@
 /**
- * The store side, wired in one place: the writer (the write path — validate, number, build, sign, group commit —, the
- * raw journal's rows, quarantine, identity pins, WAL checkpoints) and the forwarder. The daemon runs each in a worker
- * thread of its own (src/writer/thread.ts, src/writer/forwarder-thread.ts), so the ports' event loop only moves bytes
- * (a commit's fsync or an invoice's signing never holds back a printer's bytes or another register's reply) and a
- * receipt never waits behind a batch being built and signed for the T-VAN (issue 4). `store.writer: inline` (and a
- * `:memory:` store) runs both on the ports' thread, as before.
+ * The store side, wired in one place: the write path (validate, number, build, sign, group commit), the raw
+ * journal's rows, quarantine, identity pins, WAL checkpoints and the forwarder, all over one connection. The daemon
+ * runs it in a worker thread (src/writer/thread.ts), so the ports' event loop only moves bytes: a commit's fsync or an
+ * invoice's signing never holds back a printer's bytes or another register's reply (issue 4). `store.writer: inline`
+ * (and a `:memory:` store) runs it on the ports' thread.
  */
 import { readFileSync } from "node:fs";
-import type { Config } from "../config/schema.js";
 import type { RecordOutcome } from "../driver-api/types.js";
 import { createGatewayFromConfig } from "../forward/config.js";
 import { type ForwarderEvent, startForwarder } from "../forward/index.js";
@@ -30,29 +28,7 @@ import {
   type JournalWriter,
   journalWriter,
 } from "../store/journal.js";
-
-/** The parts of the config the writer uses (all plain data, so they cross to the writer thread as they are). */
-export type WriterConfig = Pick<
-  Config,
-  "signing" | "store" | "journal" | "authority" | "seller" | "invoice" | "log"
-> & {
-  readonly registers: readonly Pick<Config["registers"][number], "id" | "symbolSuffix">[];
-};
-
-/** The writer's part of a config (drops the registers' driver options, which the writer never reads). */
-export function writerConfig(config: Config): WriterConfig {
-  const { signing, store, journal, authority, seller, invoice, log } = config;
-  return {
-    signing,
-    store,
-    journal,
-    authority,
-    seller,
-    invoice,
-    log,
-    registers: config.registers.map((r) => ({ id: r.id, ...(r.symbolSuffix ? { symbolSuffix: r.symbolSuffix } : {}) })),
-  };
-}
+import type { WriterConfig } from "./config.js";
 
 /** Map the config onto what the write path needs. */
 export function recorderSettings(config: WriterConfig): RecorderSettings {
@@ -142,7 +118,7 @@ export function openKeys(config: WriterConfig, env: Readonly<Record<string, stri
   };
 }
 
-/** The forwarder over its own connection (its thread) or the writer's (inline). */
+/** The forwarder, over the writer's connection. */
 export interface Forwarding {
   /** New invoices are committed. */
   kick(): void;
@@ -203,13 +179,7 @@ export interface WriterDeps {
   readonly keys: Keys;
   readonly clock: Clock;
   readonly log: Logger;
-  /**
-   * Where the forwarder runs: `here` (inline: on this thread, over this connection, with its events to
-   * `onForwarderEvent`), or in a thread of its own, which `kick` wakes after each commit of new invoices.
-   */
-  readonly forwarder:
-    | { readonly here: true; readonly onEvent?: (event: ForwarderEvent) => void }
-    | { readonly kick: () => void };
+  readonly onForwarderEvent?: (event: ForwarderEvent) => void;
 }
 
 /** The writer, as the port thread's sessions use it (directly, or through src/writer/client.ts). */
@@ -225,7 +195,7 @@ export interface Writer {
   adoptChunks(chunks: readonly JournalChunk[]): void;
   /** Where each of these streams ends now (the port thread's journal cursor starts there). */
   heads(streams: readonly JournalStream[]): JournalHead[];
-  /** After the sessions stopped: commit what is queued, flush the journal, stop a forwarder of its own, close. */
+  /** After the sessions stopped: stop the forwarder, commit what is queued, flush the journal, close the store. */
   stop(): Promise<void>;
 }
 
@@ -244,18 +214,14 @@ export function startWriter(deps: WriterDeps): Writer {
     log: log.child({ mod: "record" }),
     storePath: config.store.path,
   });
-  const own =
-    "here" in deps.forwarder
-      ? startForwarding({
-          config,
-          db,
-          keys,
-          clock,
-          log,
-          ...(deps.forwarder.onEvent ? { onEvent: deps.forwarder.onEvent } : {}),
-        })
-      : undefined;
-  const kick = own ? own.kick : "kick" in deps.forwarder ? deps.forwarder.kick : () => {};
+  const forwarding = startForwarding({
+    config,
+    db,
+    keys,
+    clock,
+    log,
+    ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
+  });
 
   // Raw capture journal: every byte of every port. A receipt's chunks are written in the transaction that commits
   // the receipt (one commit, not two); between receipts a timer flushes them.
@@ -275,7 +241,7 @@ export function startWriter(deps: WriterDeps): Writer {
     storePath: config.store.path,
     afterCommit: (outcomes) => {
       checkpointer?.afterCommit();
-      if (outcomes.some((o) => o.status === "ok")) kick();
+      if (outcomes.some((o) => o.status === "ok")) forwarding.kick();
     },
   });
 
@@ -299,7 +265,7 @@ export function startWriter(deps: WriterDeps): Writer {
     adoptChunks: (chunks) => journal?.adopt(chunks),
     heads: (streams) => streams.map((s) => journal?.headOf(s) ?? { offset: 0, chain: "" }),
     async stop(): Promise<void> {
-      await own?.stop();
+      await forwarding.stop();
       await group.idle();
       stopJournal?.();
       await checkpointer?.stop();

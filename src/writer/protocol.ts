@@ -2,7 +2,6 @@
  * The messages between the port thread (src/writer/client.ts) and the writer thread (src/writer/thread.ts). All plain
  * data: they are copied by structured clone, chunk bytes moved.
  */
-import type { MessagePort } from "node:worker_threads";
 import type { RecordOutcome } from "../driver-api/types.js";
 import type { ForwarderEvent } from "../forward/index.js";
 import type { DeviceIdentity, IdentityObservation, JournalStream } from "../ingest/journal-sink.js";
@@ -10,7 +9,7 @@ import type { RecordInput } from "../ingest/record-input.js";
 import type { QuarantineInput } from "../ingest/register-session.js";
 import type { ErrorCode } from "../shared/errors.js";
 import type { JournalChunk, JournalHead } from "../store/journal.js";
-import type { WriterConfig } from "./core.js";
+import type { WriterConfig } from "./config.js";
 
 /** `workerData` of the writer thread. */
 export interface WriterThreadData {
@@ -18,29 +17,9 @@ export interface WriterThreadData {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** The streams whose heads the port thread's journal cursor needs (every register's four). */
   readonly streams: readonly JournalStream[];
-  /** The forwarder thread's wake-up line: a message after each commit of new invoices. */
-  readonly kicks: MessagePort;
-}
-
-/** `workerData` of the forwarder thread. */
-export interface ForwarderThreadData {
-  readonly config: WriterConfig;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  /** Its end of the writer's wake-up line. */
-  readonly kicks: MessagePort;
   /** Post the forwarder's events back (the demo counts them). */
   readonly forwarderEvents: boolean;
 }
-
-/** What the ports' thread tells the forwarder thread. */
-export type ToForwarder = { readonly t: "stop" };
-
-/** What the forwarder thread tells the ports' thread. */
-export type FromForwarder =
-  | { readonly t: "ready" }
-  | { readonly t: "fatal"; readonly error: ThreadError }
-  | { readonly t: "forwarder"; readonly event: ForwarderEvent }
-  | { readonly t: "stopped" };
 
 /** An error as it crosses threads: a DaemonError keeps its code (and so its exit status). */
 export interface ThreadError {
@@ -71,5 +50,6 @@ export type FromWriter =
   | { readonly t: "threw"; readonly id: number; readonly error: ThreadError }
   | { readonly t: "identity"; readonly id: number; readonly observation: IdentityObservation }
   | { readonly t: "identity-failed"; readonly id: number; readonly error: ThreadError }
+  | { readonly t: "forwarder"; readonly event: ForwarderEvent }
   /** Stopped: everything queued is committed, the journal flushed, the store closed. */
   | { readonly t: "stopped" };

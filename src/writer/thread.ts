@@ -1,9 +1,9 @@
 /**
- * The writer thread's entry: the write path of src/writer/core.ts in a worker thread, behind the messages of
- * src/writer/protocol.ts; after each commit of new invoices it wakes the forwarder thread. Logs to stderr itself, with
- * the daemon's level.
+ * The writer thread's entry: the store side of src/writer/core.ts (write path and forwarder) in a worker thread, behind
+ * the messages of src/writer/protocol.ts. Logs to stderr itself, with the daemon's level.
  */
 import { parentPort, workerData } from "node:worker_threads";
+import type { ForwarderEvent } from "../forward/index.js";
 import { systemClock } from "../shared/clock.js";
 import { isDaemonError } from "../shared/errors.js";
 import { createLogger } from "../shared/log.js";
@@ -27,11 +27,10 @@ try {
     keys: openKeys(data.config, data.env, log),
     clock: systemClock,
     log,
-    forwarder: { kick: () => data.kicks.postMessage(0) },
+    ...(data.forwarderEvents ? { onForwarderEvent: (event: ForwarderEvent) => post({ t: "forwarder", event }) } : {}),
   });
 } catch (error) {
   post({ t: "fatal", error: describe(error) });
-  data.kicks.close();
   port.close();
 }
 
@@ -67,13 +66,11 @@ if (writer) {
         void w.stop().then(
           () => {
             post({ t: "stopped" });
-            data.kicks.close();
             port.close();
           },
           (error: unknown) => {
             log.error({ err: error }, "writer stop failed");
             post({ t: "stopped" });
-            data.kicks.close();
             port.close();
           },
         );

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { configJsonSchema } from "../../src/config/json-schema.js";
 import { ConfigInvalidError, type DriverCatalogue, loadConfig, validateConfig } from "../../src/config/load.js";
 import { REDUCTION_NOTE_TEMPLATE } from "../../src/invoice/index.js";
-import { recorderSettings } from "../../src/main.js";
+import { recorderSettings } from "../../src/writer/core.js";
 import { tempDir } from "../support/tmp.js";
 
 const catalogue: DriverCatalogue = {

@@ -15,7 +15,8 @@ import { writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
 
-describe("crash safety", () => {
+// Both ways the store side can run: on the ports' thread, and in the writer thread (where an ack crosses threads).
+describe.each(["inline", "thread"] as const)("crash safety (store.writer: %s)", (writer) => {
   it("SIGKILL during ingest and forwarding: no acknowledged receipt lost, none invoiced twice, no gap", {
     timeout: 180_000,
   }, async () => {
@@ -33,6 +34,7 @@ describe("crash safety", () => {
       authorityUrl: sandbox.url,
       sandboxPassword: "pw",
       registers: [{ id: "quay-1", driver: "ndjson-v1", port: `tcp-listen://127.0.0.1:${port}` }],
+      writer,
     });
 
     const receipts = generateReceipts({ seed: 7, count: 120, startMs: Date.parse("2026-11-20T01:00:00Z") });

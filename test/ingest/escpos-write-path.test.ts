@@ -12,7 +12,6 @@ import { loadConfig } from "../../src/config/load.js";
 import { toHex } from "../../src/driver-api/index.js";
 import type { BridgeSession } from "../../src/ingest/bridge-session.js";
 import { startSession } from "../../src/ingest/start-session.js";
-import { recorderSettings } from "../../src/main.js";
 import { createRecorder } from "../../src/record.js";
 import { systemClock } from "../../src/shared/clock.js";
 import { silentLogger } from "../../src/shared/log.js";
@@ -29,6 +28,7 @@ import {
   readJournalRange,
   verifyJournal,
 } from "../../src/store/journal.js";
+import { recorderSettings } from "../../src/writer/core.js";
 import { writeDemoConfig } from "../support/demo-config.js";
 import { tempDir } from "../support/tmp.js";
 import { memoryPortSource } from "./helpers.js";

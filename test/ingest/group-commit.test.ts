@@ -10,7 +10,6 @@ import { driverCatalogue } from "../../src/catalogue.js";
 import { loadConfig } from "../../src/config/load.js";
 import type { JournalStream } from "../../src/ingest/journal-sink.js";
 import type { RecordInput } from "../../src/ingest/record-input.js";
-import { recorderSettings } from "../../src/main.js";
 import { createRecorder } from "../../src/record.js";
 import { manualClock } from "../../src/shared/clock.js";
 import { silentLogger } from "../../src/shared/log.js";
@@ -19,6 +18,7 @@ import { openStore } from "../../src/store/db.js";
 import { createGroupCommit } from "../../src/store/group-commit.js";
 import { ingestStore } from "../../src/store/ingest.js";
 import { journalRangeOf, journalWriter, readJournalRange, verifyJournal } from "../../src/store/journal.js";
+import { recorderSettings } from "../../src/writer/core.js";
 import { writeDemoConfig } from "../support/demo-config.js";
 import { tempDir } from "../support/tmp.js";
 

@@ -10,7 +10,6 @@ import { driverCatalogue } from "../../src/catalogue.js";
 import { loadConfig } from "../../src/config/load.js";
 import type { DecoderEvent } from "../../src/driver-api/index.js";
 import { computeInvoice, resolveCorrection } from "../../src/invoice/index.js";
-import { recorderSettings } from "../../src/main.js";
 import { Receipt } from "../../src/receipt/model.js";
 import { createRecorder } from "../../src/record.js";
 import { manualClock } from "../../src/shared/clock.js";
@@ -18,6 +17,7 @@ import { silentLogger } from "../../src/shared/log.js";
 import { createSigner, createTestIdentity, loadPkcs12 } from "../../src/sign/index.js";
 import { openStore } from "../../src/store/db.js";
 import { ingestStore } from "../../src/store/ingest.js";
+import { recorderSettings } from "../../src/writer/core.js";
 import { writeDemoConfig } from "../support/demo-config.js";
 import { tempDir } from "../support/tmp.js";
 

@@ -9,7 +9,6 @@ import { parse, stringify } from "yaml";
 import { driverCatalogue } from "../../src/catalogue.js";
 import { checkInvoice } from "../../src/commands/invoice.js";
 import { loadConfig } from "../../src/config/load.js";
-import { recorderSettings } from "../../src/main.js";
 import { createRecorder, type RecordInput } from "../../src/record.js";
 import { manualClock } from "../../src/shared/clock.js";
 import { silentLogger } from "../../src/shared/log.js";
@@ -17,6 +16,7 @@ import { createSigner, createTestIdentity, loadPkcs12 } from "../../src/sign/ind
 import { openStore } from "../../src/store/db.js";
 import { ingestStore } from "../../src/store/ingest.js";
 import { readSignedXml, type StoredSignedXml, signedXmlColumns } from "../../src/store/signed-xml.js";
+import { recorderSettings } from "../../src/writer/core.js";
 import { writeDemoConfig } from "../support/demo-config.js";
 import { tempDir } from "../support/tmp.js";
 

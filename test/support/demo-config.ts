@@ -15,6 +15,8 @@ export function writeDemoConfig(
     registers?: unknown[];
     sandboxPassword?: string;
     log?: { level: string };
+    /** `store.writer` (the store path stays the demo's). */
+    writer?: "auto" | "thread" | "inline";
   } = {},
 ): { file: string; certPem: string } {
   const raw = parse(readFileSync("config/demo.yaml", "utf8")) as Record<string, Record<string, unknown>>;
@@ -26,6 +28,7 @@ export function writeDemoConfig(
   if (over.authorityUrl) (raw.authority as Record<string, unknown>).url = over.authorityUrl;
   if (over.registers) (raw as Record<string, unknown>).registers = over.registers;
   if (over.log) (raw as Record<string, unknown>).log = over.log;
+  if (over.writer) (raw.store as Record<string, unknown>).writer = over.writer;
   const file = join(dir, "hoadon.yaml");
   writeFileSync(file, stringify(raw));
   return { file, certPem: id.certPem };

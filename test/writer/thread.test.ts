@@ -16,7 +16,7 @@ import { generateReceipts } from "../../src/simulator/generate.js";
 import { openStore } from "../../src/store/db.js";
 import { readJournalRange, verifyJournal } from "../../src/store/journal.js";
 import { startWriterThread, type WriterClient } from "../../src/writer/client.js";
-import { writerConfig } from "../../src/writer/core.js";
+import { writerConfig } from "../../src/writer/config.js";
 import { writeDemoConfig } from "../support/demo-config.js";
 import { tempDir } from "../support/tmp.js";
 
