@@ -626,7 +626,7 @@ const MODE_NAMES: Record<WritePathMode, string> = {
   group: "group commit with the journal, checkpoints in a worker, no forwarder (last session's figures)",
   inline: "the daemon, store.writer: inline: write path and forwarder on the ports' thread, forwarding to the sandbox",
   thread:
-    "the daemon, store.writer: thread: write path and forwarder in threads of their own, forwarding to the sandbox",
+    "the daemon, store.writer: thread: write path and forwarder in the writer thread, forwarding to the sandbox",
 };
 
 /**
