@@ -21,7 +21,7 @@ import type { RecordOutcome } from "../src/driver-api/index.js";
 import type { PortConnection } from "../src/ingest/connection.js";
 import type { QuarantineInput, RecordInput } from "../src/ingest/register-session.js";
 import { openSerialPort } from "../src/ingest/serial-port.js";
-import { startSession } from "../src/ingest/start-session.js";
+import { type SessionDeps, startSession } from "../src/ingest/start-session.js";
 import { createRecorder } from "../src/record.js";
 import { systemClock } from "../src/shared/clock.js";
 import { silentLogger } from "../src/shared/log.js";
@@ -171,6 +171,9 @@ async function daemonWritePath(dir: string, mode: "inline" | "thread", registers
   };
 }
 
+/** What a benchmark drives: the write path of one mode. */
+type WritePath = Awaited<ReturnType<typeof writePath>>;
+
 /** A real write path (test signing key, WAL + synchronous=FULL) and journal on a temp SQLite file. */
 async function writePath(dir: string, mode: WritePathMode, registers = 16) {
   if (mode === "thread" || mode === "inline") return daemonWritePath(dir, mode, registers);
@@ -235,14 +238,7 @@ function inlineWritePath(dir: string, mode: Exclude<WritePathMode, "thread" | "i
   };
   const quarantine = (q: QuarantineInput): void => {
     const write = (): void => {
-      store.quarantine({
-        registerId: q.registerId,
-        driver: q.driverId,
-        receivedAt: q.receivedAt,
-        code: q.code,
-        detail: q.detail,
-        raw: q.raw,
-      });
+      store.keepQuarantined(q);
     };
     if (mode !== "serial" && mode !== "none") group.now(write);
     else store.transaction(write);
@@ -262,6 +258,27 @@ function inlineWritePath(dir: string, mode: Exclude<WritePathMode, "thread" | "i
       db.close();
     },
   };
+}
+
+/** A register's session (its driver with default options), wired to the write path under test. */
+function benchSession(
+  register: SessionDeps["register"],
+  driver: typeof ndjson | typeof escposTap,
+  wp: Pick<WritePath, "record" | "quarantine" | "journal" | "journalFlush">,
+  signal: AbortSignal,
+) {
+  return startSession({
+    register,
+    driver,
+    options: driver.options.parse({}),
+    record: wp.record,
+    quarantine: wp.quarantine,
+    journal: wp.journal,
+    journalFlush: wp.journalFlush,
+    clock: systemClock,
+    log: silentLogger,
+    signal,
+  });
 }
 
 async function openRetrying(path: string): Promise<PortConnection> {
@@ -312,20 +329,7 @@ export async function benchNdjson(o: NdjsonBench): Promise<NdjsonResult> {
       const a = join(dir, `r${i}-daemon`);
       const b = join(dir, `r${i}-register`);
       pairs.push(await startSocatPair({ a, b }));
-      sessions.push(
-        startSession({
-          register: { id: `quay${i + 1}`, port: a },
-          driver: ndjson,
-          options: ndjson.options.parse({}),
-          record: wp.record,
-          quarantine: wp.quarantine,
-          journal: wp.journal,
-          journalFlush: wp.journalFlush,
-          clock: systemClock,
-          log: silentLogger,
-          signal: abort.signal,
-        }),
-      );
+      sessions.push(benchSession({ id: `quay${i + 1}`, port: a }, ndjson, wp, abort.signal));
       conns.push(await openRetrying(b));
     }
     // Warm up each register (first open, first statements, JIT).
@@ -478,38 +482,14 @@ export async function benchBridge(receipts: number, mode: WritePathMode = "group
     pairs.push(await startSocatPair(posLink), await startSocatPair(printerLink));
     const printer = await openRetrying(printerLink.b);
     conns.push(printer);
-    session = startSession({
-      register: { id: "quay1", port: posLink.a, devicePort: printerLink.a },
-      driver: escposTap,
-      options: escposTap.options.parse({}),
-      record: wp.record,
-      quarantine: wp.quarantine,
-      journal: wp.journal,
-      journalFlush: wp.journalFlush,
-      clock: systemClock,
-      log: silentLogger,
-      signal: abort.signal,
-    });
+    session = benchSession({ id: "quay1", port: posLink.a, devicePort: printerLink.a }, escposTap, wp, abort.signal);
     const pos = await openRetrying(posLink.b);
     conns.push(pos);
     // Other registers selling back to back on the same write path while the printer path is measured.
     for (let i = 0; i < load; i++) {
       const link = { a: join(dir, `load${i}-daemon`), b: join(dir, `load${i}`) };
       pairs.push(await startSocatPair(link));
-      loadSessions.push(
-        startSession({
-          register: { id: `quay${i + 2}`, port: link.a },
-          driver: ndjson,
-          options: ndjson.options.parse({}),
-          record: wp.record,
-          quarantine: wp.quarantine,
-          journal: wp.journal,
-          journalFlush: wp.journalFlush,
-          clock: systemClock,
-          log: silentLogger,
-          signal: abort.signal,
-        }),
-      );
+      loadSessions.push(benchSession({ id: `quay${i + 2}`, port: link.a }, ndjson, wp, abort.signal));
       const conn = await openRetrying(link.b);
       conns.push(conn);
       loadLoops.push(
@@ -625,8 +605,7 @@ const MODE_NAMES: Record<WritePathMode, string> = {
   serial: "before: journal commit + receipt commit, autocheckpoint in the commit",
   group: "group commit with the journal, checkpoints in a worker, no forwarder (last session's figures)",
   inline: "the daemon, store.writer: inline: write path and forwarder on the ports' thread, forwarding to the sandbox",
-  thread:
-    "the daemon, store.writer: thread: write path and forwarder in the writer thread, forwarding to the sandbox",
+  thread: "the daemon, store.writer: thread: write path and forwarder in the writer thread, forwarding to the sandbox",
 };
 
 /**

@@ -4,6 +4,7 @@
  */
 
 import type { JournalRange } from "../ingest/journal-sink.js";
+import type { QuarantineInput } from "../ingest/register-session.js";
 import type { FindIssuedInvoice, InvoiceNumberRef } from "../invoice/index.js";
 import type { Db } from "./db.js";
 import { linkJournal } from "./journal.js";
@@ -66,6 +67,8 @@ export interface IngestStore {
   insertInvoice(row: NewInvoiceRow): number;
   insertDelivery(invoiceId: number, at: number): void;
   quarantine(row: QuarantineRow): number;
+  /** Keep what a session quarantined: the row, and its journal range when it has one. Returns the row id. */
+  keepQuarantined(q: QuarantineInput): number;
   event(at: number, kind: string, registerId: string | null, detail: unknown): void;
   /**
    * An invoice this box issued, by number, with the receipt it was made from and the invoice that replaced it
@@ -116,7 +119,7 @@ export function ingestStore(db: Db): IngestStore {
       ORDER BY i.id LIMIT 1`,
   );
 
-  return {
+  const store: IngestStore = {
     findInvoiceForReceipt: (registerId, receiptId) => findInvoice.get(registerId, receiptId),
     nextCounter: (name) => (bump.get(name) as { value: number }).value,
     chainHead: () => head.get()?.chain ?? GENESIS_CHAIN,
@@ -126,6 +129,18 @@ export function ingestStore(db: Db): IngestStore {
       insDelivery.run(invoiceId, at);
     },
     quarantine: (row) => Number(insQuarantine.run({ ...row, raw: Buffer.from(row.raw) }).lastInsertRowid),
+    keepQuarantined(q): number {
+      const row = store.quarantine({
+        registerId: q.registerId,
+        driver: q.driverId,
+        receivedAt: q.receivedAt,
+        code: q.code,
+        detail: q.detail,
+        raw: q.raw,
+      });
+      if (q.journal) store.linkJournal("quarantine", row, q.journal);
+      return row;
+    },
     event: (at, kind, registerId, detail) => {
       insEvent.run(at, kind, registerId, JSON.stringify(detail));
     },
@@ -138,4 +153,5 @@ export function ingestStore(db: Db): IngestStore {
     linkJournal: linkJournal(db),
     transaction: (fn) => db.transaction(fn).immediate(),
   };
+  return store;
 }

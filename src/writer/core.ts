@@ -248,17 +248,7 @@ export function startWriter(deps: WriterDeps): Writer {
   return {
     record: (input) => group.submit(() => record(input)),
     quarantine: (q) => {
-      group.now(() => {
-        const row = store.quarantine({
-          registerId: q.registerId,
-          driver: q.driverId,
-          receivedAt: q.receivedAt,
-          code: q.code,
-          detail: q.detail,
-          raw: q.raw,
-        });
-        if (q.journal) store.linkJournal("quarantine", row, q.journal);
-      });
+      group.now(() => store.keepQuarantined(q));
     },
     identity: pins,
     ...(journal ? { journal } : {}),

@@ -75,16 +75,7 @@ describe("ESC/POS bridge with the real write path", () => {
       // path links the receipt to its journal range inside the receipt's transaction.
       record: recorder,
       quarantine: (q) => {
-        const row = store.quarantine({
-          registerId: q.registerId,
-          driver: q.driverId,
-          receivedAt: q.receivedAt,
-          code: q.code,
-          detail: q.detail,
-          raw: q.raw,
-        });
-        quarantineRows.push(row);
-        if (q.journal) store.linkJournal("quarantine", row, q.journal);
+        quarantineRows.push(store.keepQuarantined(q));
       },
       journal,
       identity: identityPins(db),
