@@ -74,11 +74,13 @@ const summarise = (samples: readonly number[], seconds: number): LatencyResult =
 });
 
 /**
- * How the write path is wired. `group` (today's daemon, src/main.ts): the receipts of one event-loop turn in one
- * transaction with their journal chunks, WAL checkpoints in a worker thread. `serial` (before issue 4's latency
- * work): the session commits the journal first, then one transaction per receipt, SQLite's own autocheckpoint inside
- * the commit. `group-sqlite-checkpoints`: group commit, but SQLite's own autocheckpoint inside the commit (the
- * checkpointer's share). `none`: no store at all, an immediate fake "ok" — the floor of the pty path, the same-run reference.
+ * How the write path is wired. `inline` and `thread` are the daemon's own store side (src/writer/core.ts, with its
+ * forwarder sending to a sandbox process): `store.writer: inline` on the ports' thread, `store.writer: thread` in the
+ * writer thread. `group`: group commit with the journal and checkpoints in a worker, hand-wired with no forwarder (the
+ * previous sessions' figures). `serial` (before issue 4's latency work): the session commits the journal first, then
+ * one transaction per receipt, SQLite's own autocheckpoint inside the commit. `group-sqlite-checkpoints`: group
+ * commit with SQLite's own autocheckpoint inside the commit. `none`: no store at all, an immediate fake "ok" — the
+ * floor of the pty path, the same-run reference.
  */
 export type WritePathMode = "thread" | "inline" | "group" | "group-sqlite-checkpoints" | "serial" | "none";
 
