@@ -316,8 +316,19 @@ export const AuthorityConfig = z
             "A new invoice waits this long for others to share its batch (the law asks for the same day, not the " +
               "same second): one batch, one signature and one exchange for a busy moment's sales instead of one each.",
           ),
+        lingerInvoices: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(32)
+          .describe(
+            "Once this many invoices wait, the batch is made without waiting out lingerMs: building and signing a " +
+              "batch takes about 0.1 ms per invoice on the store's thread, so a busy shop's receipts never wait " +
+              "behind one big batch.",
+          ),
       })
-      .default({ maxInvoices: 1000, maxBytes: 2_000_000, lingerMs: 2_000 }),
+      .default({ maxInvoices: 1000, maxBytes: 2_000_000, lingerMs: 2_000, lingerInvoices: 32 }),
   })
   .extend(GatewayConfig.shape)
   .refine((a) => a.passwordFile !== undefined || a.passwordEnv !== undefined, {

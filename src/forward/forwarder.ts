@@ -44,6 +44,7 @@ import {
   createBatches,
   nextBatchDueAt,
   oldestPendingAt,
+  pendingAtLeast,
   raiseResultOverdue,
   readyBatchCount,
   releaseLeases,
@@ -130,6 +131,8 @@ export interface ForwarderDeps {
    * commit's invoices are batched at once.
    */
   readonly lingerMs?: number;
+  /** This many waiting invoices end the linger at once (config `authority.batch.lingerInvoices`). Default 32. */
+  readonly lingerInvoices?: number;
   /**
    * How long a claim holds a batch; a crashed process's batch is picked up again after it. Must outlast the
    * slowest round (up to five HTTP calls, each bounded by the gateway's timeout). Default 300 s.
@@ -180,6 +183,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   const maxBytes = deps.limits?.maxBytes ?? DEFAULT_BATCH_LIMITS.maxBytes;
   const replyDeadlineMs = deps.replyDeadlineMs ?? DEFAULT_REPLY_DEADLINE_MS;
   const lingerMs = deps.lingerMs ?? 0;
+  const lingerInvoices = deps.lingerInvoices ?? 32;
   const buildBatch = createBatchBuilder({
     envelope: deps.envelope,
     signer: deps.signer,
@@ -314,9 +318,12 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   function makeBatches(): void {
     const now = clock.now();
     if (lingerMs > 0) {
-      // Nothing old enough to batch: no write transaction at all (a kick after every commit stays cheap).
+      // Nothing old enough to batch, and not enough to fill a batch worth making now: no write transaction at all
+      // (a kick after every commit stays cheap). Enough waiting ends the linger, so a busy shop's batches stay small
+      // enough to build between its receipts.
       const oldest = oldestPendingAt(db);
-      if (oldest === undefined || oldest > now - lingerMs) return;
+      if (oldest === undefined) return;
+      if (oldest > now - lingerMs && !pendingAtLeast(db, lingerInvoices)) return;
     }
     let created: ReturnType<typeof createBatches>;
     try {

@@ -831,6 +831,17 @@ export function oldestPendingAt(db: Db): number | undefined {
   return row?.at;
 }
 
+/** Whether at least `n` invoices wait for a batch (reads at most `n` index entries, whatever the backlog). */
+export function pendingAtLeast(db: Db, n: number): boolean {
+  return (
+    db
+      .prepare<[number], { one: number }>(
+        "SELECT 1 AS one FROM deliveries WHERE state = 'pending' ORDER BY invoice_id LIMIT 1 OFFSET ?",
+      )
+      .get(Math.max(0, n - 1)) !== undefined
+  );
+}
+
 export function nextBatchDueAt(db: Db): number | undefined {
   const row = db
     .prepare<[], { due: number | null }>(

@@ -158,6 +158,7 @@ export function startForwarding(deps: {
     replyDeadlineMs: config.authority.replyDeadlineMs,
     limits: config.authority.batch,
     lingerMs: config.authority.batch.lingerMs,
+    lingerInvoices: config.authority.batch.lingerInvoices,
     clock,
     log: deps.log.child({ mod: "forward" }),
     signal: stopForwarder.signal,

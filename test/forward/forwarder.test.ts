@@ -42,6 +42,7 @@ function forwarder(
     leaseMs?: number;
     random?: () => number;
     lingerMs?: number;
+    lingerInvoices?: number;
     pollIntervalMs?: number;
   } = {},
 ) {
@@ -67,6 +68,7 @@ function forwarder(
     retry: { minDelayMs: 20, maxDelayMs: 200 },
     ...(opts.leaseMs ? { leaseMs: opts.leaseMs } : {}),
     ...(opts.lingerMs ? { lingerMs: opts.lingerMs } : {}),
+    ...(opts.lingerInvoices ? { lingerInvoices: opts.lingerInvoices } : {}),
     ...(opts.random ? { random: opts.random } : {}),
     onEvent: (e) => events.push(e),
   });
@@ -125,6 +127,24 @@ describe("forwarder ↔ sandbox", () => {
     expect(events.find((e) => e.type === "batch-created")).toMatchObject({ invoices: 10 });
     await vi.waitFor(() => expect(settledCount(db)).toEqual({ accepted: 10, rejected: 0 }), WAIT);
     expect(sb.stats()).toMatchObject({ received: 1, invoicesAccepted: 10 });
+  });
+
+  it("ends the linger at once when lingerInvoices wait: a busy shop's batches stay small", async () => {
+    const db = openDbIn(tempDir());
+    const sb = await sandboxOn();
+    const invoices = makeInvoices(10, 1, { signer: seller.signer });
+    const { fw, events } = forwarder(db, sb.url, { lingerMs: 60_000, lingerInvoices: 10, pollIntervalMs: 100 });
+    seedInvoices(db, invoices.slice(0, 9));
+    fw.kick();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(events.filter((e) => e.type === "batch-created")).toEqual([]);
+    const t = Date.now();
+    seedInvoices(db, invoices.slice(9));
+    fw.kick();
+    await vi.waitFor(() => expect(events.filter((e) => e.type === "batch-created")).toHaveLength(1), WAIT);
+    expect(Date.now() - t).toBeLessThan(5_000);
+    expect(events.find((e) => e.type === "batch-created")).toMatchObject({ invoices: 10 });
+    await vi.waitFor(() => expect(settledCount(db)).toEqual({ accepted: 10, rejected: 0 }), WAIT);
   });
 
   it("with the authority down: attempts are logged as our side, backoff grows, everything goes once it is back", async () => {
