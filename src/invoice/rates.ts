@@ -62,6 +62,19 @@ export function ruleInForce(rule: { readonly from?: string; readonly until?: str
   return (rule.from === undefined || rule.from <= date) && (rule.until === undefined || date <= rule.until);
 }
 
+/** What is wrong with a dated rule's window: malformed dates, `from` after `until` (rates and reduction rules alike). */
+export function windowProblems(r: { readonly from?: string; readonly until?: string }): string[] {
+  const out: string[] = [];
+  for (const k of ["from", "until"] as const) {
+    const v = r[k];
+    if (v !== undefined && !isIsoDate(v)) out.push(`${k} "${v}" không phải ngày YYYY-MM-DD`);
+  }
+  if (r.from !== undefined && r.until !== undefined && r.from > r.until) {
+    out.push(`from ${r.from} sau until ${r.until} / from is after until`);
+  }
+  return out;
+}
+
 /**
  * The problems of a schedule, as messages with the index of the rule (empty when it is usable): unknown or
  * undetermined rates, malformed dates, `from` after `until`.
@@ -72,13 +85,7 @@ export function checkRateRules(rules: readonly RateRule[]): { index: number; mes
     if (!VatRate.safeParse(r.rate).success || r.rate === "KHAC") {
       out.push({ index, message: `thuế suất "${r.rate}" không dùng được / not a usable rate` });
     }
-    for (const k of ["from", "until"] as const) {
-      const v = r[k];
-      if (v !== undefined && !isIsoDate(v)) out.push({ index, message: `${k} "${v}" không phải ngày YYYY-MM-DD` });
-    }
-    if (r.from !== undefined && r.until !== undefined && r.from > r.until) {
-      out.push({ index, message: `from ${r.from} sau until ${r.until} / from is after until` });
-    }
+    for (const message of windowProblems(r)) out.push({ index, message });
   });
   return out;
 }

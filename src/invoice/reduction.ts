@@ -13,7 +13,7 @@
  */
 import { formatDong } from "../shared/i18n.js";
 import { divRound } from "../shared/money.js";
-import { isIsoDate, ruleInForce } from "./rates.js";
+import { isIsoDate, ruleInForce, windowProblems } from "./rates.js";
 
 /** "Tỷ lệ % để tính thuế GTGT" of an activity (Circular 40/2021 Appendix I). */
 export const ACTIVITY_RATIOS = ["1%", "2%", "3%", "5%"] as const;
@@ -134,13 +134,7 @@ export function checkReductionRules(rules: readonly ReductionRule[]): { index: n
     if (!Number.isInteger(r.percent) || r.percent < 0 || r.percent > 100) {
       out.push({ index, message: `percent ${r.percent} phải là số nguyên 0–100 / must be a whole 0–100` });
     }
-    for (const k of ["from", "until"] as const) {
-      const v = r[k];
-      if (v !== undefined && !isIsoDate(v)) out.push({ index, message: `${k} "${v}" không phải ngày YYYY-MM-DD` });
-    }
-    if (r.from !== undefined && r.until !== undefined && r.from > r.until) {
-      out.push({ index, message: `from ${r.from} sau until ${r.until} / from is after until` });
-    }
+    for (const message of windowProblems(r)) out.push({ index, message });
   });
   return out;
 }

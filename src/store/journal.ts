@@ -17,7 +17,8 @@ import type { Db } from "./db.js";
 /** The chain value before a stream's first chunk. */
 export const JOURNAL_GENESIS = "0".repeat(64);
 
-const key = (s: JournalStream): string => `${s.registerId}\u0000${s.side}\u0000${s.direction}`;
+/** One stream's key in a map of streams. */
+export const streamKey = (s: JournalStream): string => `${s.registerId}\u0000${s.side}\u0000${s.direction}`;
 
 /** Where a stream ends: the offset its next chunk gets and the chain value so far. */
 export interface JournalHead {
@@ -117,7 +118,7 @@ export function journalWriter(db: Db): JournalWriter {
   });
 
   const head = (stream: JournalStream): JournalHead => {
-    const k = key(stream);
+    const k = streamKey(stream);
     let h = heads.get(k);
     if (!h) {
       const row = headStmt.get(stream.registerId, stream.side, stream.direction);
@@ -242,7 +243,7 @@ export function verifyJournal(db: Db): JournalVerdict {
     .iterate();
   for (const row of rows) {
     const stream: JournalStream = { registerId: row.register_id, side: row.side, direction: row.direction };
-    const k = key(stream);
+    const k = streamKey(stream);
     const h = heads.get(k) ?? { offset: 0, chain: JOURNAL_GENESIS };
     if (row.stream_offset !== h.offset)
       return {

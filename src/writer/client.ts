@@ -17,7 +17,7 @@ import type { RecordInput } from "../ingest/record-input.js";
 import type { QuarantineInput } from "../ingest/register-session.js";
 import { DaemonError } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
-import { JOURNAL_GENESIS, type JournalChunk, type JournalHead, journalCursor } from "../store/journal.js";
+import { JOURNAL_GENESIS, type JournalChunk, type JournalHead, journalCursor, streamKey } from "../store/journal.js";
 import type { WriterConfig } from "./config.js";
 import type { FromWriter, ThreadError, ToWriter, WriterThreadData } from "./protocol.js";
 
@@ -67,8 +67,6 @@ const streamsOf = (config: WriterConfig): JournalStream[] =>
       (["in", "out"] as const).map((direction) => ({ registerId: r.id, side, direction })),
     ),
   );
-
-const keyOf = (s: JournalStream): string => `${s.registerId}\u0000${s.side}\u0000${s.direction}`;
 
 /** The writer thread's life: its messages, its end (expected after `stop`, a failure otherwise). */
 function spawn<From extends { t: string }>(
@@ -192,15 +190,15 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
   );
   const post = (message: ToWriter, transfer?: ArrayBuffer[]): void => writer.worker.postMessage(message, transfer);
 
+  let heads: readonly JournalHead[];
   try {
-    await ready;
+    heads = await ready;
   } catch (error) {
     stopping = true;
     await writer.worker.terminate();
     throw error;
   }
-  const heads = await ready;
-  const headByKey = new Map(streams.map((s, i) => [keyOf(s), { ...(heads[i] as JournalHead) }]));
+  const headByKey = new Map(streams.map((s, i) => [streamKey(s), { ...(heads[i] as JournalHead) }]));
 
   let pending: JournalChunk[] = [];
   /** Send the appended chunks ahead of whatever message follows. */
@@ -215,7 +213,7 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
   };
   const cursor = journalCursor(
     (stream) => {
-      const k = keyOf(stream);
+      const k = streamKey(stream);
       let head = headByKey.get(k);
       if (!head) {
         // Only configured registers have sessions, and all their streams were read at start.
