@@ -11,7 +11,6 @@ import type { DecoderEvent, SerialSettings, Side, TapDecoder } from "../driver-a
 import { DaemonError } from "../shared/errors.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
 import type { PortConnection, PortSource } from "./connection.js";
-import { createHandOver } from "./hand-over.js";
 import { messageOf, runPortLoop } from "./port-loop.js";
 import { portSourceFor } from "./port-source.js";
 import {
@@ -151,21 +150,11 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
   };
 
   const busySignal = driver.busySignalFor?.(options);
-  const events = createHandOver({
-    registerId: register.id,
-    driverId: driver.id,
-    record: (input) => {
-      flushJournal();
-      return deps.record(input);
-    },
+  const events = kit.handOver({
     act,
     rangeOf: (event) => journals.register.in.rangeOf(event.raw, event.span),
     reply: (event, bytes) => writeTo(event.replyTo ?? "register", bytes),
-    quarantine,
-    outcome: kit.onOutcome,
     ...(busySignal ? { busy: { ...busySignal, send: (bytes: Uint8Array) => writeTo("register", bytes) } } : {}),
-    clock,
-    log,
   });
   /** Run the decoder; if it throws, pass `raw` through to the other side and start a fresh decoder. */
   const decode = (run: () => DecoderEvent[], raw: { side: Side; bytes: Uint8Array } | undefined): DecoderEvent[] => {

@@ -9,7 +9,6 @@ import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/log.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
 import type { PortConnection, PortSource } from "./connection.js";
-import { createHandOver } from "./hand-over.js";
 import type {
   DeviceIdentity,
   IdentityObservation,
@@ -279,21 +278,11 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
         }
       };
 
-      const events = createHandOver({
-        registerId: register.id,
-        driverId: driver.id,
-        record: (input) => {
-          flushJournal();
-          return deps.record(input);
-        },
+      const events = kit.handOver({
         act,
         rangeOf: (event) => inJournal.rangeOf(event.raw, event.span),
         reply: (_event, bytes) => send(bytes),
-        quarantine,
-        outcome: kit.onOutcome,
         ...(busySignal ? { busy: { ...busySignal, send } } : {}),
-        clock,
-        log,
       });
 
       const decode = (run: () => DecoderEvent[], raw: Uint8Array | undefined): void => {

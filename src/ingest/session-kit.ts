@@ -4,12 +4,16 @@
  * can never drift apart in how they keep bytes or report a swapped device.
  */
 import type { DecoderEvent, RecordOutcome } from "../driver-api/index.js";
+import { createHandOver, type HandOver, type HandOverDeps } from "./hand-over.js";
 import type { DeviceIdentity, IdentityObservation, JournalRange } from "./journal-sink.js";
 import type { RegisterSessionDeps, SessionEvent } from "./register-session.js";
 
 /** The session's own dependencies the kit uses, and the ids and logger it reports with. */
 export interface SessionKitDeps
-  extends Pick<RegisterSessionDeps, "quarantine" | "onEvent" | "clock" | "journal" | "journalFlush" | "identity"> {
+  extends Pick<
+    RegisterSessionDeps,
+    "record" | "quarantine" | "onEvent" | "clock" | "journal" | "journalFlush" | "identity"
+  > {
   readonly registerId: string;
   readonly driverId: string;
   readonly log: RegisterSessionDeps["log"];
@@ -31,6 +35,12 @@ export interface SessionKit {
   onProblem(event: Extract<DecoderEvent, { type: "problem" }>, range: JournalRange | undefined): void;
   /** A receipt's outcome, once known: count and emit. */
   onOutcome(receiptId: string | undefined, outcome: RecordOutcome): void;
+  /**
+   * The session's ordered hand-over (src/ingest/hand-over.ts) to the write path, with the kit's ids, quarantine,
+   * outcome counting and journal flush before each record; the session says how to act, where bytes came from and
+   * where replies go.
+   */
+  handOver(parts: Pick<HandOverDeps, "act" | "rangeOf" | "reply" | "busy">): HandOver;
 }
 
 export function createSessionKit(deps: SessionKitDeps): SessionKit {
@@ -99,6 +109,18 @@ export function createSessionKit(deps: SessionKitDeps): SessionKit {
     }
   };
 
+  const onOutcome = (receiptId: string | undefined, outcome: RecordOutcome): void => {
+    if (outcome.status === "ok" || outcome.status === "dup") counts.receipts++;
+    else counts.problems++;
+    emit({
+      type: "receipt",
+      registerId,
+      ...(receiptId === undefined ? {} : { receiptId }),
+      outcome,
+      at: clock.now(),
+    });
+  };
+
   return {
     counts,
     emit,
@@ -113,16 +135,23 @@ export function createSessionKit(deps: SessionKitDeps): SessionKit {
       quarantine(event.code, event.detail, event.raw, at, range);
       emit({ type: "problem", registerId, code: event.code, detail: event.detail, at });
     },
-    onOutcome: (receiptId, outcome) => {
-      if (outcome.status === "ok" || outcome.status === "dup") counts.receipts++;
-      else counts.problems++;
-      emit({
-        type: "receipt",
+    onOutcome,
+    handOver: (parts) =>
+      createHandOver({
         registerId,
-        ...(receiptId === undefined ? {} : { receiptId }),
-        outcome,
-        at: clock.now(),
-      });
-    },
+        driverId,
+        record: (input) => {
+          flushJournal();
+          return deps.record(input);
+        },
+        act: parts.act,
+        rangeOf: parts.rangeOf,
+        reply: parts.reply,
+        quarantine,
+        outcome: onOutcome,
+        ...(parts.busy ? { busy: parts.busy } : {}),
+        clock,
+        log,
+      }),
   };
 }
