@@ -17,11 +17,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { tcpConnectSource } from "../src/ingest/tcp.js";
-import { startSandbox } from "../src/sandbox/index.js";
 import { createTestIdentity } from "../src/sign/index.js";
 import { generateReceipts, ndjsonSender } from "../src/simulator/index.js";
 import { openStore } from "../src/store/db.js";
-import { writeDemoConfig } from "../test/support/demo-config.js";
+import { startDemoSandbox, writeDemoConfig } from "../test/support/demo-config.js";
 import { freePort } from "../test/support/net.js";
 import type { BenchOptions, BenchRow } from "./types.js";
 
@@ -122,12 +121,7 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
   const soakMs = options.quick ? 20_000 : 120_000;
   const dir = mkdtempSync(join(tmpdir(), "hoadon-soak-"));
   const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-  const sandbox = await startSandbox({
-    port: 0,
-    replyDelayMs: 20,
-    trustedCertPem: identity.certPem,
-    credentials: { username: "demo", password: "pw" },
-  });
+  const sandbox = await startDemoSandbox(identity, { replyDelayMs: 20 });
   const daemons: ChildProcess[] = [];
   try {
     const ports: number[] = [];

@@ -16,11 +16,11 @@ import { describe, expect, it, vi } from "vitest";
 import { parse, stringify } from "yaml";
 import { verifyStore } from "../../src/audit/verify-store.js";
 import { seededRandom } from "../../src/sandbox/faults.js";
-import { parseFaults, startSandbox } from "../../src/sandbox/index.js";
+import { parseFaults } from "../../src/sandbox/index.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { generateReceipts, startSimulatedRegister } from "../../src/simulator/index.js";
 import { spawnHoadon } from "../support/cli.js";
-import { writeDemoConfig } from "../support/demo-config.js";
+import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -69,11 +69,9 @@ describe("crash safety while forwarding", () => {
         done();
       },
     });
-    const sandbox = await startSandbox({
+    const sandbox = await startDemoSandbox(identity, {
       port: sandboxPort,
       replyDelayMs: 30,
-      trustedCertPem: identity.certPem,
-      credentials: { username: "demo", password: "pw" },
       faults: parseFaults("submit.latency=100ms..300ms,replies.latency=0ms..50ms,ghost=0.1,drop=0.1,seed=3"),
       log: pino({ level: "info" }, events),
     });

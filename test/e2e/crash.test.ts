@@ -6,12 +6,11 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import { verifyStore } from "../../src/audit/verify-store.js";
-import { startSandbox } from "../../src/sandbox/index.js";
 import { seededRandom } from "../../src/shared/random.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { generateReceipts, startSimulatedRegister } from "../../src/simulator/index.js";
 import { spawnHoadon } from "../support/cli.js";
-import { writeDemoConfig } from "../support/demo-config.js";
+import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -23,12 +22,7 @@ describe.each(["inline", "thread"] as const)("crash safety (store.writer: %s)", 
     const dir = tempDir();
     const port = await freePort();
     const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-    const sandbox = await startSandbox({
-      port: 0,
-      replyDelayMs: 50,
-      trustedCertPem: identity.certPem,
-      credentials: { username: "demo", password: "pw" },
-    });
+    const sandbox = await startDemoSandbox(identity, { replyDelayMs: 50 });
     const { file: config } = writeDemoConfig(dir, {
       identity,
       authorityUrl: sandbox.url,

@@ -6,10 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
-import { startSandbox } from "../../src/sandbox/index.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
-import { writeDemoConfig } from "../support/demo-config.js";
+import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
 
@@ -18,12 +17,7 @@ async function startDatecsDaemon() {
   const dir = tempDir();
   const port = await freePort();
   const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-  const sandbox = await startSandbox({
-    port: 0,
-    replyDelayMs: 50,
-    trustedCertPem: identity.certPem,
-    credentials: { username: "demo", password: "pw" },
-  });
+  const sandbox = await startDemoSandbox(identity, { replyDelayMs: 50 });
   const { file } = writeDemoConfig(dir, {
     identity,
     authorityUrl: sandbox.url,

@@ -16,11 +16,10 @@ import { parse, stringify } from "yaml";
 import { encodeReceipt, type NdjsonReply, parseReply } from "../../drivers/ndjson/encode.js";
 import { verifyStore } from "../../src/audit/verify-store.js";
 import type { ReceiptInput } from "../../src/receipt/model.js";
-import { startSandbox } from "../../src/sandbox/index.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { generateReceipts } from "../../src/simulator/index.js";
 import { spawnHoadon } from "../support/cli.js";
-import { writeDemoConfig } from "../support/demo-config.js";
+import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 
 /**
@@ -104,11 +103,7 @@ describe("disk full", () => {
 
 async function diskFullStory(dir: string, fsDir: string): Promise<void> {
   const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-  const sandbox = await startSandbox({
-    replyDelayMs: 20,
-    trustedCertPem: identity.certPem,
-    credentials: { username: "demo", password: "pw" },
-  });
+  const sandbox = await startDemoSandbox(identity, { replyDelayMs: 20 });
   const port = await freePort();
   const { file: config } = writeDemoConfig(dir, {
     identity,

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
+import { type Sandbox, type SandboxOptions, startSandbox } from "../../src/sandbox/index.js";
 import { createTestIdentity, type TestIdentity } from "../../src/sign/index.js";
 
 /**
@@ -32,4 +33,17 @@ export function writeDemoConfig(
   const file = join(dir, "hoadon.yaml");
   writeFileSync(file, stringify(raw));
   return { file, certPem: id.certPem };
+}
+
+/**
+ * A loopback sandbox that takes the demo config's login (user `demo`, {@link writeDemoConfig}'s default sandbox
+ * password) and trusts `identity`'s signatures; `options` add to or override that.
+ */
+export function startDemoSandbox(identity: TestIdentity, options: Partial<SandboxOptions> = {}): Promise<Sandbox> {
+  return startSandbox({
+    port: 0,
+    trustedCertPem: identity.certPem,
+    credentials: { username: "demo", password: "pw" },
+    ...options,
+  });
 }
