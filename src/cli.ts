@@ -85,12 +85,13 @@ const COMMANDS: Record<string, Command> = {
   sandbox: {
     summary: "Chạy cơ quan thuế giả lập trên máy này / run the local tax-authority sandbox",
     usage:
-      'hoadon sandbox [--host 127.0.0.1] [--port 8787] [--trusted-cert PEM] [--reply-delay-ms N] [--faults "latency=200ms,5xx=0.1,outage=10s@30s"]',
+      'hoadon sandbox [--host 127.0.0.1] [--port 8787] [--trusted-cert PEM] [--reply-delay-ms N] [--check-every N] [--faults "latency=200ms,5xx=0.1,outage=10s@30s"]',
     options: {
       host: { type: "string" },
       port: { type: "string" },
       "trusted-cert": { type: "string" },
       "reply-delay-ms": { type: "string" },
+      "check-every": { type: "string" },
       faults: { type: "string" },
       username: { type: "string" },
       password: { type: "string" },

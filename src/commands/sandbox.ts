@@ -19,12 +19,15 @@ export async function sandboxCommand(
   process.once("SIGTERM", () => controller.abort());
   const port = num(v.port, "port");
   const delay = num(v["reply-delay-ms"], "reply-delay-ms");
+  const checkEvery = num(v["check-every"], "check-every");
+  if (checkEvery === 0) throw new DaemonError("USAGE", "--check-every phải từ 1 trở lên / must be 1 or more");
   await runSandbox({
     signal: controller.signal,
     out: ctx.out,
     ...(typeof v.host === "string" ? { host: v.host } : {}),
     ...(port !== undefined ? { port } : {}),
     ...(delay !== undefined ? { replyDelayMs: delay } : {}),
+    ...(checkEvery !== undefined ? { checkEvery } : {}),
     ...(typeof v.username === "string" ? { username: v.username } : {}),
     ...(typeof v.password === "string" ? { password: v.password } : {}),
     ...(typeof v["trusted-cert"] === "string" ? { trustedCertFile: v["trusted-cert"] } : {}),

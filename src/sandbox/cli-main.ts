@@ -23,6 +23,8 @@ export interface RunSandboxOptions {
   readonly tokenTtlMs?: number;
   /** PEM file of the certificate CKSNNT must verify against; without it signatures are not checked. */
   readonly trustedCertFile?: string;
+  /** Read every n-th invoice in full, the others by pattern only (authority.ts `checkEvery`). Default 1. */
+  readonly checkEvery?: number;
   /** Faults to show: a `--faults` text (syntax in faults.ts) or a parsed plan. Throws `USAGE` when bad. */
   readonly faults?: string | FaultPlan;
   readonly log?: Logger;
@@ -46,6 +48,7 @@ export async function runSandbox(opts: RunSandboxOptions): Promise<SandboxStats>
     tokenTtlMs: opts.tokenTtlMs ?? 3_600_000,
     log: opts.log ?? silentLogger,
     ...(faults ? { faults } : {}),
+    ...(opts.checkEvery !== undefined ? { checkEvery: opts.checkEvery } : {}),
     ...(opts.trustedCertFile ? { trustedCertPem: readFileSync(opts.trustedCertFile, "utf8") } : {}),
   });
   out(`Cơ quan thuế giả lập (sandbox) đang chạy tại ${sandbox.url} — tài khoản ${username}`);
