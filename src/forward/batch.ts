@@ -20,7 +20,7 @@ import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import type { SignatureStyle, XmlSigner } from "../sign/index.js";
 import { type BatchGroup, type BuiltBatch, hdonBytes } from "../store/outbox.js";
-import { el, isSafeId, textEl } from "../xml/canonical.js";
+import { el, isSafeId, openTag, textEl } from "../xml/canonical.js";
 
 /** The envelope fields that depend on the seller and its T-VAN (spec §7.1; they differ per T-VAN, addendum §3). */
 export interface EnvelopeConfig {
@@ -125,11 +125,12 @@ export function buildTdiep206Parts(input: Tdiep206Input): Tdiep206Parts {
     parts.push(element);
   }
   const hdon = Buffer.concat(parts);
-  const hdonText = hdon.toString("utf8");
-  const dlieu = el("DLieu", hdonText, { Id: id });
+  // Bytes all the way: the invoices are never decoded to text (design.md invariant 7, and it is 3× faster).
+  const dlieuOpen = openTag("DLieu", { Id: id });
+  const dlieuClose = "</DLieu>";
   const signature = input.signer.signEnveloped({
     refId: id,
-    canonical: dlieu,
+    canonical: Buffer.concat([Buffer.from(dlieuOpen, "utf8"), hdon, Buffer.from(dlieuClose, "utf8")]),
     signatureId: `CKSNNT-${mtdiep}`,
     signingTime: input.signingTime,
     ...(env.signatureStyle ? { style: env.signatureStyle } : {}),
@@ -146,9 +147,8 @@ export function buildTdiep206Parts(input: Tdiep206Input): Tdiep206Parts {
       textEl("MST", env.mst) +
       textEl("SLuong", input.invoices.length),
   );
-  const dlieuOpen = dlieu.slice(0, dlieu.indexOf(">") + 1);
   const head = Buffer.from(`<TDiep>${ttchung}${dlieuOpen}`, "utf8");
-  const tail = Buffer.from(`</DLieu>${el("CKSNNT", signature)}</TDiep>`, "utf8");
+  const tail = Buffer.from(`${dlieuClose}${el("CKSNNT", signature)}</TDiep>`, "utf8");
   return { xml: Buffer.concat([head, hdon, tail]), invoicesAt: head.length, invoicesLength: hdon.length };
 }
 

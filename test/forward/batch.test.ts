@@ -3,6 +3,7 @@ import { buildTdiep206, checkEnvelopeConfig, createBatchBuilder, dlieuId, newMtd
 import { MTDIEP_RE } from "../../src/sandbox/authority.js";
 import { manualClock } from "../../src/shared/clock.js";
 import { verifySignatures } from "../../src/sign/index.js";
+import { HAS_XMLSEC, xmlsecVerify } from "../sign/helpers.js";
 import { makeInvoices, makeTestSigner, TEST_ENVELOPE } from "./support/invoices.js";
 
 const envelope = TEST_ENVELOPE;
@@ -52,6 +53,18 @@ describe("buildTdiep206", () => {
     expect(batchSig?.referencedPaths).toContain("/TDiep/DLieu");
     expect(batchSig?.signingTime).toBe("2026-11-20T09:45:00");
     expect(report.signatures).toHaveLength(4);
+  });
+
+  it.skipIf(!HAS_XMLSEC)("signs DLieu so that xmlsec1 verifies CKSNNT over the invoices' Vietnamese bytes", () => {
+    expect(xml).toMatch(/[^\x00-\x7f]/);
+    const r = xmlsecVerify(xml, seller.identity.certPem, [
+      "--id-attr:Id",
+      "DLieu",
+      "--node-xpath",
+      "/TDiep/CKSNNT/*[local-name()='Signature']",
+    ]);
+    expect(r.stderr).toContain("OK");
+    expect(r.status).toBe(0);
   });
 
   it("strips an XML declaration (and BOM) from stored invoices but nothing else", () => {

@@ -110,6 +110,18 @@ describe("signEnveloped", () => {
     expect(xmlCryptoVerify(bad, test.certPem)).toBe(false);
   });
 
+  it("signs an element given as its UTF-8 bytes exactly as given as text", () => {
+    const args = { refId: REF_ID, canonical: dlhdon, signatureId: "NBan-sig", signingTime: SIGNING_TIME };
+    expect(dlhdon).toMatch(/[^\x00-\x7f]/);
+    expect(signer.signEnveloped({ ...args, canonical: Buffer.from(dlhdon, "utf8") })).toBe(signer.signEnveloped(args));
+    const bytes = (text: string): Buffer => Buffer.from(text, "utf8");
+    expect(() => signer.signEnveloped({ ...args, canonical: bytes(`${dlhdon}<x></x>`) })).toThrow(/not one element/);
+    expect(() => signer.signEnveloped({ ...args, canonical: bytes(dlhdon), refId: "DLHDon-other" })).toThrow(
+      /not one element/,
+    );
+    expect(() => signer.signEnveloped({ ...args, canonical: Buffer.alloc(0) })).toThrow(/not one element/);
+  });
+
   it("refuses unsafe ids, malformed signing times and a canonical text that is not the referenced element", () => {
     const ok = { refId: REF_ID, canonical: dlhdon, signatureId: "NBan-sig", signingTime: SIGNING_TIME };
     expect(() => signer.signEnveloped({ ...ok, refId: "a\nb" })).toThrow(RangeError);
