@@ -8,8 +8,12 @@
  * byte is lost.
  *
  * The write path itself stays synchronous from validation to the commit; only the hand-over waits for the turn to end.
+ *
+ * The daemon's own writes (the forwarder moving batches on) {@link GroupCommit.join} the next group too: a commit of
+ * theirs would otherwise cost an fsync of its own on the receipts' thread, and a receipt arriving then waits for it.
  */
 import type { RecordOutcome } from "../driver-api/types.js";
+import { DaemonError, type ErrorCode } from "../shared/errors.js";
 import type { Logger } from "../shared/log.js";
 import { classifyStoreError, type Db } from "./db.js";
 import type { JournalWriter, StagedChunks } from "./journal.js";
@@ -42,6 +46,12 @@ export interface GroupCommit {
    */
   submit(work: GroupWork): Promise<RecordOutcome>;
   /**
+   * Queue the daemon's own store work (not a receipt) for the group of this event-loop turn, in a savepoint of its
+   * own. Resolves with what `work` returned once the group has committed; rejects with what `work` threw (its
+   * savepoint undone, the group unharmed) or with the store's DaemonError when the group was lost.
+   */
+  join<T>(work: () => T): Promise<T>;
+  /**
    * Run `work` in a transaction of its own, now (quarantine of undecodable bytes, with the journal chunks). Throws
    * what the store threw; the journal chunks are pending again then.
    */
@@ -53,12 +63,26 @@ export interface GroupCommit {
 }
 
 interface Queued {
-  readonly work: GroupWork;
-  readonly resolve: (outcome: RecordOutcome) => void;
+  /** A receipt's work returns its RecordOutcome; joined work anything. */
+  readonly work: () => unknown;
+  readonly receipt: boolean;
+  readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
-type Result = { readonly outcome: RecordOutcome } | { readonly error: unknown };
+type Result = { readonly value: unknown } | { readonly error: unknown };
+
+/** The whole transaction was lost: every receipt is answered `outcome`, joined work rejects with `error`. */
+interface Lost {
+  readonly lost: DaemonError;
+}
+
+/** A receipt's `failed` outcome that is the store's (disk full, I/O), not the receipt's own. */
+function storeFailure(item: Queued, result: Result): RecordOutcome | undefined {
+  if (!item.receipt || !("value" in result)) return undefined;
+  const outcome = result.value as RecordOutcome;
+  return outcome.status === "failed" && outcome.code.startsWith("STORE_") ? outcome : undefined;
+}
 
 export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
   const { db, journal, log } = deps;
@@ -70,10 +94,7 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
   let receipts = 0;
   let largest = 0;
 
-  const failedBy = (cause: unknown): RecordOutcome => {
-    const err = classifyStoreError(deps.storePath, cause);
-    return { status: "failed", code: err.code, message: err.message };
-  };
+  const lostBy = (cause: unknown): Lost => ({ lost: classifyStoreError(deps.storePath, cause) });
 
   /** Roll back whatever is left of the transaction; the staged chunks are owed again. */
   const abandon = (staged: StagedChunks | undefined): void => {
@@ -86,12 +107,12 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
   };
 
   /** Run `work` in a savepoint; a throw rolls back to it. Tolerates SQLite having rolled back everything. */
-  const inSavepoint = (work: GroupWork): Result => {
+  const inSavepoint = (work: () => unknown): Result => {
     db.exec("SAVEPOINT receipt");
     try {
-      const outcome = work();
+      const value = work();
       if (db.inTransaction) db.exec("RELEASE receipt");
-      return { outcome };
+      return { value };
     } catch (error) {
       if (db.inTransaction) db.exec("ROLLBACK TO receipt; RELEASE receipt");
       return { error };
@@ -99,14 +120,11 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
   };
 
   /**
-   * One transaction over the first receipts of `batch` (as many as the time budget allows): a result for each one
-   * taken. When the transaction is lost, a `failed` result for every receipt of `batch`: the registers resend.
+   * One transaction over the first items of `batch` (as many as the time budget allows): a result for each one
+   * taken. When the transaction is lost, {@link Lost} for all of `batch`: the registers resend.
    */
-  const runGroup = (batch: readonly Queued[]): readonly Result[] => {
-    if (!db.open) {
-      const lost = failedBy(Object.assign(new Error("store closed"), { code: "SQLITE_MISUSE" }));
-      return batch.map(() => ({ outcome: lost }));
-    }
+  const runGroup = (batch: readonly Queued[]): readonly Result[] | Lost => {
+    if (!db.open) return lostBy(Object.assign(new Error("store closed"), { code: "SQLITE_MISUSE" }));
     let staged: StagedChunks | undefined;
     try {
       db.exec("BEGIN IMMEDIATE");
@@ -114,12 +132,11 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     } catch (cause) {
       abandon(staged);
       log.error({ err: cause, receipts: batch.length }, "group not started");
-      const lost = failedBy(cause);
-      return batch.map(() => ({ outcome: lost }));
+      return lostBy(cause);
     }
     const results: Result[] = [];
     /** The first failure seen once SQLite had rolled the whole transaction back (an I/O error, disk full). */
-    let lostBy: RecordOutcome | undefined;
+    let lost: Lost | undefined;
     const began = performance.now();
     for (const item of batch) {
       // The first receipts must not wait for the signing of all the others: past the budget, commit what is done.
@@ -130,23 +147,23 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
       // A store error (disk full, I/O) is the store's, not the receipt's: the whole group is answered "failed" and
       // rolled back, so the group commits whole or not at all. A receipt's own failure (a used-up number range) only
       // undoes its savepoint.
-      if ("outcome" in result && result.outcome.status === "failed" && result.outcome.code.startsWith("STORE_")) {
-        lostBy = result.outcome;
+      const failed = storeFailure(item, result);
+      if (failed?.status === "failed") {
+        lost = { lost: new DaemonError(failed.code as ErrorCode, failed.message) };
         break;
       }
       if (!db.inTransaction) {
         // SQLite rolled the whole transaction back (disk full, I/O error): the group is lost, the rest not run.
-        lostBy =
-          "error" in result ? failedBy(result.error) : result.outcome.status === "failed" ? result.outcome : undefined;
-        lostBy ??= failedBy(Object.assign(new Error("transaction lost"), { code: "SQLITE_IOERR" }));
+        lost = lostBy(
+          "error" in result ? result.error : Object.assign(new Error("transaction lost"), { code: "SQLITE_IOERR" }),
+        );
         break;
       }
     }
-    if (lostBy) {
+    if (lost) {
       abandon(staged);
-      const lost = lostBy;
-      log.error({ code: lost.status === "failed" ? lost.code : undefined, receipts: batch.length }, "group lost");
-      return batch.map(() => ({ outcome: lost }));
+      log.error({ code: lost.lost.code, items: batch.length }, "group lost");
+      return lost;
     }
     const committing = performance.now();
     try {
@@ -154,9 +171,8 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
       deps.onTiming?.(results.length, committing - began, performance.now() - committing);
     } catch (cause) {
       abandon(staged);
-      const lost = failedBy(cause);
-      log.error({ err: cause, receipts: batch.length }, "group commit failed");
-      return batch.map(() => ({ outcome: lost }));
+      log.error({ err: cause, items: batch.length }, "group commit failed");
+      return lostBy(cause);
     }
     return results;
   };
@@ -166,7 +182,8 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     const waiting = queue;
     queue = [];
     if (waiting.length > 0) {
-      const results = runGroup(waiting);
+      const ran = runGroup(waiting);
+      const results: readonly Result[] = "lost" in ran ? waiting.map(() => ({ error: ran.lost })) : ran;
       const batch = waiting.slice(0, results.length);
       if (results.length < waiting.length) {
         // Over the time budget: the rest goes first in the next group, after these replies are out.
@@ -177,15 +194,20 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
       const outcomes: RecordOutcome[] = [];
       batch.forEach((item, i) => {
         const r = results[i]!;
-        if ("outcome" in r) {
-          outcomes.push(r.outcome);
-          item.resolve(r.outcome);
+        if ("lost" in ran && item.receipt) {
+          // The register hears `failed` and sends the receipt again.
+          const outcome: RecordOutcome = { status: "failed", code: ran.lost.code, message: ran.lost.message };
+          outcomes.push(outcome);
+          item.resolve(outcome);
+        } else if ("value" in r) {
+          if (item.receipt) outcomes.push(r.value as RecordOutcome);
+          item.resolve(r.value);
         } else item.reject(r.error);
       });
       if (outcomes.some((o) => o.status !== "failed")) {
         groups++;
-        receipts += batch.length;
-        largest = Math.max(largest, batch.length);
+        receipts += outcomes.length;
+        largest = Math.max(largest, outcomes.length);
         try {
           deps.afterCommit?.(outcomes);
         } catch (error) {
@@ -200,15 +222,24 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     }
   };
 
+  const enqueue = (item: Queued): void => {
+    queue.push(item);
+    if (!scheduled) {
+      scheduled = true;
+      // After the I/O callbacks of this turn: every register whose bytes arrived now joins the group.
+      setImmediate(flush);
+    }
+  };
+
   return {
     submit(work: GroupWork): Promise<RecordOutcome> {
       return new Promise<RecordOutcome>((resolve, reject) => {
-        queue.push({ work, resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          // After the I/O callbacks of this turn: every register whose bytes arrived now joins the group.
-          setImmediate(flush);
-        }
+        enqueue({ work, receipt: true, resolve: resolve as (value: unknown) => void, reject });
+      });
+    },
+    join<T>(work: () => T): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        enqueue({ work, receipt: false, resolve: resolve as (value: unknown) => void, reject });
       });
     },
     now<T>(work: () => T): T {

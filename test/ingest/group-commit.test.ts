@@ -146,4 +146,53 @@ describe("group commit", () => {
     expect(db.prepare("SELECT count(*) AS n FROM events WHERE kind = 'half-written'").get()).toEqual({ n: 0 });
     expect(count("invoices")).toBe(1);
   });
+
+  it("joins the daemon's own writes to the turn's group: one commit with the receipts, their value after it", async () => {
+    const { db, group, hand, count } = setup();
+    const other = openStore(db.name);
+    const invoicesSeenBy = (conn: typeof db): number =>
+      (conn.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n;
+    let inside: { mine: number; others: number } | undefined;
+    const first = hand("quay-1", sale("A-1"));
+    const joined = group.join(() => {
+      db.prepare("INSERT INTO events (at, kind, register_id, detail) VALUES (1, 'forwarder-write', NULL, '{}')").run();
+      // The receipt before it is written in this same transaction, not committed yet.
+      inside = { mine: invoicesSeenBy(db), others: invoicesSeenBy(other) };
+      return "batched";
+    });
+    const second = hand("quay-2", sale("B-1"));
+    expect(await joined).toBe("batched");
+    expect((await first).status).toBe("ok");
+    expect((await second).status).toBe("ok");
+    expect(inside).toEqual({ mine: 1, others: 0 });
+    // Receipts are counted, joined work is not; all three went in one group.
+    expect(group.stats()).toEqual({ groups: 1, receipts: 2, largest: 2 });
+    expect(invoicesSeenBy(other)).toBe(2);
+    expect(count("events")).toBeGreaterThanOrEqual(1);
+    other.close();
+  });
+
+  it("undoes only joined work that throws; a lost group rejects joined work with the store's error", async () => {
+    const { db, group, hand, count } = setup();
+    const bug = group.join(() => {
+      db.prepare("INSERT INTO events (at, kind, register_id, detail) VALUES (1, 'half-written', NULL, '{}')").run();
+      throw new Error("stale plan");
+    });
+    const good = hand("quay-1", sale("A-1"));
+    await expect(bug).rejects.toThrow("stale plan");
+    expect((await good).status).toBe("ok");
+    expect(db.prepare("SELECT count(*) AS n FROM events WHERE kind = 'half-written'").get()).toEqual({ n: 0 });
+
+    const pagesOf = (): number => db.pragma("page_count", { simple: true }) as number;
+    const before = pagesOf();
+    expect((await hand("quay-1", sale("A-2"))).status).toBe("ok");
+    db.pragma(`max_page_count = ${pagesOf() + (pagesOf() - before)}`);
+    const receipts = ["B-1", "B-2", "B-3"].map((id, i) => hand(`quay-${i + 2}`, sale(id)));
+    const joined = group.join(() => "never committed");
+    await expect(joined).rejects.toMatchObject({ code: "STORE_FULL" });
+    expect(await Promise.all(receipts)).toEqual(
+      Array(3).fill(expect.objectContaining({ status: "failed", code: "STORE_FULL" })),
+    );
+    expect(count("invoices")).toBe(2);
+  });
 });
