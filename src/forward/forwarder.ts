@@ -40,16 +40,20 @@ import {
   batchInvoices,
   batchXml,
   type ClaimedBatch,
+  type CreateBatchesResult,
   claimBatch,
-  createBatches,
+  insertBatches,
   nextBatchDueAt,
   oldestPendingAt,
-  pendingAtLeast,
+  type PlannedBatches,
+  pendingUpTo,
+  planBatches,
   raiseResultOverdue,
   readyBatchCount,
   releaseLeases,
   retryHoldUntil,
   type SettledInvoice,
+  StaleBatchPlan,
   settleInvoices,
   settlePoll,
   settleSubmit,
@@ -148,14 +152,23 @@ export interface ForwarderDeps {
   readonly random?: () => number;
   /** UUID source for new MTDiep values; tests may fix it. */
   readonly uuid?: () => string;
+  /**
+   * Runs a store write (a synchronous function of `db`) in a transaction and resolves once it is committed. The
+   * daemon passes its group commit's `join`, so the forwarder's writes share the receipts' fsync instead of each
+   * costing one on their thread. Default: an IMMEDIATE transaction of its own, at once.
+   */
+  readonly write?: <T>(work: () => T) => Promise<T>;
 }
 
 /** A running forwarder. */
 export interface Forwarder {
   /** Resolves once the loop has stopped (after `signal` aborts). Never rejects. */
   readonly stopped: Promise<void>;
-  /** New invoices are due: wake up now instead of at the next poll. */
-  kick(): void;
+  /**
+   * New invoices are due: wake up now instead of at the next poll. With their number, while they linger, only the
+   * sleep is shortened to the linger's end: no store read per commit.
+   */
+  kick(invoices?: number): void;
 }
 
 /** Default batch limits (addendum §1d). */
@@ -184,6 +197,15 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   const replyDeadlineMs = deps.replyDeadlineMs ?? DEFAULT_REPLY_DEADLINE_MS;
   const lingerMs = deps.lingerMs ?? 0;
   const lingerInvoices = deps.lingerInvoices ?? 32;
+  const write =
+    deps.write ??
+    (<T>(work: () => T): Promise<T> => {
+      try {
+        return Promise.resolve(db.transaction(work).immediate());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
   const buildBatch = createBatchBuilder({
     envelope: deps.envelope,
     signer: deps.signer,
@@ -207,6 +229,10 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   const pollFailures = new Map<number, number>();
   let kicked = false;
   let wake: (() => void) | undefined;
+  /** Bring the current sleep's end forward to `at` (epoch ms by `clock`) if it ends later. */
+  let wakeBy: ((at: number) => void) | undefined;
+  /** Invoices waiting for a batch, as last read from the store plus those kicked in since (up to lingerInvoices). */
+  let pendingHint = 0;
 
   // The gateway's backoff (see the file comment). In memory; at start, a hold a previous process set is read back
   // from the batches' retry times, so a restart during an outage keeps the oldest-first order.
@@ -259,17 +285,19 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   }
 
   /** The next batch to work on: oldest due first, past `probePast` once when asked. */
-  function claimNext(now: number): ClaimedBatch | undefined {
+  async function claimNext(now: number): Promise<ClaimedBatch | undefined> {
+    // Nothing due: no write at all (the common case after a kick).
+    if ((nextBatchDueAt(db) ?? Number.POSITIVE_INFINITY) > now) return undefined;
     if (probePast !== undefined) {
       const past = probePast;
       probePast = undefined;
-      const other = claimBatch(db, now, leaseMs, { skip: [past], builtXml });
+      const other = await write(() => claimBatch(db, now, leaseMs, { skip: [past], builtXml }));
       if (other) {
         probing = past;
         return other;
       }
     }
-    return claimBatch(db, now, leaseMs, { builtXml });
+    return write(() => claimBatch(db, now, leaseMs, { builtXml }));
   }
 
   function emit(event: ForwarderEvent): void {
@@ -306,16 +334,28 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
         wake = undefined;
+        wakeBy = undefined;
         kicked = false;
         resolve();
       };
-      const timer = setTimeout(done, Math.max(0, ms));
+      let until = clock.now() + ms;
+      let timer = setTimeout(done, Math.max(0, ms));
       signal.addEventListener("abort", done, { once: true });
       wake = done;
+      wakeBy = (at) => {
+        if (at >= until) return;
+        until = at;
+        clearTimeout(timer);
+        timer = setTimeout(done, Math.max(0, at - clock.now()));
+      };
     });
   }
 
-  function makeBatches(): void {
+  /**
+   * Batch what is due, one batch at a time: each is read and built outside any transaction (a few ms for a shop's
+   * batch, on the receipts' thread), then stored by a short write that shares the next receipts' commit.
+   */
+  async function makeBatches(): Promise<void> {
     const now = clock.now();
     if (lingerMs > 0) {
       // Nothing old enough to batch, and not enough to fill a batch worth making now: no write transaction at all
@@ -323,28 +363,56 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       // enough to build between its receipts.
       const oldest = oldestPendingAt(db);
       if (oldest === undefined) return;
-      if (oldest > now - lingerMs && !pendingAtLeast(db, lingerInvoices)) return;
+      if (oldest > now - lingerMs && pendingUpTo(db, lingerInvoices) < lingerInvoices) return;
     }
-    let created: ReturnType<typeof createBatches>;
-    try {
-      created = createBatches(db, {
-        now,
-        maxInvoices,
-        maxBytes,
-        maxBatches: BATCHES_PER_TURN,
-        build,
-        // While the gateway rests after a failure, sales wait to be batched together instead of one message each,
-        // except in the last hour of their day: a batch is signed the day its invoices were made (issue 5).
-        deadlineBefore: now < holdUntil ? now + SIGN_ON_THE_DAY_MS : undefined,
-      });
-      for (const b of created.batches) {
-        const xml = builtByMtdiep.get(b.mtdiep);
-        if (xml && builtById.size < READY_AHEAD * 2) builtById.set(b.id, xml);
+    for (let made = 0; made < BATCHES_PER_TURN; made++) {
+      let created: CreateBatchesResult | undefined;
+      let plan: PlannedBatches;
+      try {
+        plan = planBatches(db, {
+          now,
+          maxInvoices,
+          maxBytes,
+          maxBatches: 1,
+          build,
+          // While the gateway rests after a failure, sales wait to be batched together instead of one message
+          // each, except in the last hour of their day: a batch is signed the day its invoices were made (issue 5).
+          deadlineBefore: now < holdUntil ? now + SIGN_ON_THE_DAY_MS : undefined,
+        });
+        if (plan.batches.length === 0 && plan.oversized.length === 0) {
+          reportUnreadable(plan.unreadable);
+          return;
+        }
+        created = await write(() => insertBatches(db, plan, now));
+      } catch (err) {
+        // Something moved the deliveries meanwhile: nothing was stored; the next turn plans again.
+        if (err instanceof StaleBatchPlan) {
+          log.warn({ invoice: err.invoiceId }, "batch plan went stale; planning again");
+          kicked = true;
+          return;
+        }
+        throw err;
+      } finally {
+        for (const [mtdiep, xml] of builtByMtdiep) {
+          const b = created?.batches.find((x) => x.mtdiep === mtdiep);
+          if (b && builtById.size < READY_AHEAD * 2) builtById.set(b.id, xml);
+        }
+        builtByMtdiep.clear();
       }
-    } finally {
-      builtByMtdiep.clear();
+      if (!created) return;
+      reportUnreadable(created.unreadable);
+      for (const b of created.batches) {
+        log.info({ batch: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes }, "batch created");
+        emit({ type: "batch-created", batchId: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes });
+      }
+      emitSettled(undefined, created.oversized);
+      if (!plan.more || signal.aborted) return;
     }
-    const { batches, oversized, unreadable } = created;
+    // A full turn means more may be due: come round again without sleeping.
+    kicked = true;
+  }
+
+  function reportUnreadable(unreadable: CreateBatchesResult["unreadable"]): void {
     for (const u of unreadable) {
       if (unreadableLogged.has(u.invoiceId)) continue;
       unreadableLogged.add(u.invoiceId);
@@ -353,13 +421,6 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         "stored invoice bytes damaged: not sent, left pending; run hoadon audit verify and restore from a backup",
       );
     }
-    for (const b of batches) {
-      log.info({ batch: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes }, "batch created");
-      emit({ type: "batch-created", batchId: b.id, mtdiep: b.mtdiep, invoices: b.invoiceIds.length, bytes: b.bytes });
-    }
-    emitSettled(undefined, oversized);
-    // A full turn means more may be due: come round again without sleeping.
-    if (batches.length === BATCHES_PER_TURN) kicked = true;
   }
 
   function attemptsOf(calls: readonly GatewayCall[], repliesKind: "poll" | "lookup"): AttemptRecord[] {
@@ -386,17 +447,29 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
    * Keeps the fetched replies and settles the batch as far as all its replies so far allow, in one transaction
    * (one commit, one fsync).
    */
-  function applyReplies(job: ClaimedBatch, fetched: readonly FetchedReply[], attempts: AttemptRecord[]): void {
+  async function applyReplies(
+    job: ClaimedBatch,
+    fetched: readonly FetchedReply[],
+    attempts: AttemptRecord[],
+  ): Promise<void> {
+    /** Events to tell once the store has committed what they say. */
+    const told: (() => void)[] = [];
     try {
-      db.transaction(() => applyRepliesNow(job, fetched, attempts)).immediate();
+      await write(() => applyRepliesNow(job, fetched, attempts, told));
     } catch (err) {
       // Rolled back, the alarm row with it: raise it again next round.
       overdueRaised.delete(job.id);
       throw err;
     }
+    for (const tell of told) tell();
   }
 
-  function applyRepliesNow(job: ClaimedBatch, fetched: readonly FetchedReply[], attempts: AttemptRecord[]): void {
+  function applyRepliesNow(
+    job: ClaimedBatch,
+    fetched: readonly FetchedReply[],
+    attempts: AttemptRecord[],
+    told: (() => void)[],
+  ): void {
     const now = clock.now();
     for (const f of fetched) {
       if (f.parsed.ok) {
@@ -437,13 +510,10 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
               { batch: job.id, mtdiep: job.mtdiep, waitedMs: waited, deadlineMs: replyDeadlineMs },
               "authority result overdue: still asking; see hoadon status and hoadon audit outages",
             );
-            emit({
-              type: "result-overdue",
-              batchId: job.id,
-              mtdiep: job.mtdiep,
-              submittedAt: job.submittedAt,
-              waitedMs: waited,
-            });
+            const submittedAt = job.submittedAt;
+            told.push(() =>
+              emit({ type: "result-overdue", batchId: job.id, mtdiep: job.mtdiep, submittedAt, waitedMs: waited }),
+            );
           }
         }
         settlePoll(db, {
@@ -458,7 +528,8 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       case "failed": {
         log.warn({ batch: job.id, mtdiep: job.mtdiep, reason: verdict.reason }, "batch failed");
         const all = new Map(invoices.map((i) => [i.invoiceId, verdict.reason] as const));
-        emitSettled(job.id, settleInvoices(db, { batchId: job.id, now, state: "failed", rejected: all, attempts }));
+        const settled = settleInvoices(db, { batchId: job.id, now, state: "failed", rejected: all, attempts });
+        told.push(() => emitSettled(job.id, settled));
         pollFailures.delete(job.id);
         return;
       }
@@ -474,7 +545,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
           { batch: job.id, mtdiep: job.mtdiep, ltbao: verdict.ltbao, rejected: verdict.rejected.size },
           "batch settled",
         );
-        emitSettled(job.id, settled);
+        told.push(() => emitSettled(job.id, settled));
         pollFailures.delete(job.id);
         return;
       }
@@ -494,21 +565,25 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       const now = clock.now();
       if (found.kind === "retry") {
         const nextAttemptAt = roundFailed(job.id, answeredBy(found.calls), job.attempts, now);
-        settleSubmit(db, {
-          batchId: job.id,
-          now,
-          attempts,
-          result: { kind: "retry", nextAttemptAt, inDoubt: true, error: found.cause },
-        });
+        await write(() =>
+          settleSubmit(db, {
+            batchId: job.id,
+            now,
+            attempts,
+            result: { kind: "retry", nextAttemptAt, inDoubt: true, error: found.cause },
+          }),
+        );
         failed(job, "lookup", found.side, found.cause, nextAttemptAt);
         return;
       }
       if (found.kind === "replies") {
         roundWorked(job.id);
-        settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "submitted", nextPollAt: now } });
+        await write(() =>
+          settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "submitted", nextPollAt: now } }),
+        );
         log.info({ batch: job.id, mtdiep: job.mtdiep }, "batch found by lookup; not sent again");
         emit({ type: "batch-submitted", batchId: job.id, mtdiep: job.mtdiep, via: "lookup" });
-        applyReplies({ ...job, submittedAt: now }, found.replies, []);
+        await applyReplies({ ...job, submittedAt: now }, found.replies, []);
         return;
       }
     }
@@ -519,12 +594,14 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       case "accepted":
       case "duplicate":
         roundWorked(job.id);
-        settleSubmit(db, {
-          batchId: job.id,
-          now,
-          attempts,
-          result: { kind: "submitted", nextPollAt: now + deps.pollIntervalMs, transportRef: out.transportRef },
-        });
+        await write(() =>
+          settleSubmit(db, {
+            batchId: job.id,
+            now,
+            attempts,
+            result: { kind: "submitted", nextPollAt: now + deps.pollIntervalMs, transportRef: out.transportRef },
+          }),
+        );
         log.info({ batch: job.id, mtdiep: job.mtdiep, via: out.kind }, "batch submitted");
         emit({ type: "batch-submitted", batchId: job.id, mtdiep: job.mtdiep, via: out.kind });
         return;
@@ -532,17 +609,22 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         roundWorked(job.id);
         log.warn({ batch: job.id, mtdiep: job.mtdiep, reason: out.reason }, "batch refused by the gateway");
         const reason = `T-VAN từ chối thông điệp (${out.reason})`;
-        emitSettled(job.id, settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "failed", reason } }));
+        emitSettled(
+          job.id,
+          await write(() => settleSubmit(db, { batchId: job.id, now, attempts, result: { kind: "failed", reason } })),
+        );
         return;
       }
       case "retry": {
         const nextAttemptAt = roundFailed(job.id, answeredBy(out.calls), job.attempts, now);
-        settleSubmit(db, {
-          batchId: job.id,
-          now,
-          attempts,
-          result: { kind: "retry", nextAttemptAt, inDoubt: out.maybeReceived, error: out.cause },
-        });
+        await write(() =>
+          settleSubmit(db, {
+            batchId: job.id,
+            now,
+            attempts,
+            result: { kind: "retry", nextAttemptAt, inDoubt: out.maybeReceived, error: out.cause },
+          }),
+        );
         failed(job, "submit", out.side, out.cause, nextAttemptAt);
         return;
       }
@@ -558,7 +640,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     const attempts = attemptsOf(found.calls, "poll");
     if (found.kind === "replies") {
       roundWorked(job.id);
-      applyReplies(job, found.replies, attempts);
+      await applyReplies(job, found.replies, attempts);
       return;
     }
     const n = (pollFailures.get(job.id) ?? 0) + 1;
@@ -573,12 +655,12 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       attempts.push(...attemptsOf(out.calls, "poll"));
       const cause = "T-VAN không biết MTDiep này (404)";
       const nextPollAt = now + Math.max(deps.pollIntervalMs, backoff(n));
-      settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: cause });
+      await write(() => settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: cause }));
       failed(job, "poll", "theirs", cause, nextPollAt);
       return;
     }
     const nextPollAt = Math.max(now + deps.pollIntervalMs, roundFailed(job.id, answeredBy(found.calls), n, now));
-    settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: found.cause });
+    await write(() => settlePoll(db, { batchId: job.id, now, attempts, nextPollAt, error: found.cause }));
     failed(job, "poll", found.side, found.cause, nextPollAt);
   }
 
@@ -615,29 +697,26 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     while (!signal.aborted) {
       try {
         if (orphaned.size > 0) {
-          releaseLeases(db, clock.now(), [...orphaned]);
+          const ended = [...orphaned];
+          await write(() => releaseLeases(db, clock.now(), ended));
           orphaned.clear();
         }
-        makeBatches();
+        await makeBatches();
         for (;;) {
           if (signal.aborted) break;
           const now = clock.now();
           // After a failed round the gateway rests; then the oldest due batch goes first.
           if (now < holdUntil) break;
-          const job = claimNext(now);
+          const job = await claimNext(now);
           if (!job) break;
           working = job.id;
           const call = job.state === "ready" ? send(job) : poll(job);
           // While the call is on the wire, batch what has come in: our CPU work overlaps the T-VAN's.
-          let batchError: unknown;
-          try {
-            if (readyBatchCount(db) < READY_AHEAD) makeBatches();
-          } catch (err) {
-            batchError = err;
-          }
-          await call;
+          const making = readyBatchCount(db) < READY_AHEAD ? makeBatches() : undefined;
+          const [called, made] = await Promise.allSettled([call, making]);
+          if (called.status === "rejected") throw called.reason;
           working = undefined;
-          if (batchError !== undefined) throw batchError;
+          if (made.status === "rejected") throw made.reason;
         }
         errors = 0;
       } catch (err) {
@@ -647,7 +726,8 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         if (working !== undefined) orphaned.add(working);
         working = undefined;
         log.error({ err }, "forward loop failed");
-        if ((err as { code?: unknown } | null)?.code === "SQLITE_FULL") reclaimWal();
+        const code = (err as { code?: unknown } | null)?.code;
+        if (code === "SQLITE_FULL" || code === "STORE_FULL") reclaimWal();
         await wait(backoff(errors));
         continue;
       }
@@ -660,6 +740,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
         const oldest = oldestPendingAt(db);
         if (oldest !== undefined && oldest + lingerMs > now) next = Math.min(next, oldest + lingerMs);
       }
+      if (lingerMs > 0) pendingHint = pendingUpTo(db, lingerInvoices);
       await wait(Math.min(Math.max(next - now, 0), deps.pollIntervalMs));
     }
     log.info("forwarder stopped");
@@ -670,7 +751,16 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   });
   return {
     stopped,
-    kick(): void {
+    kick(invoices?: number): void {
+      if (invoices !== undefined && lingerMs > 0) {
+        pendingHint += invoices;
+        if (pendingHint < lingerInvoices) {
+          // Too few to end the linger: wake when the first of them has lingered, or sooner if the sleep ends sooner.
+          // While the loop is busy there is no sleep: it reads the store before its next one.
+          wakeBy?.(clock.now() + lingerMs);
+          return;
+        }
+      }
       kicked = true;
       wake?.();
     },

@@ -10,6 +10,26 @@ import { MIGRATIONS } from "./migrations/index.js";
 
 export type Db = Database.Database;
 
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * `db.prepare(sql)`, compiled once per connection. For the few reads that run after every commit (the forwarder's
+ * linger checks), where compiling the SQL each time cost more than running it.
+ */
+export function prepared<P extends unknown[] = unknown[], R = unknown>(db: Db, sql: string): Database.Statement<P, R> {
+  let byDb = statements.get(db);
+  if (!byDb) {
+    byDb = new Map();
+    statements.set(db, byDb);
+  }
+  let stmt = byDb.get(sql);
+  if (!stmt) {
+    stmt = db.prepare(sql);
+    byDb.set(sql, stmt);
+  }
+  return stmt as unknown as Database.Statement<P, R>;
+}
+
 const CORRUPT_CODES = new Set(["SQLITE_NOTADB", "SQLITE_CORRUPT"]);
 
 function storeError(path: string, cause: unknown): DaemonError {

@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type BetterSqlite3 from "better-sqlite3";
+import { prepared } from "./db.js";
 import {
   readSignedXml,
   SignedXmlUnreadableError,
@@ -241,145 +242,194 @@ const ENVELOPE_RESERVE = 16 * 1024;
  * Groups due `pending` deliveries (oldest first) into batches of one (KHMSHDon, KHHDon), at most `maxInvoices`
  * invoices and `maxBytes` bytes each, builds each batch with `build`, and inserts it while moving its deliveries
  * to `batched`: all in ONE immediate transaction, so a crash leaves either no batch or a complete one.
+ * {@link planBatches} and {@link insertBatches} are its two halves, for a caller that builds outside the transaction.
  */
 export function createBatches(db: Db, opts: CreateBatchesOptions): CreateBatchesResult {
+  return db.transaction(() => insertBatches(db, planBatches(db, opts), opts.now)).immediate();
+}
+
+/** Batches {@link planBatches} built, not stored yet. */
+export interface PlannedBatches {
+  readonly batches: readonly PlannedBatch[];
+  /** Invoices too big for any message, with the reason they will be rejected. */
+  readonly oversized: readonly { readonly invoiceId: number; readonly error: string }[];
+  readonly unreadable: CreateBatchesResult["unreadable"];
+  /** More deliveries were due than this plan took (another group, or the read's limit). */
+  readonly more: boolean;
+}
+
+/** One built batch and the invoices it holds, in `DLieu` order. */
+export interface PlannedBatch {
+  readonly khmshdon: string;
+  readonly khhdon: string;
+  readonly invoiceIds: readonly number[];
+  readonly built: BuiltBatch;
+}
+
+/** The plan went stale: a delivery it holds is no longer pending. Nothing was written; plan again. */
+export class StaleBatchPlan extends Error {
+  constructor(readonly invoiceId: number) {
+    super(`delivery ${invoiceId} was not pending while batching`);
+  }
+}
+
+/**
+ * The read half of {@link createBatches}: picks the due deliveries, reads their invoices (each checked against its
+ * sha256) and builds the batches. Writes nothing, so it may run outside any transaction; hand the plan to
+ * {@link insertBatches} soon after.
+ */
+export function planBatches(db: Db, opts: CreateBatchesOptions): PlannedBatches {
   const maxBatches = opts.maxBatches ?? DEFAULT_MAX_BATCHES;
   if (opts.maxInvoices < 1 || opts.maxInvoices > 1000) throw new RangeError("maxInvoices must be 1..1000");
-  const run = db.transaction((): CreateBatchesResult => {
-    const due = db
-      .prepare<[number, number, number], { id: number; khmshdon: string; khhdon: string; nlap: string; size: number }>(
-        `SELECT i.id, i.khmshdon, i.khhdon, i.nlap, ${signedXmlSizeSql(db, "i")} AS size
-           FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
-          WHERE d.state = 'pending' AND i.created_at <= ? AND i.deadline_at <= ?
-          ORDER BY i.id LIMIT ?`,
-      )
-      .all(opts.now, opts.deadlineBefore ?? Number.MAX_SAFE_INTEGER, opts.maxInvoices * maxBatches);
-    // Groups keep first-seen order, so the group holding the oldest invoice is batched first. One issue day per
-    // batch as well, so a batch is signed on its invoices' own day whenever it is built that day (issue 5).
-    const groups = new Map<string, typeof due>();
-    for (const row of due) {
-      const key = `${row.khmshdon};${row.khhdon};${row.nlap}`;
-      const g = groups.get(key);
-      if (g) g.push(row);
-      else groups.set(key, [row]);
-    }
-    const loadXml = db.prepare<[number], StoredSignedXml & { sha256: string }>(
-      `SELECT ${signedXmlColumns(db)}, sha256 FROM invoices WHERE id = ?`,
-    );
-    const insertBatch = db.prepare<
-      [string, string, string, number, Buffer, number | null, string, number, number, number]
-    >(
-      `INSERT INTO batches (mtdiep, khmshdon, khhdon, invoice_count, xml, invoices_at, xml_sha256, created_at, state,
-                            next_attempt_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?)`,
-    );
-    const moveDelivery = db.prepare<[number, number, number]>(
-      "UPDATE deliveries SET state = 'batched', batch_id = ?, updated_at = ? WHERE invoice_id = ? AND state = 'pending'",
-    );
-    const batches: CreatedBatch[] = [];
-    const oversized: SettledInvoice[] = [];
-    const unreadable: { invoiceId: number; problem: string }[] = [];
-    const budget = Math.max(opts.maxBytes - ENVELOPE_RESERVE, 0);
-    for (const group of groups.values()) {
-      const rows = [...group];
-      let i = 0;
-      while (i < rows.length && batches.length < maxBatches) {
-        // Plan by the invoices' own sizes, then check the real message size after building.
-        let n = 0;
-        let bytes = 0;
-        while (i + n < rows.length && n < opts.maxInvoices) {
-          const size = (rows[i + n] as (typeof rows)[number]).size;
-          if (n > 0 && bytes + size > budget) break;
-          bytes += size;
-          n += 1;
-        }
-        let chosen = rows.slice(i, i + n);
-        let built: BuiltBatch;
-        try {
-          built = buildGroup(chosen);
-        } catch (err) {
-          if (!(err instanceof UnreadableInvoice)) throw err;
-          // Its stored bytes are damaged: it stays pending and is left out, so it never holds up the others
-          // (design.md invariant 8); `hoadon audit verify` names it. Plan again without it.
-          unreadable.push({ invoiceId: err.invoiceId, problem: err.message });
-          rows.splice(
-            rows.findIndex((r) => r.id === err.invoiceId),
-            1,
-          );
-          continue;
-        }
-        while (built.xml.length > opts.maxBytes && chosen.length > 1) {
-          // The reserve was too small (a long certificate chain): drop invoices from the tail until it fits.
-          let excess = built.xml.length - opts.maxBytes;
-          let keep = chosen.length;
-          while (keep > 1 && excess > 0) {
-            keep -= 1;
-            excess -= (chosen[keep] as (typeof chosen)[number]).size;
-          }
-          chosen = chosen.slice(0, keep);
-          built = buildGroup(chosen);
-        }
-        i += chosen.length;
-        const only = chosen[0] as (typeof chosen)[number];
-        if (built.xml.length > opts.maxBytes) {
-          oversized.push(
-            rejectOne(
-              db,
-              only.id,
-              opts.now,
-              `Hóa đơn quá lớn để gửi: thông điệp ${built.xml.length} byte vượt giới hạn ${opts.maxBytes} byte (addendum §1d)`,
-            ),
-          );
-          continue;
-        }
-        const cut = built.invoices;
-        const kept = cut
-          ? Buffer.concat([built.xml.subarray(0, cut.at), built.xml.subarray(cut.at + cut.length)])
-          : built.xml;
-        const info = insertBatch.run(
-          built.mtdiep,
-          only.khmshdon,
-          only.khhdon,
-          chosen.length,
-          kept,
-          cut ? cut.at : null,
-          sha256(built.xml),
-          opts.now,
-          opts.now,
-          opts.now,
-        );
-        const batchId = Number(info.lastInsertRowid);
-        for (const row of chosen) {
-          if (moveDelivery.run(batchId, opts.now, row.id).changes !== 1) {
-            throw new Error(`delivery ${row.id} was not pending while batching`);
-          }
-        }
-        batches.push({
-          id: batchId,
-          mtdiep: built.mtdiep,
-          khmshdon: only.khmshdon,
-          khhdon: only.khhdon,
-          invoiceIds: chosen.map((r) => r.id),
-          bytes: built.xml.length,
-        });
+  const due = db
+    .prepare<[number, number, number], { id: number; khmshdon: string; khhdon: string; nlap: string; size: number }>(
+      `SELECT i.id, i.khmshdon, i.khhdon, i.nlap, ${signedXmlSizeSql(db, "i")} AS size
+         FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+        WHERE d.state = 'pending' AND i.created_at <= ? AND i.deadline_at <= ?
+        ORDER BY i.id LIMIT ?`,
+    )
+    .all(opts.now, opts.deadlineBefore ?? Number.MAX_SAFE_INTEGER, opts.maxInvoices * maxBatches);
+  // Groups keep first-seen order, so the group holding the oldest invoice is batched first. One issue day per
+  // batch as well, so a batch is signed on its invoices' own day whenever it is built that day (issue 5).
+  const groups = new Map<string, typeof due>();
+  for (const row of due) {
+    const key = `${row.khmshdon};${row.khhdon};${row.nlap}`;
+    const g = groups.get(key);
+    if (g) g.push(row);
+    else groups.set(key, [row]);
+  }
+  const loadXml = db.prepare<[number], StoredSignedXml & { sha256: string }>(
+    `SELECT ${signedXmlColumns(db)}, sha256 FROM invoices WHERE id = ?`,
+  );
+  const batches: PlannedBatch[] = [];
+  const oversized: { invoiceId: number; error: string }[] = [];
+  const unreadable: { invoiceId: number; problem: string }[] = [];
+  const budget = Math.max(opts.maxBytes - ENVELOPE_RESERVE, 0);
+  for (const group of groups.values()) {
+    const rows = [...group];
+    let i = 0;
+    while (i < rows.length && batches.length < maxBatches) {
+      // Plan by the invoices' own sizes, then check the real message size after building.
+      let n = 0;
+      let bytes = 0;
+      while (i + n < rows.length && n < opts.maxInvoices) {
+        const size = (rows[i + n] as (typeof rows)[number]).size;
+        if (n > 0 && bytes + size > budget) break;
+        bytes += size;
+        n += 1;
       }
+      let chosen = rows.slice(i, i + n);
+      let built: BuiltBatch;
+      try {
+        built = buildGroup(chosen);
+      } catch (err) {
+        if (!(err instanceof UnreadableInvoice)) throw err;
+        // Its stored bytes are damaged: it stays pending and is left out, so it never holds up the others
+        // (design.md invariant 8); `hoadon audit verify` names it. Plan again without it.
+        unreadable.push({ invoiceId: err.invoiceId, problem: err.message });
+        rows.splice(
+          rows.findIndex((r) => r.id === err.invoiceId),
+          1,
+        );
+        continue;
+      }
+      while (built.xml.length > opts.maxBytes && chosen.length > 1) {
+        // The reserve was too small (a long certificate chain): drop invoices from the tail until it fits.
+        let excess = built.xml.length - opts.maxBytes;
+        let keep = chosen.length;
+        while (keep > 1 && excess > 0) {
+          keep -= 1;
+          excess -= (chosen[keep] as (typeof chosen)[number]).size;
+        }
+        chosen = chosen.slice(0, keep);
+        built = buildGroup(chosen);
+      }
+      i += chosen.length;
+      const only = chosen[0] as (typeof chosen)[number];
+      if (built.xml.length > opts.maxBytes) {
+        oversized.push({
+          invoiceId: only.id,
+          error: `Hóa đơn quá lớn để gửi: thông điệp ${built.xml.length} byte vượt giới hạn ${opts.maxBytes} byte (addendum §1d)`,
+        });
+        continue;
+      }
+      batches.push({ khmshdon: only.khmshdon, khhdon: only.khhdon, invoiceIds: chosen.map((r) => r.id), built });
     }
-    return { batches, oversized, unreadable };
+  }
+  const taken = batches.reduce((n, b) => n + b.invoiceIds.length, 0) + oversized.length + unreadable.length;
+  return { batches, oversized, unreadable, more: due.length === opts.maxInvoices * maxBatches || taken < due.length };
 
-    function buildGroup(chosen: readonly { id: number; khmshdon: string; khhdon: string }[]): BuiltBatch {
-      const first = chosen[0] as (typeof chosen)[number];
-      return opts.build({
-        khmshdon: first.khmshdon,
-        khhdon: first.khhdon,
-        invoices: chosen.map((r) => ({
-          invoiceId: r.id,
-          // Checked against its sha256 here: the batch's own hash is taken from these bytes.
-          signedXml: exactXml(r.id, loadXml.get(r.id)),
-        })),
-      });
+  function buildGroup(chosen: readonly { id: number; khmshdon: string; khhdon: string }[]): BuiltBatch {
+    const first = chosen[0] as (typeof chosen)[number];
+    return opts.build({
+      khmshdon: first.khmshdon,
+      khhdon: first.khhdon,
+      invoices: chosen.map((r) => ({
+        invoiceId: r.id,
+        // Checked against its sha256 here: the batch's own hash is taken from these bytes.
+        signedXml: exactXml(r.id, loadXml.get(r.id)),
+      })),
+    });
+  }
+}
+
+/**
+ * The write half of {@link createBatches}: stores each planned batch as `ready` and moves its deliveries to
+ * `batched`; rejects the oversized invoices. Call it inside a transaction. Throws {@link StaleBatchPlan} when a
+ * delivery of the plan is no longer pending; the caller's transaction (or savepoint) must then be rolled back.
+ */
+export function insertBatches(db: Db, plan: PlannedBatches, now: number): CreateBatchesResult {
+  const insertBatch = db.prepare<
+    [string, string, string, number, Buffer, number | null, string, number, number, number]
+  >(
+    `INSERT INTO batches (mtdiep, khmshdon, khhdon, invoice_count, xml, invoices_at, xml_sha256, created_at, state,
+                          next_attempt_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?)`,
+  );
+  const moveDelivery = db.prepare<[number, number, number]>(
+    "UPDATE deliveries SET state = 'batched', batch_id = ?, updated_at = ? WHERE invoice_id = ? AND state = 'pending'",
+  );
+  const stillPending = db.prepare<[number], { one: number }>(
+    "SELECT 1 AS one FROM deliveries WHERE invoice_id = ? AND state = 'pending'",
+  );
+  const oversized: SettledInvoice[] = [];
+  for (const o of plan.oversized) {
+    if (!stillPending.get(o.invoiceId)) throw new StaleBatchPlan(o.invoiceId);
+    oversized.push(rejectOne(db, o.invoiceId, now, o.error));
+  }
+  const batches: CreatedBatch[] = [];
+  for (const b of plan.batches) {
+    const { built } = b;
+    const cut = built.invoices;
+    const kept = cut
+      ? Buffer.concat([built.xml.subarray(0, cut.at), built.xml.subarray(cut.at + cut.length)])
+      : built.xml;
+    const info = insertBatch.run(
+      built.mtdiep,
+      b.khmshdon,
+      b.khhdon,
+      b.invoiceIds.length,
+      kept,
+      cut ? cut.at : null,
+      sha256(built.xml),
+      now,
+      now,
+      now,
+    );
+    const batchId = Number(info.lastInsertRowid);
+    for (const id of b.invoiceIds) {
+      if (moveDelivery.run(batchId, now, id).changes !== 1) throw new StaleBatchPlan(id);
     }
-  });
-  return run.immediate();
+    batches.push({
+      id: batchId,
+      mtdiep: built.mtdiep,
+      khmshdon: b.khmshdon,
+      khhdon: b.khhdon,
+      invoiceIds: b.invoiceIds,
+      bytes: built.xml.length,
+    });
+  }
+  return { batches, oversized, unreadable: plan.unreadable };
 }
 
 /** An invoice whose stored bytes do not give back what was signed. */
@@ -478,7 +528,7 @@ export function claimBatch(
 
 /** Batches built and not yet taken by the T-VAN. */
 export function readyBatchCount(db: Db): number {
-  return (db.prepare("SELECT count(*) AS n FROM batches WHERE state = 'ready'").get() as { n: number }).n;
+  return (prepared(db, "SELECT count(*) AS n FROM batches WHERE state = 'ready'").get() as { n: number }).n;
 }
 
 /**
@@ -822,33 +872,29 @@ export function storedReplies(db: Db, batchId: number): unknown[] {
  * created (epoch ms), if any.
  */
 export function oldestPendingAt(db: Db): number | undefined {
-  const row = db
-    .prepare<[], { at: number }>(
-      `SELECT i.created_at AS at FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
-        WHERE d.state = 'pending' ORDER BY d.invoice_id LIMIT 1`,
-    )
-    .get();
+  const row = prepared<[], { at: number }>(
+    db,
+    `SELECT i.created_at AS at FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
+      WHERE d.state = 'pending' ORDER BY d.invoice_id LIMIT 1`,
+  ).get();
   return row?.at;
 }
 
-/** Whether at least `n` invoices wait for a batch (reads at most `n` index entries, whatever the backlog). */
-export function pendingAtLeast(db: Db, n: number): boolean {
-  return (
-    db
-      .prepare<[number], { one: number }>(
-        "SELECT 1 AS one FROM deliveries WHERE state = 'pending' ORDER BY invoice_id LIMIT 1 OFFSET ?",
-      )
-      .get(Math.max(0, n - 1)) !== undefined
-  );
+/** How many invoices wait for a batch, counting at most `n` (reads at most `n` index entries, whatever the backlog). */
+export function pendingUpTo(db: Db, n: number): number {
+  const row = prepared<[number], { n: number }>(
+    db,
+    "SELECT count(*) AS n FROM (SELECT 1 FROM deliveries WHERE state = 'pending' LIMIT ?)",
+  ).get(Math.max(0, n));
+  return row?.n ?? 0;
 }
 
 export function nextBatchDueAt(db: Db): number | undefined {
-  const row = db
-    .prepare<[], { due: number | null }>(
-      `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) AS due FROM batches
-        WHERE state IN ('ready', 'submitted', 'received')`,
-    )
-    .get();
+  const row = prepared<[], { due: number | null }>(
+    db,
+    `SELECT min(max(next_attempt_at, coalesce(lease_until, 0))) AS due FROM batches
+      WHERE state IN ('ready', 'submitted', 'received')`,
+  ).get();
   return row?.due ?? undefined;
 }
 

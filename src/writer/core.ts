@@ -120,8 +120,8 @@ export function openKeys(config: WriterConfig, env: Readonly<Record<string, stri
 
 /** The forwarder, over the writer's connection. */
 export interface Forwarding {
-  /** New invoices are committed. */
-  kick(): void;
+  /** `invoices` new invoices are committed. */
+  kick(invoices: number): void;
   /** Stop the loop (an exchange on the wire is abandoned as on any stop). */
   stop(): Promise<void>;
 }
@@ -133,6 +133,8 @@ export function startForwarding(deps: {
   readonly clock: Clock;
   readonly log: Logger;
   readonly onEvent?: (event: ForwarderEvent) => void;
+  /** Runs the forwarder's store writes (the group commit's `join`); default a transaction of their own. */
+  readonly write?: <T>(work: () => T) => Promise<T>;
 }): Forwarding {
   const { config, keys, clock } = deps;
   const stopForwarder = new AbortController();
@@ -165,9 +167,10 @@ export function startForwarding(deps: {
     pollIntervalMs: config.authority.pollIntervalMs,
     retry: config.authority.retry,
     ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
+    ...(deps.write ? { write: deps.write } : {}),
   });
   return {
-    kick: () => forwarder.kick(),
+    kick: (invoices) => forwarder.kick(invoices),
     async stop(): Promise<void> {
       stopForwarder.abort();
       await forwarder.stopped;
@@ -215,15 +218,6 @@ export function startWriter(deps: WriterDeps): Writer {
     log: log.child({ mod: "record" }),
     storePath: config.store.path,
   });
-  const forwarding = startForwarding({
-    config,
-    db,
-    keys,
-    clock,
-    log,
-    ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
-  });
-
   // Raw capture journal: every byte of every port. A receipt's chunks are written in the transaction that commits
   // the receipt (one commit, not two); between receipts a timer flushes them.
   const journal = config.journal.enabled ? journalWriter(db) : undefined;
@@ -242,8 +236,19 @@ export function startWriter(deps: WriterDeps): Writer {
     storePath: config.store.path,
     afterCommit: (outcomes) => {
       checkpointer?.afterCommit();
-      if (outcomes.some((o) => o.status === "ok")) forwarding.kick();
+      const invoices = outcomes.filter((o) => o.status === "ok").length;
+      if (invoices > 0) forwarding.kick(invoices);
     },
+  });
+  // The forwarder's writes join the receipts' groups: one fsync for both, none of its own on this thread.
+  const forwarding = startForwarding({
+    config,
+    db,
+    keys,
+    clock,
+    log,
+    write: (work) => group.join(work),
+    ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
   });
 
   return {

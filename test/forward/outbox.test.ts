@@ -8,7 +8,10 @@ import {
   type ClaimedBatch,
   claimBatch,
   createBatches,
+  insertBatches,
   outboxStatus,
+  planBatches,
+  StaleBatchPlan,
   settleInvoices,
   settlePoll,
   settleSubmit,
@@ -155,6 +158,28 @@ describe("createBatches", () => {
     expect(() => createBatches(db, { now: T0, maxInvoices: 10, maxBytes: 2_000_000, build })).toThrow("signer broke");
     expect(batchRows(db)).toEqual([]);
     expect([...deliveryStates(db).values()].every((d) => d.state === "pending")).toBe(true);
+  });
+
+  it("plans (reads and builds) without writing; a plan gone stale stores nothing and the next plan batches", () => {
+    const db = openDbIn(tempDir());
+    const ids = seedInvoices(db, [inv(), inv(), inv("C26MAB", "1", 2_100_000), inv()], T0);
+    const opts = { now: T0, maxInvoices: 2, maxBytes: 2_000_000, maxBatches: 1, build: fakeBuild() };
+    const plan = planBatches(db, opts);
+    expect(plan.batches.map((b) => b.invoiceIds)).toEqual([ids.slice(0, 2)]);
+    expect(plan.more).toBe(true);
+    expect(batchRows(db)).toEqual([]);
+    // Another writer moved one of its invoices meanwhile (here: rejected it by hand).
+    db.prepare("UPDATE deliveries SET state = 'rejected' WHERE invoice_id = ?").run(ids[1]);
+    expect(() => db.transaction(() => insertBatches(db, plan, T0)).immediate()).toThrow(StaleBatchPlan);
+    expect(batchRows(db)).toEqual([]);
+    expect(deliveryStates(db).get(ids[0] ?? 0)?.state).toBe("pending");
+    // Planned again: the huge one is rejected as oversized; it splits the rest, which keeps the oldest-first order.
+    const again = planBatches(db, { ...opts, maxBatches: 8 });
+    expect(again.more).toBe(false);
+    const stored = db.transaction(() => insertBatches(db, again, T0)).immediate();
+    expect(stored.batches.map((b) => b.invoiceIds)).toEqual([[ids[0]], [ids[3]]]);
+    expect(stored.oversized.map((o) => o.invoiceId)).toEqual([ids[2]]);
+    expect(batchRows(db)).toHaveLength(2);
   });
 });
 
