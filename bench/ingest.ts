@@ -36,7 +36,7 @@ import { createGroupCommit, type GroupCommit } from "../src/store/group-commit.j
 import { ingestStore } from "../src/store/ingest.js";
 import { journalWriter } from "../src/store/journal.js";
 import { startWriterThread } from "../src/writer/client.js";
-import { writerConfig } from "../src/writer/config.js";
+import { type WriterConfig, writerConfig } from "../src/writer/config.js";
 import { openKeys, startWriter } from "../src/writer/core.js";
 import { writeDemoConfig } from "../test/support/demo-config.js";
 import { SETTINGS } from "./build-sign.js";
@@ -127,20 +127,24 @@ async function sandboxProcess(): Promise<{ readonly url: string; stop(): Promise
  * forwarding to the sandbox process: `inline` on this thread (`store.writer: inline`), `thread` in the writer and
  * forwarder threads (the default).
  */
-async function daemonWritePath(dir: string, mode: "inline" | "thread", registers: number) {
+async function daemonWritePath(dir: string, mode: "inline" | "thread", registers: number, backlog = 0) {
   benchIdentity ??= createTestIdentity({ commonName: "Benchmark", taxCode: SETTINGS.seller.taxCode });
   benchSandbox ??= await sandboxProcess();
-  const { file } = writeDemoConfig(dir, {
-    identity: benchIdentity,
-    authorityUrl: benchSandbox.url,
-    registers: Array.from({ length: registers }, (_, i) => ({
-      id: `quay${i + 1}`,
-      driver: "ndjson-v1",
-      port: `tcp-listen://127.0.0.1:${20_000 + i}`,
-    })),
-    log: { level: "fatal" },
-  });
-  const demo = writerConfig(loadConfig(file, driverCatalogue));
+  const configFor = (authorityUrl: string): WriterConfig => {
+    const { file } = writeDemoConfig(dir, {
+      identity: benchIdentity,
+      authorityUrl,
+      registers: Array.from({ length: registers }, (_, i) => ({
+        id: `quay${i + 1}`,
+        driver: "ndjson-v1",
+        port: `tcp-listen://127.0.0.1:${20_000 + i}`,
+      })),
+      log: { level: "fatal" },
+    });
+    return writerConfig(loadConfig(file, driverCatalogue));
+  };
+  if (backlog > 0) await sellOffline(configFor("http://127.0.0.1:9"), backlog);
+  const demo = configFor(benchSandbox.url);
   // A shop's batching (the default linger), not the demo's quick one.
   const config = { ...demo, authority: { ...demo.authority, batch: { ...demo.authority.batch, lingerMs: 2_000 } } };
   const writer =
@@ -173,12 +177,42 @@ async function daemonWritePath(dir: string, mode: "inline" | "thread", registers
   };
 }
 
+/**
+ * `count` sales made while the T-VAN was out of reach (nothing listens on its port): the store the measured writer
+ * opens next starts with them to send, as after an outage.
+ */
+async function sellOffline(config: WriterConfig, count: number): Promise<void> {
+  const writer = startWriter({
+    config,
+    keys: openKeys(config, process.env, silentLogger),
+    clock: systemClock,
+    log: silentLogger,
+  });
+  const receipts = generateReceipts({ seed: 7, count, registerId: "QUAY-OFFLINE", startMs: Date.now() });
+  for (let i = 0; i < receipts.length; i += 100) {
+    const outcomes = await Promise.all(
+      receipts.slice(i, i + 100).map((receipt) =>
+        writer.record({
+          registerId: "quay1",
+          driverId: "ndjson-v1",
+          receipt,
+          raw: Buffer.from(`${JSON.stringify(receipt)}\n`),
+          receivedAt: Date.now(),
+        }),
+      ),
+    );
+    if (outcomes.some((o) => o.status !== "ok"))
+      throw new Error(`offline sale not recorded: ${JSON.stringify(outcomes)}`);
+  }
+  await writer.stop();
+}
+
 /** What a benchmark drives: the write path of one mode. */
 type WritePath = Awaited<ReturnType<typeof writePath>>;
 
 /** A real write path (test signing key, WAL + synchronous=FULL) and journal on a temp SQLite file. */
-async function writePath(dir: string, mode: WritePathMode, registers = 16) {
-  if (mode === "thread" || mode === "inline") return daemonWritePath(dir, mode, registers);
+async function writePath(dir: string, mode: WritePathMode, registers = 16, backlog = 0) {
+  if (mode === "thread" || mode === "inline") return daemonWritePath(dir, mode, registers, backlog);
   return inlineWritePath(dir, mode);
 }
 
@@ -301,6 +335,8 @@ export interface NdjsonBench {
   /** Mean pause between one register's sales (exponential, seeded); 0: back to back. */
   readonly meanGapMs?: number;
   readonly mode: WritePathMode;
+  /** Daemon modes: invoices made while the T-VAN was out of reach, sent while the registers sell. */
+  readonly backlog?: number;
 }
 
 /** What {@link benchNdjson} measured. */
@@ -320,7 +356,7 @@ export interface NdjsonResult extends LatencyResult {
  */
 export async function benchNdjson(o: NdjsonBench): Promise<NdjsonResult> {
   const dir = mkdtempSync(join(tmpdir(), "hoadon-bench-ingest-"));
-  const wp = await writePath(dir, o.mode, o.registers);
+  const wp = await writePath(dir, o.mode, o.registers, o.backlog);
   const abort = new AbortController();
   setMaxListeners(0, abort.signal);
   const pairs: SocatPair[] = [];
@@ -744,6 +780,23 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
     options.log(`ingest: 1 register, ${mode}: p50 ${ms(r.p50)} p99 ${ms(r.p99)}`);
     rows.push(
       ...latencyRows(`ndjson, 1 register, ${MODE_NAMES[mode]}`, r, "", mode === "none" ? undefined : one.get("none")),
+    );
+  }
+  // After an outage: the backlog goes in batches of up to 1000 while the register sells.
+  const backlog = options.quick ? 1_000 : 2_000;
+  const draining = await interleaved(["inline", "thread"], rounds, (mode) =>
+    benchNdjson({ registers: 1, perRegister: options.quick ? 100 : 200, mode, backlog }),
+  );
+  for (const mode of ["inline", "thread"] as const) {
+    const r = draining.get(mode)!;
+    options.log(`ingest: 1 register while ${backlog} invoices drain, ${mode}: p50 ${ms(r.p50)} p99 ${ms(r.p99)}`);
+    rows.push(
+      ...latencyRows(
+        `ndjson, 1 register while a backlog of ${backlog} invoices is sent, ${MODE_NAMES[mode]}`,
+        r,
+        "",
+        one.get(mode),
+      ),
     );
   }
   const paced = await interleaved(modes, rounds, (mode) =>
