@@ -11,7 +11,7 @@ import { buildSignedInvoice, computeOptionsOn } from "../src/record.js";
 import { vnDateTime } from "../src/shared/clock.js";
 import { createSigner, createTestIdentity, loadPkcs12, verifySignatures } from "../src/sign/index.js";
 import { RECEIPT_20, SETTINGS } from "./build-sign.js";
-import { measureInterleaved, type Variant } from "./measure.js";
+import { measuredRows, type Variant } from "./measure.js";
 import type { BenchOptions, BenchRow } from "./types.js";
 
 export const title = "batch build (TDiep 206 of signed 20-line invoices)";
@@ -56,15 +56,7 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     { name: "crypto.sign RSA-2048 / SHA-256 (raw)", op: () => sign("sha256", Buffer.from("x".repeat(700)), key) },
     ...sizes.map((n) => ({ name: `TDiep 206 of ${n} invoice${n > 1 ? "s" : ""}`, op: () => void build(n) })),
   ];
-  opts.log(`${title}: ${variants.length} variants × ${opts.rounds} rounds × ${opts.roundMs} ms`);
-  const measured = measureInterleaved(variants, opts);
-  return measured.map((m, i) => ({
-    group: title,
-    name: m.name,
-    opsPerSec: m.median,
-    min: m.min,
-    max: m.max,
-    ratio: m.ratio,
-    ...(i > 0 ? { value: `${(1000 / m.median).toFixed(2)} ms`, note: `${build(sizes[i - 1] ?? 1).length} bytes` } : {}),
-  }));
+  return measuredRows(title, variants, opts, (m, i) =>
+    i > 0 ? { value: `${(1000 / m.median).toFixed(2)} ms`, note: `${build(sizes[i - 1] ?? 1).length} bytes` } : {},
+  );
 }

@@ -23,7 +23,7 @@ import { buildSignedInvoice, computeOptionsOn, type RecorderSettings } from "../
 import { vnDateTime } from "../src/shared/clock.js";
 import { ALG, createSigner, createTestIdentity, DSIG_NS, loadPkcs12, verifySignatures } from "../src/sign/index.js";
 import { el, textEl } from "../src/xml/canonical.js";
-import { measureInterleaved, type Variant } from "./measure.js";
+import { measuredRows, type Variant } from "./measure.js";
 import type { BenchOptions, BenchRow } from "./types.js";
 
 /** Group title in the table. */
@@ -278,19 +278,11 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     { name: "peer: same build, xml-crypto 6 signing", op: viaXmlCrypto },
     ...(hasXmlsec ? [{ name: "peer: same build, one xmlsec1 --sign process", op: viaXmlsec }] : []),
   ];
-  opts.log(`${title}: ${variants.length} variants × ${opts.rounds} rounds × ${opts.roundMs} ms`);
-  const measured = measureInterleaved(variants, opts);
   const bytes = ours.signedXml.length;
   return [
-    ...measured.map((m, i) => ({
-      group: title,
-      name: m.name,
-      opsPerSec: m.median,
-      min: m.min,
-      max: m.max,
-      ratio: m.ratio,
-      ...(i === 1 ? { note: `target ≥ 0.5: ${m.ratio >= 0.5 ? "met" : "NOT met"}; ${bytes} bytes signed` } : {}),
-    })),
+    ...measuredRows(title, variants, opts, (m, i) =>
+      i === 1 ? { note: `target ≥ 0.5: ${m.ratio >= 0.5 ? "met" : "NOT met"}; ${bytes} bytes signed` } : {},
+    ),
     ...(hasXmlsec ? [] : [{ group: title, name: "peer: xmlsec1 --sign", note: "xmlsec1 not installed: skipped" }]),
   ];
 }

@@ -3,7 +3,7 @@
  * a noisy neighbour or a CPU frequency change hits all variants alike; each variant's figure is its median round, and
  * each ratio is the median of the per-round ratios to the reference.
  */
-import type { BenchOptions } from "./types.js";
+import type { BenchOptions, BenchRow } from "./types.js";
 
 /** One thing to measure: `op` runs once per call. */
 export interface Variant {
@@ -71,4 +71,26 @@ export function measureInterleaved(variants: readonly Variant[], opts: BenchOpti
       ratio: median(rounds.map((x, k) => x / (ref[k] as number))),
     };
   });
+}
+
+/**
+ * {@link measureInterleaved} as table rows of `group`: throughput, spread and ratio to the first variant; `extra`
+ * adds a value or note to a row.
+ */
+export function measuredRows(
+  group: string,
+  variants: readonly Variant[],
+  opts: BenchOptions,
+  extra: (m: Measured, i: number) => Partial<BenchRow> = () => ({}),
+): BenchRow[] {
+  opts.log(`${group}: ${variants.length} variants × ${opts.rounds} rounds × ${opts.roundMs} ms`);
+  return measureInterleaved(variants, opts).map((m, i) => ({
+    group,
+    name: m.name,
+    opsPerSec: m.median,
+    min: m.min,
+    max: m.max,
+    ratio: m.ratio,
+    ...extra(m, i),
+  }));
 }
