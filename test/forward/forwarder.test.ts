@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createBatchBuilder } from "../../src/forward/batch.js";
-import { type Forwarder, type ForwarderEvent, startForwarder } from "../../src/forward/forwarder.js";
+import {
+  BUSY_BATCH_INVOICES,
+  type Forwarder,
+  type ForwarderEvent,
+  startForwarder,
+} from "../../src/forward/forwarder.js";
 import { createHttpXmlGateway, type HttpXmlGatewayConfig } from "../../src/forward/gateway.js";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../../src/sandbox/index.js";
 import { systemClock } from "../../src/shared/clock.js";
@@ -44,6 +49,7 @@ function forwarder(
     lingerMs?: number;
     lingerInvoices?: number;
     pollIntervalMs?: number;
+    maxInvoices?: number;
   } = {},
 ) {
   const stop = new AbortController();
@@ -60,7 +66,7 @@ function forwarder(
     gateway,
     signer: seller.signer,
     envelope,
-    limits: { maxInvoices: 20 },
+    limits: { maxInvoices: opts.maxInvoices ?? 20 },
     clock: systemClock,
     log: silentLogger,
     signal: stop.signal,
@@ -158,6 +164,23 @@ describe("forwarder ↔ sandbox", () => {
       expect(Date.now() - t).toBeLessThan(2_500);
       expect(events.find((e) => e.type === "batch-created")).toMatchObject({ invoices: 10 });
       await vi.waitFor(() => expect(settledCount(db)).toEqual({ accepted: 10, rejected: 0 }), WAIT);
+    },
+  );
+
+  it.each([
+    ["no sales", false, [300]],
+    ["registers selling", true, [BUSY_BATCH_INVOICES, BUSY_BATCH_INVOICES, 300 - 2 * BUSY_BATCH_INVOICES]],
+  ] as const)(
+    "sends a backlog in batches of up to 1000, smaller while registers sell (%s)",
+    async (_, selling, sizes) => {
+      const db = openDbIn(tempDir());
+      const sb = await sandboxOn();
+      const { fw, events } = forwarder(db, sb.url, { maxInvoices: 1000, pollIntervalMs: 3_000 });
+      seedInvoices(db, makeInvoices(300, 1));
+      if (selling) fw.kick(1);
+      else fw.kick();
+      await vi.waitFor(() => expect(settledCount(db)).toEqual({ accepted: 300, rejected: 0 }), WAIT);
+      expect(events.flatMap((e) => (e.type === "batch-created" ? [e.invoices] : []))).toEqual(sizes);
     },
   );
 
