@@ -4,7 +4,8 @@
  * settle).
  *
  * One loop, one batch at a time:
- * 1. batch the due `pending` deliveries (one transaction per call; store/outbox.ts);
+ * 1. batch the due `pending` deliveries: each batch read and built outside any transaction, then stored by a short
+ *    write (store/outbox.ts `planBatches`, `insertBatches`);
  * 2. claim a batch that has work due (lease, so a crash mid-send recovers by itself);
  * 3. `ready` → if a previous POST may have arrived unanswered (`in_doubt`: timeout, crash), ASK the gateway for
  *    replies to that MTDiep first and only POST when it has never seen it (design.md invariant 6); the MTDiep
@@ -27,7 +28,8 @@
  * `result-overdue` event row per batch (kept across restarts), an error in the log, `hoadon status` counts it. The
  * forwarder never gives the invoices up: it keeps asking until the result comes.
  *
- * Every HTTP call is an `attempts` row; every reply is kept raw. At start, leases of a previous process are ended
+ * Every store write goes through `deps.write`: in the daemon it joins the receipts' group commit, so it shares their
+ * fsync (store/group-commit.ts). Every HTTP call is an `attempts` row; every reply is kept raw. At start, leases of a previous process are ended
  * (one daemon per store), so a crash mid-send is recovered at once instead of after the lease.
  */
 import { createHash } from "node:crypto";
