@@ -56,7 +56,7 @@ describe("buildTdiep206", () => {
   });
 
   it.skipIf(!HAS_XMLSEC)("signs DLieu so that xmlsec1 verifies CKSNNT over the invoices' Vietnamese bytes", () => {
-    expect(xml).toMatch(/[^\x00-\x7f]/);
+    expect(Buffer.byteLength(xml)).toBeGreaterThan(xml.length);
     const r = xmlsecVerify(xml, seller.identity.certPem, [
       "--id-attr:Id",
       "DLieu",

@@ -112,7 +112,7 @@ describe("signEnveloped", () => {
 
   it("signs an element given as its UTF-8 bytes exactly as given as text", () => {
     const args = { refId: REF_ID, canonical: dlhdon, signatureId: "NBan-sig", signingTime: SIGNING_TIME };
-    expect(dlhdon).toMatch(/[^\x00-\x7f]/);
+    expect(Buffer.byteLength(dlhdon)).toBeGreaterThan(dlhdon.length);
     expect(signer.signEnveloped({ ...args, canonical: Buffer.from(dlhdon, "utf8") })).toBe(signer.signEnveloped(args));
     const bytes = (text: string): Buffer => Buffer.from(text, "utf8");
     expect(() => signer.signEnveloped({ ...args, canonical: bytes(`${dlhdon}<x></x>`) })).toThrow(/not one element/);
