@@ -160,6 +160,11 @@ export interface ForwarderDeps {
    * costing one on their thread. Default: an IMMEDIATE transaction of its own, at once.
    */
   readonly write?: <T>(work: () => T) => Promise<T>;
+  /**
+   * Registers may be selling from the start (the daemon serves some): the first batches are the small ones of a busy
+   * shop, so a restart with an outage's backlog does not begin with a 1000-invoice build while receipts arrive.
+   */
+  readonly sellingAtStart?: boolean;
 }
 
 /** A running forwarder. */
@@ -243,7 +248,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   /** Invoices waiting for a batch, as last read from the store plus those kicked in since (up to lingerInvoices). */
   let pendingHint = 0;
   /** When receipts were last committed (a counted kick), by `clock`. */
-  let soldAt = Number.NEGATIVE_INFINITY;
+  let soldAt = deps.sellingAtStart ? clock.now() : Number.NEGATIVE_INFINITY;
 
   // The gateway's backoff (see the file comment). In memory; at start, a hold a previous process set is read back
   // from the batches' retry times, so a restart during an outage keeps the oldest-first order.

@@ -168,6 +168,7 @@ export function startForwarding(deps: {
     retry: config.authority.retry,
     ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
     ...(deps.write ? { write: deps.write } : {}),
+    sellingAtStart: config.registers.length > 0,
   });
   return {
     kick: (invoices) => forwarder.kick(invoices),

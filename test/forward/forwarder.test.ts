@@ -50,6 +50,7 @@ function forwarder(
     lingerInvoices?: number;
     pollIntervalMs?: number;
     maxInvoices?: number;
+    sellingAtStart?: boolean;
   } = {},
 ) {
   const stop = new AbortController();
@@ -76,6 +77,7 @@ function forwarder(
     ...(opts.lingerMs ? { lingerMs: opts.lingerMs } : {}),
     ...(opts.lingerInvoices ? { lingerInvoices: opts.lingerInvoices } : {}),
     ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.sellingAtStart ? { sellingAtStart: true } : {}),
     onEvent: (e) => events.push(e),
   });
   cleanups.push(async () => {
@@ -168,16 +170,24 @@ describe("forwarder ↔ sandbox", () => {
   );
 
   it.each([
-    ["no sales", false, [300]],
-    ["registers selling", true, [BUSY_BATCH_INVOICES, BUSY_BATCH_INVOICES, 300 - 2 * BUSY_BATCH_INVOICES]],
+    ["no sales", "none", [300]],
+    ["registers selling", "kick", [BUSY_BATCH_INVOICES, BUSY_BATCH_INVOICES, 300 - 2 * BUSY_BATCH_INVOICES]],
+    ["a restart while selling", "start", [BUSY_BATCH_INVOICES, BUSY_BATCH_INVOICES, 300 - 2 * BUSY_BATCH_INVOICES]],
   ] as const)(
     "sends a backlog in batches of up to 1000, smaller while registers sell (%s)",
     async (_, selling, sizes) => {
       const db = openDbIn(tempDir());
       const sb = await sandboxOn();
-      const { fw, events } = forwarder(db, sb.url, { maxInvoices: 1000, pollIntervalMs: 3_000 });
-      seedInvoices(db, makeInvoices(300, 1));
-      if (selling) fw.kick(1);
+      const backlog = makeInvoices(300, 1);
+      // A restart finds the backlog at once; otherwise it is found after a kick.
+      if (selling === "start") seedInvoices(db, backlog);
+      const { fw, events } = forwarder(db, sb.url, {
+        maxInvoices: 1000,
+        pollIntervalMs: 3_000,
+        sellingAtStart: selling === "start",
+      });
+      if (selling !== "start") seedInvoices(db, backlog);
+      if (selling === "kick") fw.kick(1);
       else fw.kick();
       await vi.waitFor(() => expect(settledCount(db)).toEqual({ accepted: 300, rejected: 0 }), WAIT);
       expect(events.flatMap((e) => (e.type === "batch-created" ? [e.invoices] : []))).toEqual(sizes);
