@@ -307,13 +307,14 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     if (probePast !== undefined) {
       const past = probePast;
       probePast = undefined;
-      const other = await write(() => claimBatch(db, now, leaseMs, { skip: [past], builtXml }));
+      const other = await write(() => claimBatch(db, now, leaseMs, { skip: [past], builtXml, readXml: false }));
       if (other) {
         probing = past;
         return other;
       }
     }
-    return write(() => claimBatch(db, now, leaseMs, { builtXml }));
+    // A batch not built by this process is read back after the claim's commit, in send(), not inside it.
+    return write(() => claimBatch(db, now, leaseMs, { builtXml, readXml: false }));
   }
 
   function emit(event: ForwarderEvent): void {

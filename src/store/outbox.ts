@@ -125,7 +125,7 @@ export interface ClaimedBatch {
   /** A previous POST may have reached the authority unanswered (timeout or crash): look it up first. */
   readonly inDoubt: boolean;
   readonly leaseUntil: number;
-  /** The exact bytes to POST; only loaded for `ready` claims. */
+  /** The exact bytes to POST; only loaded for `ready` claims (and not at all with `readXml: false`, unless built here). */
   readonly xml: Buffer | undefined;
 }
 
@@ -479,6 +479,11 @@ export function claimBatch(
     readonly skip?: readonly number[];
     /** The exact bytes of a batch this process built and still holds, to spare reassembling them. */
     readonly builtXml?: (batchId: number) => Buffer | undefined;
+    /**
+     * `false`: `xml` only from `builtXml`; the caller reads the stored bytes ({@link batchXml}) after the commit, so
+     * putting a big batch back together never sits inside the write transaction. Default true.
+     */
+    readonly readXml?: boolean;
   } = {},
 ): ClaimedBatch | undefined {
   const skip = JSON.stringify(opts.skip ?? []);
@@ -510,7 +515,9 @@ export function claimBatch(
       `UPDATE batches SET lease_until = ?, attempts = attempts + ?, in_doubt = max(in_doubt, ?), updated_at = ?
         WHERE id = ?`,
     ).run(leaseUntil, sending ? 1 : 0, sending ? 1 : 0, now, row.id);
-    const xml = sending ? (opts.builtXml?.(row.id) ?? batchXml(db, row.id)) : undefined;
+    const xml = sending
+      ? (opts.builtXml?.(row.id) ?? (opts.readXml === false ? undefined : batchXml(db, row.id)))
+      : undefined;
     return {
       id: row.id,
       mtdiep: row.mtdiep,

@@ -5,6 +5,7 @@ import {
   type BatchGroup,
   type BuiltBatch,
   batchInvoices,
+  batchXml,
   type ClaimedBatch,
   claimBatch,
   createBatches,
@@ -199,6 +200,10 @@ describe("claim, lease and settle", () => {
     const again = claimBatch(db, T0 + 1000, 1000);
     expect(again).toMatchObject({ id: first?.id, mtdiep: first?.mtdiep, attempts: 2, inDoubt: true });
     expect(again?.xml?.equals(first?.xml ?? Buffer.alloc(0))).toBe(true);
+    // The forwarder reads the bytes after the claim's commit instead: the same bytes.
+    const third = claimBatch(db, T0 + 2000, 1000, { readXml: false });
+    expect(third).toMatchObject({ id: first?.id, attempts: 3, xml: undefined });
+    expect(batchXml(db, third?.id ?? 0).equals(first?.xml ?? Buffer.alloc(0))).toBe(true);
   });
 
   it("retry → submitted → received → done, attempts appended, rejected invoices named", () => {
