@@ -200,6 +200,12 @@ const BATCHES_PER_TURN = 8;
  */
 export const BUSY_BATCH_INVOICES = 128;
 const BUSY_MS = 2_000;
+/**
+ * While registers sell, a pause between two batches built in a row. A receipt's round trip takes several turns of
+ * the event loop (read, commit, reply, the register's next write); building a batch in every one of them added up to
+ * over 100 ms for one receipt while a backlog was sent (bench/ingest.ts).
+ */
+const BUSY_PAUSE_MS = 25;
 
 /** Starts the forwarding loop. */
 export function startForwarder(deps: ForwarderDeps): Forwarder {
@@ -341,6 +347,19 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
     return Math.round(full * (0.5 + random() * 0.5));
   }
 
+  /** Sleep `ms` (real time), or less if the loop is stopped; kicks do not end it. */
+  function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
   function wait(ms: number): Promise<void> {
     if (kicked || signal.aborted) {
       kicked = false;
@@ -424,6 +443,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
       }
       emitSettled(undefined, created.oversized);
       if (!plan.more || signal.aborted) return;
+      if (clock.now() - soldAt < BUSY_MS) await pause(BUSY_PAUSE_MS);
     }
     // A full turn means more may be due: come round again without sleeping.
     kicked = true;
