@@ -72,16 +72,20 @@ interface Queued {
 
 type Result = { readonly value: unknown } | { readonly error: unknown };
 
-/** The whole transaction was lost: every receipt is answered `outcome`, joined work rejects with `error`. */
-interface Lost {
-  readonly lost: DaemonError;
-}
-
-/** A receipt's `failed` outcome that is the store's (disk full, I/O), not the receipt's own. */
-function storeFailure(item: Queued, result: Result): RecordOutcome | undefined {
+/** A receipt's `failed` outcome, as an error (what its group is lost with, when it comes to that). */
+function failedReceipt(item: Queued, result: Result): DaemonError | undefined {
   if (!item.receipt || !("value" in result)) return undefined;
   const outcome = result.value as RecordOutcome;
-  return outcome.status === "failed" && outcome.code.startsWith("STORE_") ? outcome : undefined;
+  return outcome.status === "failed" ? new DaemonError(outcome.code as ErrorCode, outcome.message) : undefined;
+}
+
+/** A lost group's result for each item: receipts are answered `failed` (the register resends), joined work rejects. */
+function lostFor(batch: readonly Queued[], error: DaemonError): Result[] {
+  return batch.map((item) =>
+    item.receipt
+      ? { value: { status: "failed", code: error.code, message: error.message } satisfies RecordOutcome }
+      : { error },
+  );
 }
 
 export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
@@ -94,7 +98,7 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
   let receipts = 0;
   let largest = 0;
 
-  const lostBy = (cause: unknown): Lost => ({ lost: classifyStoreError(deps.storePath, cause) });
+  const storeError = (cause: unknown): DaemonError => classifyStoreError(deps.storePath, cause);
 
   /** Roll back whatever is left of the transaction; the staged chunks are owed again. */
   const abandon = (staged: StagedChunks | undefined): void => {
@@ -121,10 +125,11 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
 
   /**
    * One transaction over the first items of `batch` (as many as the time budget allows): a result for each one
-   * taken. When the transaction is lost, {@link Lost} for all of `batch`: the registers resend.
+   * taken. When the transaction is lost, {@link lostFor} all of `batch`.
    */
-  const runGroup = (batch: readonly Queued[]): readonly Result[] | Lost => {
-    if (!db.open) return lostBy(Object.assign(new Error("store closed"), { code: "SQLITE_MISUSE" }));
+  const runGroup = (batch: readonly Queued[]): readonly Result[] => {
+    if (!db.open)
+      return lostFor(batch, storeError(Object.assign(new Error("store closed"), { code: "SQLITE_MISUSE" })));
     let staged: StagedChunks | undefined;
     try {
       db.exec("BEGIN IMMEDIATE");
@@ -132,11 +137,11 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     } catch (cause) {
       abandon(staged);
       log.error({ err: cause, receipts: batch.length }, "group not started");
-      return lostBy(cause);
+      return lostFor(batch, storeError(cause));
     }
     const results: Result[] = [];
     /** The first failure seen once SQLite had rolled the whole transaction back (an I/O error, disk full). */
-    let lost: Lost | undefined;
+    let lost: DaemonError | undefined;
     const began = performance.now();
     for (const item of batch) {
       // The first receipts must not wait for the signing of all the others: past the budget, commit what is done.
@@ -147,23 +152,24 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
       // A store error (disk full, I/O) is the store's, not the receipt's: the whole group is answered "failed" and
       // rolled back, so the group commits whole or not at all. A receipt's own failure (a used-up number range) only
       // undoes its savepoint.
-      const failed = storeFailure(item, result);
-      if (failed?.status === "failed") {
-        lost = { lost: new DaemonError(failed.code as ErrorCode, failed.message) };
+      const failed = failedReceipt(item, result);
+      if (failed?.code.startsWith("STORE_")) {
+        lost = failed;
         break;
       }
       if (!db.inTransaction) {
         // SQLite rolled the whole transaction back (disk full, I/O error): the group is lost, the rest not run.
-        lost = lostBy(
-          "error" in result ? result.error : Object.assign(new Error("transaction lost"), { code: "SQLITE_IOERR" }),
-        );
+        lost =
+          "error" in result
+            ? storeError(result.error)
+            : (failed ?? storeError(Object.assign(new Error("transaction lost"), { code: "SQLITE_IOERR" })));
         break;
       }
     }
     if (lost) {
       abandon(staged);
-      log.error({ code: lost.lost.code, items: batch.length }, "group lost");
-      return lost;
+      log.error({ code: lost.code, items: batch.length }, "group lost");
+      return lostFor(batch, lost);
     }
     const committing = performance.now();
     try {
@@ -172,7 +178,7 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     } catch (cause) {
       abandon(staged);
       log.error({ err: cause, items: batch.length }, "group commit failed");
-      return lostBy(cause);
+      return lostFor(batch, storeError(cause));
     }
     return results;
   };
@@ -182,8 +188,7 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
     const waiting = queue;
     queue = [];
     if (waiting.length > 0) {
-      const ran = runGroup(waiting);
-      const results: readonly Result[] = "lost" in ran ? waiting.map(() => ({ error: ran.lost })) : ran;
+      const results = runGroup(waiting);
       const batch = waiting.slice(0, results.length);
       if (results.length < waiting.length) {
         // Over the time budget: the rest goes first in the next group, after these replies are out.
@@ -194,12 +199,7 @@ export function createGroupCommit(deps: GroupCommitDeps): GroupCommit {
       const outcomes: RecordOutcome[] = [];
       batch.forEach((item, i) => {
         const r = results[i]!;
-        if ("lost" in ran && item.receipt) {
-          // The register hears `failed` and sends the receipt again.
-          const outcome: RecordOutcome = { status: "failed", code: ran.lost.code, message: ran.lost.message };
-          outcomes.push(outcome);
-          item.resolve(outcome);
-        } else if ("value" in r) {
+        if ("value" in r) {
           if (item.receipt) outcomes.push(r.value as RecordOutcome);
           item.resolve(r.value);
         } else item.reject(r.error);
