@@ -29,10 +29,12 @@
  * forwarder never gives the invoices up: it keeps asking until the result comes.
  *
  * Every store write goes through `deps.write`: in the daemon it joins the receipts' group commit, so it shares their
- * fsync (store/group-commit.ts). Every HTTP call is an `attempts` row; every reply is kept raw. At start, leases of a previous process are ended
- * (one daemon per store), so a crash mid-send is recovered at once instead of after the lease.
+ * fsync (store/group-commit.ts). Every HTTP call is an `attempts` row; every reply is kept raw. At start, leases of a
+ * previous process are ended (one daemon per store), so a crash mid-send is recovered at once instead of after the
+ * lease.
  */
 import { createHash } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
 import type BetterSqlite3 from "better-sqlite3";
 import type { Logger } from "pino";
 import type { Clock } from "../shared/clock.js";
@@ -217,15 +219,8 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
   const replyDeadlineMs = deps.replyDeadlineMs ?? DEFAULT_REPLY_DEADLINE_MS;
   const lingerMs = deps.lingerMs ?? 0;
   const lingerInvoices = deps.lingerInvoices ?? 32;
-  const write =
-    deps.write ??
-    (<T>(work: () => T): Promise<T> => {
-      try {
-        return Promise.resolve(db.transaction(work).immediate());
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    });
+  // Async only to turn a throw into a rejection: the transaction runs at once.
+  const write = deps.write ?? (async <T>(work: () => T): Promise<T> => db.transaction(work).immediate());
   const buildBatch = createBatchBuilder({
     envelope: deps.envelope,
     signer: deps.signer,
@@ -349,15 +344,7 @@ export function startForwarder(deps: ForwarderDeps): Forwarder {
 
   /** Sleep `ms` (real time), or less if the loop is stopped; kicks do not end it. */
   function pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    });
+    return delay(ms, undefined, { signal }).catch(() => undefined);
   }
 
   function wait(ms: number): Promise<void> {
