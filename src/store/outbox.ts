@@ -84,7 +84,7 @@ export interface CreateBatchesOptions {
   readonly maxBatches?: number;
   /** Only invoices whose deadline falls before this (epoch ms); default all due ones. */
   readonly deadlineBefore?: number | undefined;
-  /** Builds and signs the TDiep for a group. Synchronous: it runs inside the transaction. */
+  /** Builds and signs the TDiep for a group. Synchronous: in {@link createBatches} it runs inside the transaction. */
   readonly build: (group: BatchGroup) => BuiltBatch;
 }
 
@@ -281,14 +281,16 @@ export class StaleBatchPlan extends Error {
 export function planBatches(db: Db, opts: CreateBatchesOptions): PlannedBatches {
   const maxBatches = opts.maxBatches ?? DEFAULT_MAX_BATCHES;
   if (opts.maxInvoices < 1 || opts.maxInvoices > 1000) throw new RangeError("maxInvoices must be 1..1000");
-  const due = db
-    .prepare<[number, number, number], { id: number; khmshdon: string; khhdon: string; nlap: string; size: number }>(
-      `SELECT i.id, i.khmshdon, i.khhdon, i.nlap, ${signedXmlSizeSql(db, "i")} AS size
+  const due = prepared<
+    [number, number, number],
+    { id: number; khmshdon: string; khhdon: string; nlap: string; size: number }
+  >(
+    db,
+    `SELECT i.id, i.khmshdon, i.khhdon, i.nlap, ${signedXmlSizeSql(db, "i")} AS size
          FROM deliveries d JOIN invoices i ON i.id = d.invoice_id
         WHERE d.state = 'pending' AND i.created_at <= ? AND i.deadline_at <= ?
         ORDER BY i.id LIMIT ?`,
-    )
-    .all(opts.now, opts.deadlineBefore ?? Number.MAX_SAFE_INTEGER, opts.maxInvoices * maxBatches);
+  ).all(opts.now, opts.deadlineBefore ?? Number.MAX_SAFE_INTEGER, opts.maxInvoices * maxBatches);
   // Groups keep first-seen order, so the group holding the oldest invoice is batched first. One issue day per
   // batch as well, so a batch is signed on its invoices' own day whenever it is built that day (issue 5).
   const groups = new Map<string, typeof due>();
@@ -298,7 +300,8 @@ export function planBatches(db: Db, opts: CreateBatchesOptions): PlannedBatches 
     if (g) g.push(row);
     else groups.set(key, [row]);
   }
-  const loadXml = db.prepare<[number], StoredSignedXml & { sha256: string }>(
+  const loadXml = prepared<[number], StoredSignedXml & { sha256: string }>(
+    db,
     `SELECT ${signedXmlColumns(db)}, sha256 FROM invoices WHERE id = ?`,
   );
   const batches: PlannedBatch[] = [];
@@ -379,17 +382,18 @@ export function planBatches(db: Db, opts: CreateBatchesOptions): PlannedBatches 
  * delivery of the plan is no longer pending; the caller's transaction (or savepoint) must then be rolled back.
  */
 export function insertBatches(db: Db, plan: PlannedBatches, now: number): CreateBatchesResult {
-  const insertBatch = db.prepare<
-    [string, string, string, number, Buffer, number | null, string, number, number, number]
-  >(
+  const insertBatch = prepared<[string, string, string, number, Buffer, number | null, string, number, number, number]>(
+    db,
     `INSERT INTO batches (mtdiep, khmshdon, khhdon, invoice_count, xml, invoices_at, xml_sha256, created_at, state,
                           next_attempt_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?)`,
   );
-  const moveDelivery = db.prepare<[number, number, number]>(
+  const moveDelivery = prepared<[number, number, number]>(
+    db,
     "UPDATE deliveries SET state = 'batched', batch_id = ?, updated_at = ? WHERE invoice_id = ? AND state = 'pending'",
   );
-  const stillPending = db.prepare<[number], { one: number }>(
+  const stillPending = prepared<[number], { one: number }>(
+    db,
     "SELECT 1 AS one FROM deliveries WHERE invoice_id = ? AND state = 'pending'",
   );
   const oversized: SettledInvoice[] = [];
