@@ -13,8 +13,8 @@ export type Db = Database.Database;
 const statements = new WeakMap<Db, Map<string, Database.Statement>>();
 
 /**
- * `db.prepare(sql)`, compiled once per connection. For the few reads that run after every commit (the forwarder's
- * linger checks), where compiling the SQL each time cost more than running it.
+ * `db.prepare(sql)`, compiled once per connection. For statements the forwarder runs after every commit or for every
+ * batch, where compiling the SQL each time cost more than running it.
  */
 export function prepared<P extends unknown[] = unknown[], R = unknown>(db: Db, sql: string): Database.Statement<P, R> {
   let byDb = statements.get(db);

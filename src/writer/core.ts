@@ -1,9 +1,10 @@
 /**
  * The store side, wired in one place: the write path (validate, number, build, sign, group commit), the raw
- * journal's rows, quarantine, identity pins, WAL checkpoints and the forwarder, all over one connection. The daemon
- * runs it in a worker thread (src/writer/thread.ts), so the ports' event loop only moves bytes: a commit's fsync or an
- * invoice's signing never holds back a printer's bytes or another register's reply (issue 4). `store.writer: inline`
- * (and a `:memory:` store) runs it on the ports' thread.
+ * journal's rows, quarantine, identity pins, WAL checkpoints and the forwarder, all over one connection. In a worker
+ * thread (src/writer/thread.ts; `store.writer: thread`, or `auto` when a register uses two ports) the ports' event
+ * loop only moves bytes: a commit's fsync or an invoice's signing never holds back a printer's bytes or another
+ * register's reply (issue 4). Otherwise (`inline`, `auto` with one-port registers, a `:memory:` store) it runs on the
+ * ports' thread.
  */
 import { readFileSync } from "node:fs";
 import type { RecordOutcome } from "../driver-api/types.js";
@@ -133,8 +134,8 @@ export function startForwarding(deps: {
   readonly clock: Clock;
   readonly log: Logger;
   readonly onEvent?: (event: ForwarderEvent) => void;
-  /** Runs the forwarder's store writes (the group commit's `join`); default a transaction of their own. */
-  readonly write?: <T>(work: () => T) => Promise<T>;
+  /** Runs the forwarder's store writes: the group commit's `join`. */
+  readonly write: <T>(work: () => T) => Promise<T>;
 }): Forwarding {
   const { config, keys, clock } = deps;
   const stopForwarder = new AbortController();
@@ -167,7 +168,7 @@ export function startForwarding(deps: {
     pollIntervalMs: config.authority.pollIntervalMs,
     retry: config.authority.retry,
     ...(deps.onEvent ? { onEvent: deps.onEvent } : {}),
-    ...(deps.write ? { write: deps.write } : {}),
+    write: deps.write,
     sellingAtStart: config.registers.length > 0,
   });
   return {
