@@ -715,8 +715,9 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
     r: LatencyResult & Partial<Pick<NdjsonResult, "groups" | "inside" | "work" | "commit">>,
     note: string,
     ref?: LatencyResult,
+    refName = "the reference",
   ): BenchRow[] => {
-    const ratio = ref ? ` (${(r.p50 / ref.p50).toFixed(2)} / ${(r.p99 / ref.p99).toFixed(2)} × the reference)` : "";
+    const ratio = ref ? ` (${(r.p50 / ref.p50).toFixed(2)} / ${(r.p99 / ref.p99).toFixed(2)} × ${refName})` : "";
     const grouping =
       r.groups && r.groups.groups > 0
         ? `; ${(r.groups.receipts / r.groups.groups).toFixed(2)} receipts per commit, largest ${r.groups.largest}`
@@ -766,7 +767,8 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
           r,
           "",
           mode === "group" ? serial : undefined,
-        ).map((row) => (mode === "group" ? { ...row, note: row.note?.replace("× the reference", "× before") } : row)),
+          "before",
+        ),
       );
     }
   }
@@ -796,7 +798,8 @@ export async function run(options: BenchOptions): Promise<BenchRow[]> {
         r,
         "",
         one.get(mode),
-      ).map((row) => ({ ...row, note: row.note?.replace("× the reference", "× without the backlog") })),
+        "without the backlog",
+      ),
     );
   }
   const paced = await interleaved(modes, rounds, (mode) =>
