@@ -124,8 +124,8 @@ async function sandboxProcess(): Promise<{ readonly url: string; stop(): Promise
 
 /**
  * The daemon's own store side (src/writer) on a demo config in `dir` whose registers are `quay1` … `quay<registers>`,
- * forwarding to the sandbox process: `inline` on this thread (`store.writer: inline`), `thread` in the writer and
- * forwarder threads (the default).
+ * forwarding to the sandbox process: `inline` on this thread (`store.writer: inline`), `thread` in the writer thread
+ * (`store.writer: thread`).
  */
 async function daemonWritePath(dir: string, mode: "inline" | "thread", registers: number, backlog = 0) {
   benchIdentity ??= createTestIdentity({ commonName: "Benchmark", taxCode: SETTINGS.seller.taxCode });
@@ -148,14 +148,7 @@ async function daemonWritePath(dir: string, mode: "inline" | "thread", registers
   // A shop's batching (the default linger), not the demo's quick one.
   const config = { ...demo, authority: { ...demo.authority, batch: { ...demo.authority.batch, lingerMs: 2_000 } } };
   const writer =
-    mode === "thread"
-      ? await startWriterThread({ config, env: process.env, log: silentLogger })
-      : startWriter({
-          config,
-          keys: openKeys(config, process.env, silentLogger),
-          clock: systemClock,
-          log: silentLogger,
-        });
+    mode === "thread" ? await startWriterThread({ config, env: process.env, log: silentLogger }) : inlineWriter(config);
   const inside: number[] = [];
   const journal = writer.journal;
   if (!journal) throw new Error("the demo config keeps a journal");
@@ -182,12 +175,7 @@ async function daemonWritePath(dir: string, mode: "inline" | "thread", registers
  * opens next starts with them to send, as after an outage.
  */
 async function sellOffline(config: WriterConfig, count: number): Promise<void> {
-  const writer = startWriter({
-    config,
-    keys: openKeys(config, process.env, silentLogger),
-    clock: systemClock,
-    log: silentLogger,
-  });
+  const writer = inlineWriter(config);
   const receipts = generateReceipts({ seed: 7, count, registerId: "QUAY-OFFLINE", startMs: Date.now() });
   for (let i = 0; i < receipts.length; i += 100) {
     const outcomes = await Promise.all(
@@ -205,6 +193,16 @@ async function sellOffline(config: WriterConfig, count: number): Promise<void> {
       throw new Error(`offline sale not recorded: ${JSON.stringify(outcomes)}`);
   }
   await writer.stop();
+}
+
+/** The daemon's store side on this thread (`store.writer: inline`), silent. */
+function inlineWriter(config: WriterConfig) {
+  return startWriter({
+    config,
+    keys: openKeys(config, process.env, silentLogger),
+    clock: systemClock,
+    log: silentLogger,
+  });
 }
 
 /** What a benchmark drives: the write path of one mode. */
