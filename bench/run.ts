@@ -1,7 +1,8 @@
 /**
  * `npm run bench` (= `npm run build && node dist/bench/run.js`): imports every bench module compiled beside this
- * file (bench/*.ts except run, types and measure; bench/drain.ts included when it exists), runs them one after the
- * other and prints one table. Options: `--quick` (short rounds), `--json` (rows as JSON), `--only NAME` (one module).
+ * file (bench/*.ts except the helpers run, types, measure and registers; bench/drain.ts included when it exists), runs
+ * them one after the other and prints one table. Options: `--quick` (short rounds), `--json` (rows as JSON),
+ * `--only NAME` (one module).
  *
  * A module exports `run(options): Promise<BenchRow[]>` (or a default function of that shape) and optionally `title`;
  * see bench/types.ts. A module that fails is reported in the table and the others still run.
@@ -11,7 +12,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BenchOptions, BenchRow } from "./types.js";
 
-const HELPERS = new Set(["run", "types", "measure"]);
+const HELPERS = new Set(["run", "types", "measure", "registers"]);
 
 /** Format a rate with thousands separators and sensible precision. */
 function rate(n: number | undefined): string {
