@@ -194,6 +194,46 @@ export function refundFromWire(msg: Record<string, unknown>): Record<string, unk
   return out;
 }
 
+/**
+ * A `{"type":"void"}` message: the register voids a sale whose invoice was already made. An invoice is never
+ * cancelled (corrections.ts), so this is a refund of the whole sale named by `ref`: no lines, `total` the money given
+ * back (it must equal the invoice's). The write path issues the zero-total replacement, or holds it for review
+ * (`invoice.fullRefund`). `items`, if any, are not read.
+ */
+export function voidFromWire(msg: Record<string, unknown>): Record<string, unknown> {
+  const out = refundFromWire({ ...msg, items: [] });
+  if (msg["note"] === undefined && isRecord(out["replaces"]) && out["replaces"]["note"] === undefined) {
+    out["replaces"] = { ...out["replaces"], note: VOID_NOTE };
+  }
+  return out;
+}
+
+/** The reason a void's replacement invoice prints when the register gives none. */
+export const VOID_NOTE = "Thay thế do hủy giao dịch bán hàng trên máy tính tiền";
+
+/**
+ * A `{"type":"dayClose"}` message (the register's Z report) → the notice kept for the daily reconciliation: the
+ * register's own count and takings of the day, as it sent them.
+ */
+function dayCloseDetail(msg: Record<string, unknown>): string {
+  const date = typeof msg["date"] === "string" ? msg["date"] : typeof msg["ts"] === "string" ? msg["ts"] : "?";
+  const whole = (v: unknown): number | undefined =>
+    Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : undefined;
+  const count = whole(msg["receipts"]);
+  const total = whole(msg["total"]);
+  const vi = [`Chốt ca/ngày ${date}`];
+  const en = [`day close ${date}`];
+  if (count !== undefined) {
+    vi.push(`${count} phiếu`);
+    en.push(`${count} receipts`);
+  }
+  if (total !== undefined) {
+    vi.push(`doanh thu ${String(total).replace(/\B(?=(\d{3})+(?!\d))/g, ".")} đ`);
+    en.push(`sales ${total} VND`);
+  }
+  return `${vi.join(", ")} / ${en.join(", ")}`;
+}
+
 /** Split `*xxxxxxxx` off the end of a line when present. */
 function splitTrailer(body: Uint8Array): { json: Uint8Array; crc?: string } {
   if (body.length > TRAILER_LENGTH && body[body.length - TRAILER_LENGTH] === STAR) {
@@ -293,7 +333,13 @@ export function createNdjsonDecoder(options: NdjsonDecoderOptions): Decoder {
       out.push({ type: "reply", bytes: replyLine(pong, withCrc) });
       return;
     }
-    if (type !== "receipt" && type !== "refund") {
+    if (type === "dayClose") {
+      const id = typeof msg["id"] === "string" ? msg["id"] : null;
+      const ack: Record<string, unknown> = { ack: id, status: "ok" };
+      out.push(problem("DAY_CLOSE", dayCloseDetail(msg), raw, replyLine(ack, withCrc)));
+      return;
+    }
+    if (type !== "receipt" && type !== "refund" && type !== "void") {
       const detail = `Loại thông điệp không hỗ trợ: ${JSON.stringify(type)} / unsupported message type`;
       const id = typeof msg["id"] === "string" ? msg["id"] : null;
       out.push(problem("UNKNOWN_RECORD", detail, raw, nak(id, "UNKNOWN_RECORD", detail, false, withCrc)));
@@ -307,7 +353,7 @@ export function createNdjsonDecoder(options: NdjsonDecoderOptions): Decoder {
     }
     out.push({
       type: "receipt",
-      receipt: type === "refund" ? refundFromWire(msg) : receiptFromWire(msg),
+      receipt: type === "refund" ? refundFromWire(msg) : type === "void" ? voidFromWire(msg) : receiptFromWire(msg),
       raw,
       reply: (outcome: RecordOutcome) => receiptReply(id, outcome, withCrc),
     });

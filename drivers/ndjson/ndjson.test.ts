@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { concatBytes, type DecoderEvent, type RecordOutcome, utf8, utf8Text } from "../../src/driver-api/index.js";
 import { Receipt } from "../../src/receipt/model.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
-import { numberToDecimal, receiptReply } from "./decode.js";
+import { numberToDecimal, receiptReply, VOID_NOTE } from "./decode.js";
 import { encodeMessage, encodePing, encodeReceipt, parseReply, receiptToWire } from "./encode.js";
 import { ndjson } from "./index.js";
 
@@ -146,6 +146,59 @@ describe("ndjson-v1 refunds (type refund, ref)", () => {
       );
       expect(Receipt.safeParse(r).success).toBe(false);
     }
+  });
+});
+
+describe("ndjson-v1 voids and day closes (type void, dayClose)", () => {
+  const line = (o: object): Uint8Array => utf8(`${JSON.stringify(o)}\n`);
+  const voidMsg = {
+    v: 1,
+    type: "void",
+    id: "QUAY1-V-1",
+    ts: "2026-11-21T18:00:00+07:00",
+    ref: "QUAY1-S-7",
+    total: 60000,
+  };
+
+  it("turns a void into a refund of the whole sale: no lines, ref as the sale, a reason for GChu", () => {
+    const [r] = receiptsOf(decoder().push(line(voidMsg), 0));
+    const parsed = Receipt.parse(r);
+    expect(parsed).toMatchObject({
+      receiptId: "QUAY1-V-1",
+      kind: "refund",
+      lines: [],
+      total: 60000,
+      replaces: { receiptId: "QUAY1-S-7", note: VOID_NOTE },
+    });
+    // The register's own reason wins; items sent with a void are not read (a void takes back everything).
+    const items = [{ name: "Dầu ăn", qty: 1, unitPrice: 60000, amount: 60000, vatRate: 8 }];
+    const [own] = receiptsOf(decoder().push(line({ ...voidMsg, note: "Thu ngân bấm nhầm", items }), 0));
+    expect(Receipt.parse(own)).toMatchObject({ lines: [], replaces: { note: "Thu ngân bấm nhầm" } });
+  });
+
+  it("leaves a void without total or ref for the write path to refuse, and no lines only to refunds", () => {
+    const { total: _total, ...noTotal } = voidMsg;
+    const { ref: _ref, ...noRef } = voidMsg;
+    for (const msg of [noTotal, noRef]) {
+      expect(Receipt.safeParse(receiptsOf(decoder().push(line(msg), 0))[0]).success).toBe(false);
+    }
+    const sale = Receipt.safeParse({ receiptId: "S-1", issuedAt: voidMsg.ts, lines: [], total: 0 });
+    expect(sale.success || sale.error.issues.map((i) => i.message)).toEqual([
+      "cần ít nhất một dòng hàng / a receipt needs at least one line",
+    ]);
+  });
+
+  it("acks a day close at once and keeps it as a DAY_CLOSE notice with the register's figures", () => {
+    const msg = { v: 1, type: "dayClose", id: "Z-20261121", date: "2026-11-21", receipts: 42, total: 3150000 };
+    const events = decoder().push(line(msg), 0);
+    expect(events).toHaveLength(1);
+    const [e] = events;
+    if (e?.type !== "problem") throw new Error(JSON.stringify(e));
+    expect(e.code).toBe("DAY_CLOSE");
+    expect(e.detail).toBe(
+      "Chốt ca/ngày 2026-11-21, 42 phiếu, doanh thu 3.150.000 đ / day close 2026-11-21, 42 receipts, sales 3150000 VND",
+    );
+    expect(parseReply(e.reply ?? new Uint8Array())).toEqual({ type: "ack", id: "Z-20261121", status: "ok" });
   });
 });
 

@@ -185,11 +185,32 @@ export interface DayReport {
   totalBeforeVat: number;
   totalVat: number;
   readonly byRate: RateTotals[];
-  /** Receipts held in quarantine that day (by when they arrived, Vietnam local), not invoiced. */
+  /** Receipts held in quarantine that day (by when they arrived, Vietnam local), not invoiced; notices not counted. */
   quarantined: number;
+  /**
+   * What the registers themselves reported that day (by arrival): their day closes (Z reports, with their own count
+   * and takings) and the receipts they cancelled before payment — to set against the invoices above.
+   */
+  readonly registerNotices: RegisterNotice[];
   /** Invoices whose stored XML could not be read back (altered): counted, but their figures are missing. */
   unreadable: number;
 }
+
+/** A register's own report kept with the quarantine rows (no invoice is made from it). */
+export interface RegisterNotice {
+  readonly registerId: string;
+  readonly code: string;
+  /** When it arrived, ms since the epoch. */
+  readonly receivedAt: number;
+  readonly detail: string;
+}
+
+/**
+ * Quarantine codes that are a register's report, not a receipt held back: a day close (Z report) and a receipt the
+ * register cancelled before payment. The daily report lists them apart and does not count them as held receipts.
+ */
+export const NOTICE_CODES: readonly string[] = ["DAY_CLOSE", "RECEIPT_CANCELLED"];
+const NOTICE_SQL = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
 
 const childText = (node: XNode | undefined, name: string): string | undefined =>
   node?.children.find((c) => c.name === name)?.text;
@@ -198,7 +219,8 @@ const child = (node: XNode | undefined, name: string): XNode | undefined => node
 
 /**
  * The per-day figures an auditor reconciles against the shop's books, read from the signed invoices themselves
- * (not from what the register sent), plus quarantine counts so what was NOT invoiced is visible too.
+ * (not from what the register sent), plus quarantine counts so what was NOT invoiced is visible too, and the
+ * registers' own day closes to set those figures against.
  */
 export function dailyReport(db: Db, filter: LedgerFilter): DayReport[] {
   const days = new Map<string, DayReport>();
@@ -216,6 +238,7 @@ export function dailyReport(db: Db, filter: LedgerFilter): DayReport[] {
         totalVat: 0,
         byRate: [],
         quarantined: 0,
+        registerNotices: [],
         unreadable: 0,
       };
       days.set(day, d);
@@ -254,16 +277,24 @@ export function dailyReport(db: Db, filter: LedgerFilter): DayReport[] {
   }
   // Quarantine by arrival day: the register id filter applies, the state filter does not (nothing was invoiced).
   if (!filter.state) {
+    const inRange = (day: string): boolean =>
+      !(filter.fromDay && day < filter.fromDay) && !(filter.toDay && day > filter.toDay);
+    const byDay = `date((received_at + ${VN_OFFSET_MS}) / 1000, 'unixepoch')`;
+    const registerId = filter.registerId ?? null;
     const q = db
       .prepare(
-        `SELECT date((received_at + ${VN_OFFSET_MS}) / 1000, 'unixepoch') AS day, count(*) AS n FROM quarantine
-          WHERE (@registerId IS NULL OR register_id = @registerId) GROUP BY day`,
+        `SELECT ${byDay} AS day, count(*) AS n FROM quarantine
+          WHERE (@registerId IS NULL OR register_id = @registerId) AND code NOT IN (${NOTICE_SQL}) GROUP BY day`,
       )
-      .all({ registerId: filter.registerId ?? null }) as { day: string; n: number }[];
-    for (const { day, n } of q) {
-      if ((filter.fromDay && day < filter.fromDay) || (filter.toDay && day > filter.toDay)) continue;
-      dayOf(day).quarantined += n;
-    }
+      .all({ registerId }) as { day: string; n: number }[];
+    for (const { day, n } of q) if (inRange(day)) dayOf(day).quarantined += n;
+    const notices = db
+      .prepare(
+        `SELECT ${byDay} AS day, register_id AS registerId, code, received_at AS receivedAt, detail FROM quarantine
+          WHERE (@registerId IS NULL OR register_id = @registerId) AND code IN (${NOTICE_SQL}) ORDER BY id`,
+      )
+      .all({ registerId }) as (RegisterNotice & { day: string })[];
+    for (const { day, ...notice } of notices) if (inRange(day)) dayOf(day).registerNotices.push(notice);
   }
   return [...days.values()].sort((a, b) => a.day.localeCompare(b.day));
 }

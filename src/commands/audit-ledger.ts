@@ -198,6 +198,9 @@ function reportLines(days: readonly DayReport[]): string[] {
     );
     if (d.unreadable > 0)
       out.push(`  KHÔNG ĐỌC ĐƯỢC (đã bị thay đổi) / UNREADABLE (altered): ${d.unreadable} hóa đơn / invoices`);
+    if (d.registerNotices.length > 0) out.push("  Máy tính tiền tự báo / the registers reported:");
+    for (const n of d.registerNotices)
+      out.push(`    ${n.registerId} ${vnDateTime(n.receivedAt).slice(11, 16)}: ${n.detail}`);
   }
   return out;
 }

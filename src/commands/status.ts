@@ -1,4 +1,5 @@
 /** `hoadon status`: backlog, oldest unsent invoice and its deadline, last accepted — read-only. */
+import { NOTICE_CODES } from "../audit/ledger.js";
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
@@ -16,7 +17,11 @@ export async function statusCommand(
   const db = openStoreReadOnly(config.store.path);
   try {
     const s = outboxStatus(db, systemClock.now());
-    const quarantined = (db.prepare("SELECT count(*) AS n FROM quarantine").get() as { n: number }).n;
+    // A register's own reports (day close, a cancelled receipt) are kept there too but are not held receipts.
+    const notices = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
+    const quarantined = (
+      db.prepare(`SELECT count(*) AS n FROM quarantine WHERE code NOT IN (${notices})`).get() as { n: number }
+    ).n;
     const invoices = (db.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n;
     if (v.json) {
       ctx.out(JSON.stringify({ invoices, quarantined, ...s }, null, 2));

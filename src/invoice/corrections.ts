@@ -8,7 +8,8 @@
  * - `replacement`: the full corrected content. It becomes the replacement invoice as it is; when this box issued the
  *   replaced invoice, its date is taken from the store and a second replacement of the same invoice is refused (the
  *   register must replace the newest one).
- * - `refund` (return or storno): the lines are the returned items and the total is the money given back. The
+ * - `refund` (return or storno): the lines are the returned items and the total is the money given back (no lines:
+ *   everything came back, a void after the invoice was made; its total must then be the invoice's). The
  *   replacement invoice holds what the customer kept: the content of the newest invoice of that sale (following
  *   earlier replacements) minus the returned items, each returned line matched to a line of that content. Nothing is
  *   guessed: an unmatched or excessive return is a problem, and the remaining lines are checked like any sale.
@@ -233,6 +234,14 @@ export function applyRefund(
     amount: line.amount,
     discount: line.discount,
   }));
+  if (refund.lines.length === 0) {
+    // No lines: the whole sale came back (a void after the invoice was made).
+    for (const l of left) {
+      l.quantity = 0n;
+      l.amount = 0;
+      l.discount = 0;
+    }
+  }
   refund.lines.forEach((back, i) => {
     if (back.kind === "note") return;
     const n = i + 1;

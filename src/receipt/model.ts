@@ -198,40 +198,49 @@ export type Replaces = ReplacesInvoice | ReplacesReceipt;
  * What the receipt is. `sale`: an ordinary sale. `replacement`: the full corrected content of an earlier invoice
  * (`replaces`), issued as a replacement invoice (`TTHDLQuan/TCHDon` 1) — the only way to correct a cash-register
  * invoice (Circular 91/2026 Art. 10(1)(c), spec §7.3). `refund`: goods taken back (return or storno) from the sale
- * of `replaces`; its lines are the returned items and its total the money given back. The write path turns it into a
- * replacement invoice holding what the customer kept (src/invoice/corrections.ts); the original stays untouched.
+ * of `replaces`; its lines are the returned items (no lines: the whole sale) and its total the money given back. The
+ * write path turns it into a replacement invoice holding what the customer kept (src/invoice/corrections.ts); the
+ * original stays untouched.
  */
 export const ReceiptKind = z.enum(["sale", "replacement", "refund"]);
 export type ReceiptKind = z.infer<typeof ReceiptKind>;
 
-export const Receipt = z.object({
-  /** The register's own id for this receipt: unique per register, the key that makes resends harmless. */
-  receiptId: ReceiptId,
-  /** When the register says the sale happened, ISO 8601 with a zone offset. */
-  issuedAt: z.iso.datetime({
-    offset: true,
-    error: "thời điểm ISO có múi giờ, ví dụ 2026-11-20T09:41:07+07:00 / an ISO date-time with zone",
-  }),
-  kind: ReceiptKind.default("sale"),
-  /**
-   * The invoice a replacement or refund corrects; required for those kinds, refused on a sale. Named by number, or
-   * by the register's id of the original sale (resolved by the write path).
-   */
-  replaces: Replaces.optional(),
-  /** Shops mostly print VAT-inclusive prices. */
-  pricesIncludeVat: z.boolean().default(true),
-  currency: z.literal("VND").default("VND"),
-  lines: z
-    .array(ReceiptLine)
-    .min(1, { error: "cần ít nhất một dòng hàng / a receipt needs at least one line" })
-    .max(1000),
-  payments: z.array(Payment).default([]),
-  buyer: Buyer.optional(),
-  /** The total the register printed and took money for (a refund: the money given back). */
-  total: Dong,
-  /** What the register says about itself, when its protocol reports it. */
-  device: z.object({ serial: z.string().max(64).optional(), model: z.string().max(64).optional() }).optional(),
-});
+export const Receipt = z
+  .object({
+    /** The register's own id for this receipt: unique per register, the key that makes resends harmless. */
+    receiptId: ReceiptId,
+    /** When the register says the sale happened, ISO 8601 with a zone offset. */
+    issuedAt: z.iso.datetime({
+      offset: true,
+      error: "thời điểm ISO có múi giờ, ví dụ 2026-11-20T09:41:07+07:00 / an ISO date-time with zone",
+    }),
+    kind: ReceiptKind.default("sale"),
+    /**
+     * The invoice a replacement or refund corrects; required for those kinds, refused on a sale. Named by number, or
+     * by the register's id of the original sale (resolved by the write path).
+     */
+    replaces: Replaces.optional(),
+    /** Shops mostly print VAT-inclusive prices. */
+    pricesIncludeVat: z.boolean().default(true),
+    currency: z.literal("VND").default("VND"),
+    /** A refund with no lines takes the whole sale back (a void after the invoice was made: ndjson `void`). */
+    lines: z.array(ReceiptLine).max(1000),
+    payments: z.array(Payment).default([]),
+    buyer: Buyer.optional(),
+    /** The total the register printed and took money for (a refund: the money given back). */
+    total: Dong,
+    /** What the register says about itself, when its protocol reports it. */
+    device: z.object({ serial: z.string().max(64).optional(), model: z.string().max(64).optional() }).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.lines.length === 0 && r.kind !== "refund") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["lines"],
+        message: "cần ít nhất một dòng hàng / a receipt needs at least one line",
+      });
+    }
+  });
 export type Receipt = z.infer<typeof Receipt>;
 /** The receipt as written on the wire, before defaults are applied. */
 export type ReceiptInput = z.input<typeof Receipt>;

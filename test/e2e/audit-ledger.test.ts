@@ -118,6 +118,11 @@ describe("hoadon audit list / show / export / report", () => {
     w.prepare(
       "INSERT INTO quarantine (register_id, driver, received_at, code, detail, raw) VALUES ('quay-x', 'ndjson-v1', ?, 'TOTAL_MISMATCH', 'test', x'7b7d')",
     ).run(Date.now());
+    // A register's Z report is kept in the same table, but it is the register's word, not a receipt held back.
+    const zReport = "Chốt ca/ngày 2026-11-20, 42 phiếu, doanh thu 3.150.000 đ / day close 2026-11-20, 42 receipts";
+    w.prepare(
+      "INSERT INTO quarantine (register_id, driver, received_at, code, detail, raw) VALUES ('quay-x', 'ndjson-v1', ?, 'DAY_CLOSE', ?, x'7b7d')",
+    ).run(Date.now(), zReport);
     w.close();
 
     const out = join(tempDir(), "export");
@@ -134,6 +139,13 @@ describe("hoadon audit list / show / export / report", () => {
     const report = await runHoadon(["audit", "report", "--db", copy, "--json"]);
     const days = JSON.parse(report.stdout) as DayReport[];
     expect(days.reduce((n, d) => n + d.quarantined, 0)).toBe(1);
+    expect(days.flatMap((d) => d.registerNotices)).toEqual([
+      { registerId: "quay-x", code: "DAY_CLOSE", receivedAt: expect.any(Number), detail: zReport },
+    ]);
+    const text = await runHoadon(["audit", "report", "--db", copy]);
+    expect(text.stdout).toContain(`the registers reported:\n    quay-x `);
+    expect(text.stdout).toContain(zReport);
+    expect(text.stdout).toMatch(/receipts held, not invoiced: 1\b/);
   });
 
   it("reports per issue day, with figures that come from the signed invoices", async () => {

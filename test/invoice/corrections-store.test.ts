@@ -1,11 +1,13 @@
 /**
- * A Datecs storno names the sale by the register's receipt id; resolveCorrection finds the invoice made from that
- * receipt in a real SQLite store (the lookups the write path wires in: `findInvoiceForReceipt`,
- * `findIssuedInvoice`) and makes the replacement holding what the customer kept.
+ * A Datecs storno and an ndjson void name the sale by the register's receipt id; resolveCorrection finds the invoice
+ * made from that receipt in a real SQLite store (the lookups the write path wires in: `findInvoiceForReceipt`,
+ * `findIssuedInvoice`) and makes the replacement holding what the customer kept (after a void: nothing).
  */
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CMD, datecsIsl, hostFrame, nextSeq } from "../../drivers/datecs-isl/index.js";
+import { VOID_NOTE } from "../../drivers/ndjson/decode.js";
+import { ndjson } from "../../drivers/ndjson/index.js";
 import { driverCatalogue } from "../../src/catalogue.js";
 import { loadConfig } from "../../src/config/load.js";
 import type { DecoderEvent } from "../../src/driver-api/index.js";
@@ -86,6 +88,100 @@ describe("a Datecs storno against a real store", () => {
     const elsewhere = (id: string) => store.findInvoiceForReceipt("quay-2", id);
     const other = resolveCorrection(refund, store.findIssuedInvoice, { fullRefund: "replace" }, elsewhere);
     expect(other.ok || other.problems.map((p) => p.code)).toEqual(["REFUND_ORIGINAL_UNKNOWN"]);
+    db.close();
+  });
+});
+
+describe("an ndjson void against a real store", () => {
+  const setup = (fullRefund: "replace" | "hold") => {
+    const dir = tempDir();
+    const config = loadConfig(writeDemoConfig(dir).file, driverCatalogue);
+    const db = openStore(join(dir, "hoadon.sqlite"));
+    const store = ingestStore(db);
+    const clock = manualClock(Date.parse("2026-11-20T03:10:00Z"));
+    const settings = recorderSettings(config);
+    const record = createRecorder({
+      store,
+      signer: createSigner(loadPkcs12(identity.pfx, identity.password)),
+      settings: { ...settings, corrections: { fullRefund } },
+      clock,
+      log: silentLogger,
+      storePath: join(dir, "hoadon.sqlite"),
+      findIssued: store.findIssuedInvoice,
+    });
+    const decoder = ndjson.createDecoder(ndjson.options.parse({}));
+    /** One ndjson line through the decoder and, when it is a receipt, the write path. */
+    const send = (msg: Record<string, unknown>) => {
+      const events = decoder.push(new TextEncoder().encode(`${JSON.stringify(msg)}\n`), clock.now());
+      const event = events.find((e) => e.type === "receipt");
+      if (event?.type !== "receipt") throw new Error(`not a receipt: ${JSON.stringify(events)}`);
+      return record({
+        registerId: "quay-1",
+        driverId: "ndjson-v1",
+        raw: event.raw,
+        receipt: event.receipt,
+        receivedAt: clock.now(),
+      });
+    };
+    const sale = {
+      v: 1,
+      type: "receipt",
+      id: "QUAY1-20261120-00001",
+      ts: "2026-11-20T10:02:15+07:00",
+      items: [
+        { name: "Cà phê sữa đá", unit: "ly", qty: 2, unitPrice: 29000, amount: 58000, vatRate: 8 },
+        { name: "Bánh mì thịt", unit: "ổ", qty: 1, unitPrice: 25000, amount: 25000, vatRate: 8 },
+      ],
+      total: 83000,
+    };
+    const voided = (over: Record<string, unknown>) => ({
+      v: 1,
+      type: "void",
+      id: "QUAY1-20261120-00002",
+      ts: "2026-11-20T10:05:00+07:00",
+      ref: sale.id,
+      total: 83000,
+      ...over,
+    });
+    return { db, store, send, sale, voided };
+  };
+
+  it("replaces the sale's invoice with a zero-total invoice that says the whole sale was voided", () => {
+    const { db, store, send, sale, voided } = setup("replace");
+    expect(send(sale)).toMatchObject({ status: "ok", invoice: { shdon: 1 } });
+    // The wrong money is refused: the register voided another sale, or its total is wrong.
+    expect(send(voided({ total: 80000 }))).toMatchObject({ status: "rejected", code: "REFUND_TOTAL_MISMATCH" });
+    expect(send(voided({}))).toMatchObject({ status: "ok", invoice: { shdon: 2 } });
+    const made = store.findIssuedInvoice({ khmshdon: "1", khhdon: "C26MAB", shdon: 2 });
+    const receipt = Receipt.parse(JSON.parse(made?.receiptJson ?? "{}"));
+    expect(receipt).toMatchObject({
+      kind: "replacement",
+      total: 0,
+      replaces: { shdon: "1", date: "2026-11-20", note: VOID_NOTE },
+    });
+    expect(receipt.lines).toEqual([
+      expect.objectContaining({ kind: "note", amount: 0, name: expect.stringContaining("trả lại toàn bộ") }),
+    ]);
+    expect(store.findIssuedInvoice({ khmshdon: "1", khhdon: "C26MAB", shdon: 1 })?.replacedBy).toMatchObject({
+      shdon: 2,
+    });
+    db.close();
+  });
+
+  it("holds the void for review when the shop handles a refund of everything by hand", () => {
+    const { db, send, sale, voided } = setup("hold");
+    expect(send(sale)).toMatchObject({ status: "ok" });
+    const held = send(voided({}));
+    expect(held).toMatchObject({ status: "rejected" });
+    expect(JSON.stringify(held)).toContain("FULL_REFUND_HELD");
+    db.close();
+  });
+
+  it("refuses a void of a sale this register never sold", () => {
+    const { db, send, voided } = setup("replace");
+    const refused = send(voided({ ref: "QUAY1-20261120-00077" }));
+    expect(refused).toMatchObject({ status: "rejected" });
+    expect(JSON.stringify(refused)).toContain("REFUND_ORIGINAL_UNKNOWN");
     db.close();
   });
 });
