@@ -120,6 +120,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
         ...(register.serial ? { serial: register.serial } : {}),
         ...(register.devicePort ? { devicePort: register.devicePort } : {}),
         ...(register.deviceSerial ? { deviceSerial: register.deviceSerial } : {}),
+        ...(register.mirrorLines ? { mirrorLines: true } : {}),
       },
       driver,
       options: register.options,

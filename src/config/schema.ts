@@ -257,6 +257,13 @@ const SerialOverrides = z.object({
   dataBits: z.union([z.literal(7), z.literal(8)]).optional(),
   parity: z.enum(["none", "even", "odd"]).optional(),
   stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
+  flowControl: z
+    .enum(["none", "rtscts"])
+    .optional()
+    .describe(
+      "rtscts: hardware flow control by the kernel (a printer that signals busy on CTS). Default none. XON/XOFF needs " +
+        "nothing here: on a bridge those bytes pass through as they are.",
+    ),
 });
 
 export const RegisterConfig = z.object({
@@ -275,6 +282,14 @@ export const RegisterConfig = z.object({
     .optional()
     .describe("Two-port roles (escpos-tap bridge, datecs-isl tap): the printer's port; same forms as port."),
   deviceSerial: SerialOverrides.optional().describe("Serial overrides for devicePort (default: as serial)."),
+  mirrorLines: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Two-port roles: show the POS the printer's control lines as a cable would (printer DSR → our DTR, printer " +
+        "CTS → our RTS; both low while the printer is unplugged), for printers that signal busy on them. Off by " +
+        "default: many cables do not wire them, and a POS would then see the printer as offline.",
+    ),
   symbolSuffix: z
     .string()
     .regex(/^[A-Z0-9]{2}$/)

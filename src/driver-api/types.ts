@@ -9,6 +9,11 @@ export interface SerialSettings {
   readonly dataBits: 7 | 8;
   readonly parity: "none" | "even" | "odd";
   readonly stopBits: 1 | 2;
+  /**
+   * Hardware flow control by the kernel (CRTSCTS): `rtscts` for a printer that signals busy on CTS. Default none.
+   * XON/XOFF is not set here: on a bridge those bytes pass through to the register as they are.
+   */
+  readonly flowControl?: "none" | "rtscts";
 }
 
 /** The invoice a receipt became, as the register may need to print or acknowledge it. */

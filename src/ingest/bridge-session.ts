@@ -10,7 +10,7 @@
 import type { DecoderEvent, SerialSettings, Side, TapDecoder } from "../driver-api/index.js";
 import { DaemonError } from "../shared/errors.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
-import type { PortConnection, PortSource } from "./connection.js";
+import type { LineOutputs, PortConnection, PortSource } from "./connection.js";
 import { messageOf, runPortLoop } from "./port-loop.js";
 import { portSourceFor } from "./port-source.js";
 import {
@@ -34,6 +34,8 @@ export interface BridgeSessionDeps extends Omit<RegisterSessionDeps, "register" 
     readonly serial?: Partial<SerialSettings>;
     /** Serial overrides for the device's port (default: the same as the register's). */
     readonly deviceSerial?: Partial<SerialSettings>;
+    /** Show the register the device's control lines (config `mirrorLines`). */
+    readonly mirrorLines?: boolean;
   };
   /** Where connections come from (tests); default: from the two port settings. */
   readonly sources?: { readonly register?: PortSource; readonly device?: PortSource };
@@ -52,6 +54,9 @@ export interface BridgeSession extends RegisterSession {
 }
 
 const other = (side: Side): Side => (side === "register" ? "device" : "register");
+
+/** How often the device's control lines are read for `mirrorLines` (serial ports report no line changes). */
+export const LINES_EVERY_MS = 20;
 
 /** Start a bridge session. Throws on a driver without a tap decoder or a malformed port setting (config errors). */
 export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
@@ -149,6 +154,61 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     }
   };
 
+  /**
+   * `mirrorLines` (register-protocols.md §1a): the register sees the device's control lines as on a cable — device
+   * DSR → our DTR (the register's DSR), device CTS → our RTS (its CTS) — so a printer's hardware busy and "offline"
+   * reach the POS; both low while the device is down, as with a printer unplugged. The bytes themselves never wait
+   * for this: whatever the register sends is read, kept and passed on. A connection whose lines cannot be read or
+   * set (a pty, a serial device server) is said once in the log and left alone; a device whose lines cannot be read
+   * shows as ready, as without mirroring.
+   */
+  let shownLines: LineOutputs | undefined;
+  const noLines = new WeakSet<PortConnection>();
+  const linesFailed = (conn: PortConnection, side: Side, error: unknown): void => {
+    if (conn.closed) return;
+    noLines.add(conn);
+    log.warn(
+      { side, port: conn.description, err: messageOf(error) },
+      "control lines unavailable on this port: not mirrored",
+    );
+  };
+  const mirrorLines = async (): Promise<void> => {
+    const reg = conns.register;
+    if (!reg?.lines || reg.closed || noLines.has(reg)) return;
+    const dev = conns.device;
+    let want: LineOutputs = { dtr: false, rts: false };
+    if (dev && !dev.closed) {
+      want = { dtr: true, rts: true };
+      if (dev.lines && !noLines.has(dev)) {
+        try {
+          const inputs = await dev.lines.get();
+          want = { dtr: inputs.dsr, rts: inputs.cts };
+        } catch (error) {
+          linesFailed(dev, "device", error);
+        }
+      }
+    }
+    if (shownLines?.dtr === want.dtr && shownLines.rts === want.rts) return;
+    try {
+      await reg.lines.set(want);
+      shownLines = want;
+      log.debug({ dtr: want.dtr, rts: want.rts }, "device lines shown to the register");
+    } catch (error) {
+      linesFailed(reg, "register", error);
+    }
+  };
+  let linesBusy = false;
+  const linesTimer = register.mirrorLines
+    ? setInterval(() => {
+        if (linesBusy) return;
+        linesBusy = true;
+        void mirrorLines().finally(() => {
+          linesBusy = false;
+        });
+      }, LINES_EVERY_MS)
+    : undefined;
+  linesTimer?.unref();
+
   const busySignal = driver.busySignalFor?.(options);
   const events = kit.handOver({
     act,
@@ -222,6 +282,8 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
       },
       serve: (conn, upAt) => {
         conns[side] = conn;
+        // A port opens with DTR and RTS raised: what the register sees must be set again.
+        if (side === "register") shownLines = undefined;
         tap?.note(`${side} connected: ${conn.description}`);
         emit({
           type: "port-up",
@@ -267,6 +329,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     runSide("device").catch((error: unknown) => log.error({ err: error, side: "device" }, "session crashed")),
   ]).then(async () => {
     if (idleTimer) clearTimeout(idleTimer);
+    if (linesTimer) clearInterval(linesTimer);
     await Promise.all(
       (["register", "device"] as const).map((side) =>
         sources[side].close().catch((error: unknown) => log.warn({ err: error, side }, "port source close failed")),

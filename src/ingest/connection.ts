@@ -25,6 +25,30 @@ export interface PortConnection {
   onClose(listener: (error: Error | undefined) => void): void;
   /** Close the link; resolves once it is down. Idempotent. */
   close(): Promise<void>;
+  /** The RS-232 control lines, on transports that have them (serial; not TCP). */
+  readonly lines?: ModemLines;
+}
+
+/** What the far end drives, as this end reads it: its DTR shows here as DSR (and DCD), its RTS as CTS. */
+export interface LineInputs {
+  readonly cts: boolean;
+  readonly dsr: boolean;
+  readonly dcd: boolean;
+}
+
+/** The lines this end drives. */
+export interface LineOutputs {
+  readonly dtr: boolean;
+  readonly rts: boolean;
+}
+
+/**
+ * RS-232 control lines (a printer's hardware busy, register-protocols.md §1a). Both reject when the port cannot do
+ * it (a pty: ENOTTY / EINVAL) or is closed.
+ */
+export interface ModemLines {
+  get(): Promise<LineInputs>;
+  set(outputs: LineOutputs): Promise<void>;
 }
 
 /** Where a session gets its connections: opened again after every disconnect. */
@@ -43,6 +67,8 @@ export interface ConnectionIo {
   write(bytes: Uint8Array, done: (error?: Error | null) => void): void;
   /** Start closing; the transport calls `end()` when it is down. */
   close(): void;
+  /** The transport's control lines, if it has any. */
+  readonly lines?: ModemLines;
 }
 
 /** The transport's side of a connection. */
@@ -106,6 +132,7 @@ export function createConnection(description: string, io: ConnectionIo): Connect
       if (closed) queueMicrotask(() => listener(closeError));
       else closeListeners.push(listener);
     },
+    ...(io.lines ? { lines: guardedLines(io.lines, () => closed || closing, description) } : {}),
     close(): Promise<void> {
       if (closed) return Promise.resolve();
       const done = new Promise<void>((resolve) => closeListeners.push(() => resolve()));
@@ -142,9 +169,18 @@ export function createConnection(description: string, io: ConnectionIo): Connect
   return handle;
 }
 
+/** `lines` that refuse once the connection is down, as every write does. */
+function guardedLines(lines: ModemLines, down: () => boolean, description: string): ModemLines {
+  return {
+    get: () => (down() ? Promise.reject(portClosedError(description)) : lines.get()),
+    set: (outputs) => (down() ? Promise.reject(portClosedError(description)) : lines.set(outputs)),
+  };
+}
+
 /**
  * Two connections wired to each other in memory (a null-modem cable): what one writes, the other receives on a
- * later macrotask. Closing either end closes both. For tests and in-process demos.
+ * later macrotask; one end's DTR and RTS are the other's DSR/DCD and CTS. Closing either end closes both. For tests
+ * and in-process demos.
  */
 export function createMemoryLink(names: { a?: string; b?: string } = {}): { a: PortConnection; b: PortConnection } {
   let aHandle: ConnectionHandle | undefined;
@@ -155,7 +191,9 @@ export function createMemoryLink(names: { a?: string; b?: string } = {}): { a: P
       bHandle?.end();
     });
   };
-  const io = (peer: () => ConnectionHandle | undefined): ConnectionIo => ({
+  // The control lines cross as in a null-modem cable; a port that opens raises DTR and RTS, as Linux does.
+  const outputs: Record<"a" | "b", LineOutputs> = { a: { dtr: true, rts: true }, b: { dtr: true, rts: true } };
+  const io = (me: "a" | "b", peer: () => ConnectionHandle | undefined): ConnectionIo => ({
     write(bytes, done): void {
       const copy = bytes.slice();
       setImmediate(() => {
@@ -164,14 +202,23 @@ export function createMemoryLink(names: { a?: string; b?: string } = {}): { a: P
       });
     },
     close: closeBoth,
+    lines: {
+      get: async (): Promise<LineInputs> => {
+        const far = outputs[me === "a" ? "b" : "a"];
+        return { cts: far.rts, dsr: far.dtr, dcd: far.dtr };
+      },
+      set: async (o: LineOutputs): Promise<void> => {
+        outputs[me] = { dtr: o.dtr, rts: o.rts };
+      },
+    },
   });
   aHandle = createConnection(
     names.a ?? "memory:a",
-    io(() => bHandle),
+    io("a", () => bHandle),
   );
   bHandle = createConnection(
     names.b ?? "memory:b",
-    io(() => aHandle),
+    io("b", () => aHandle),
   );
   return { a: aHandle.connection, b: bHandle.connection };
 }

@@ -107,6 +107,8 @@ export function openSerialPort(
       dataBits: settings.dataBits,
       parity: settings.parity,
       stopBits: settings.stopBits,
+      // The kernel holds our output while the far end's CTS is low and drops our RTS when we cannot take more.
+      rtscts: settings.flowControl === "rtscts",
       autoOpen: false,
     });
     let lastError: Error | undefined;
@@ -120,6 +122,17 @@ export function openSerialPort(
           stream.destroy();
           handle.end();
         }
+      },
+      lines: {
+        get: () =>
+          new Promise((resolve, reject) =>
+            stream.get((error, status) =>
+              error || !status ? reject(error ?? new Error("no status")) : resolve(status),
+            ),
+          ),
+        // Both lines every time: serialport fills the ones left out with its defaults (DTR and RTS raised).
+        set: ({ dtr, rts }) =>
+          new Promise((resolve, reject) => stream.set({ dtr, rts }, (error) => (error ? reject(error) : resolve()))),
       },
     });
     // Always: an unhandled 'error' (EIO on write after unplug) would kill the process.

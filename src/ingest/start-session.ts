@@ -19,6 +19,8 @@ export interface SessionRegister {
   readonly serial?: Partial<SerialSettings>;
   /** Two-port roles: serial overrides for the device's port. */
   readonly deviceSerial?: Partial<SerialSettings>;
+  /** Two-port roles: mirror the device's control lines to the register's port (config `mirrorLines`). */
+  readonly mirrorLines?: boolean;
 }
 
 /** Dependencies of {@link startSession}. */
@@ -55,6 +57,7 @@ export function startSession(deps: SessionDeps): RegisterSession | BridgeSession
         devicePort: register.devicePort ?? "",
         ...(register.serial ? { serial: register.serial } : {}),
         ...(register.deviceSerial ? { deviceSerial: register.deviceSerial } : {}),
+        ...(register.mirrorLines ? { mirrorLines: true } : {}),
       },
     });
   }
@@ -63,6 +66,12 @@ export function startSession(deps: SessionDeps): RegisterSession | BridgeSession
       "CONFIG_INVALID",
       `registers[${register.id}]: driver ${driver.id} với các tùy chọn này chỉ dùng một cổng, bỏ devicePort / ` +
         `this role uses one port: remove devicePort`,
+    );
+  }
+  if (register.mirrorLines) {
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      `registers[${register.id}]: mirrorLines chỉ dùng khi có hai cổng (cầu nối) / mirrorLines needs a two-port role`,
     );
   }
   const { sources, register: _r, ...rest } = deps;

@@ -13,7 +13,7 @@ import {
   type TapDecoder,
   toHex,
 } from "../../src/driver-api/index.js";
-import type { BridgeSession } from "../../src/ingest/bridge-session.js";
+import { type BridgeSession, LINES_EVERY_MS } from "../../src/ingest/bridge-session.js";
 import type { DeviceIdentity, IdentityObservation } from "../../src/ingest/journal-sink.js";
 import type { RecordInput, SessionEvent } from "../../src/ingest/register-session.js";
 import { type SessionDeps, startSession } from "../../src/ingest/start-session.js";
@@ -237,6 +237,47 @@ describe("bridge session", () => {
     expect(toHex(out!)).toBe(toHex(emulator.received()));
     expect(verifyJournal(db)).toMatchObject({ ok: true, streams: 4 });
     db.close();
+  });
+});
+
+describe("bridge session: the printer's control lines (mirrorLines)", () => {
+  const mirrored = () => bridge({ register: { id: "quay1", port: "unused", devicePort: "unused", mirrorLines: true } });
+
+  it("shows the POS the printer's busy and offline as a cable would, and both low while it is unplugged", async () => {
+    const { pos, printer, session } = mirrored();
+    const posSide = await pos.nextPeer();
+    const printerSide = await printer.nextPeer();
+    await vi.waitFor(() => expect(session.state().deviceConnected).toBe(true));
+    const posSees = async () => {
+      const { dsr, cts } = await posSide.lines!.get();
+      return { dsr, cts };
+    };
+    // The printer is ready: what a port shows after opening.
+    await expect(posSees()).resolves.toEqual({ dsr: true, cts: true });
+    // Busy on CTS (its RTS low), then offline (its DTR low too), then ready again.
+    await printerSide.lines!.set({ dtr: true, rts: false });
+    await vi.waitFor(async () => expect(await posSees()).toEqual({ dsr: true, cts: false }));
+    await printerSide.lines!.set({ dtr: false, rts: false });
+    await vi.waitFor(async () => expect(await posSees()).toEqual({ dsr: false, cts: false }));
+    // Whatever the lines say, the POS's bytes are read and passed on (nothing waits on them).
+    await posSide.write(JOBS[0]!.bytes.subarray(0, 40));
+    await vi.waitFor(() => expect(printer.log.join()).toContain("write:40"));
+    await printerSide.lines!.set({ dtr: true, rts: true });
+    await vi.waitFor(async () => expect(await posSees()).toEqual({ dsr: true, cts: true }));
+    // Unplugged: nothing drives the lines, as on a cable to a printer that is off.
+    printer.down = true;
+    await printerSide.close();
+    await vi.waitFor(async () => expect(await posSees()).toEqual({ dsr: false, cts: false }));
+  });
+
+  it("leaves the lines alone when mirrorLines is off", async () => {
+    const { pos, printer, session } = bridge();
+    const posSide = await pos.nextPeer();
+    const printerSide = await printer.nextPeer();
+    await vi.waitFor(() => expect(session.state().deviceConnected).toBe(true));
+    await printerSide.lines!.set({ dtr: false, rts: false });
+    await new Promise((r) => setTimeout(r, 5 * LINES_EVERY_MS));
+    await expect(posSide.lines!.get()).resolves.toMatchObject({ dsr: true, cts: true });
   });
 });
 

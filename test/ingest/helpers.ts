@@ -124,6 +124,7 @@ export function memoryPortSource(name: string): PortSource & {
         onData: (l) => a.onData(l),
         onClose: (l) => a.onClose(l),
         close: () => a.close(),
+        ...(a.lines ? { lines: a.lines } : {}),
       };
       source.current = b;
       const w = waiting.shift();

@@ -1,12 +1,15 @@
 /**
  * Sessions on real ptys (socat pairs, register-protocols.md §3): unplug/replug, dangling links, the bindings-cpp#162
- * hot loop, two registers at once. Skipped when socat is missing (CI: apt-get install socat).
+ * hot loop, two registers at once, hardware flow control, a bridge asked to mirror control lines a pty does not have. Skipped when socat is missing (CI: apt-get install socat).
  */
-import { existsSync, lstatSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { autoDetect, type BindingInterface, type OpenOptions } from "@serialport/bindings-cpp";
 import { SerialPortStream } from "@serialport/stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { escposTap } from "../../drivers/escpos-tap/index.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
+import { LINES_EVERY_MS } from "../../src/ingest/bridge-session.js";
 import type { PortConnection, PortSource } from "../../src/ingest/connection.js";
 import {
   type RegisterSession,
@@ -15,11 +18,12 @@ import {
   startRegisterSession,
 } from "../../src/ingest/register-session.js";
 import { openSerialPort, safeBinding } from "../../src/ingest/serial-port.js";
+import { startSession } from "../../src/ingest/start-session.js";
 import { systemClock } from "../../src/shared/clock.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
 import { ndjsonSender } from "../../src/simulator/sender.js";
 import { hasSocat, type SocatPair, startSocatPair } from "../../src/simulator/socat.js";
-import { fakeWritePath, linkPaths, SERIAL, silent } from "./helpers.js";
+import { fakeWritePath, linkPaths, memoryLogger, SERIAL, silent } from "./helpers.js";
 
 const receipts = (registerId: string, count: number, firstNumber = 1): ReturnType<typeof generateReceipts> =>
   generateReceipts({ seed: firstNumber, count, registerId, firstNumber, startMs: Date.UTC(2026, 10, 20, 2) });
@@ -222,5 +226,55 @@ describe.skipIf(!hasSocat())("register session on socat ptys", () => {
     // If this fails, bindings-cpp fixed #162 and the workaround in serial-port.ts can go.
     expect(seenWhileSpinning).toEqual([]);
     expect((cpu.user + cpu.system) / 1000).toBeGreaterThan(100);
+  });
+});
+
+describe.skipIf(!hasSocat())("flow control and control lines on socat ptys", () => {
+  const sttyOf = (path: string): string => execFileSync("stty", ["-F", realpathSync(path), "-a"], { encoding: "utf8" });
+
+  it("puts the tty in hardware flow control (CRTSCTS) with flowControl: rtscts, and not by default", async () => {
+    const links = linkPaths("rtscts");
+    await socat(links);
+    const plain = await registerSide(links.a);
+    expect(sttyOf(links.a)).toMatch(/(^|\s)-crtscts(\s|$)/);
+    await plain.close();
+    const flow = await vi.waitFor(() => openSerialPort(links.a, { ...SERIAL, flowControl: "rtscts" }), {
+      timeout: 5_000,
+    });
+    cleanups.push(() => flow.close());
+    expect(sttyOf(links.a)).toMatch(/(^|\s)crtscts(\s|$)/);
+  });
+
+  it("bridges a pty pair with mirrorLines on: ptys have no control lines, so it says so once and passes bytes", async () => {
+    const posLink = linkPaths("mirror-pos");
+    const printerLink = linkPaths("mirror-printer");
+    await socat(posLink);
+    await socat(printerLink);
+    const memory = memoryLogger("warn");
+    const abort = new AbortController();
+    const bridge = startSession({
+      register: { id: "quay1", port: posLink.a, devicePort: printerLink.a, mirrorLines: true },
+      driver: escposTap,
+      options: escposTap.options.parse({ role: "bridge" }),
+      ...fakeWritePath(),
+      clock: systemClock,
+      log: memory.log,
+      signal: abort.signal,
+    });
+    cleanups.push(async () => {
+      abort.abort();
+      await bridge.stopped;
+    });
+    const pos = await registerSide(posLink.b);
+    const printer = await registerSide(printerLink.b);
+    const got: Uint8Array[] = [];
+    printer.onData((b) => got.push(b));
+    const bytes = new TextEncoder().encode("\x1b@Cà phê sữa đá 29.000\n");
+    await pos.write(bytes);
+    await vi.waitFor(() => expect(Buffer.concat(got)).toEqual(Buffer.from(bytes)));
+    // Many polls later, still one line per port in the log.
+    await new Promise((r) => setTimeout(r, 10 * LINES_EVERY_MS));
+    const warned = memory.lines().filter((l) => String(l["msg"]).startsWith("control lines unavailable"));
+    expect(warned.map((l) => l["side"]).sort()).toEqual(["device", "register"]);
   });
 });
