@@ -103,6 +103,7 @@ const COMMANDS: Record<string, Command> = {
     usage:
       "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson|escpos|datecs] [--count N] [--seed S] [--truth FILE]\n" +
       "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
+      "      ndjson: [--baud N] [--void-rate 0..1] [--day-close]\n" +
       "      datecs: [--framing old|x] [--baud N] [--storno-rate 0..1]",
     options: {
       port: { type: "string" },
@@ -116,6 +117,8 @@ const COMMANDS: Record<string, Command> = {
       paper: { type: "string" },
       framing: { type: "string" },
       "storno-rate": { type: "string" },
+      "void-rate": { type: "string" },
+      "day-close": { type: "boolean" },
     },
     run: async (v, p, ctx) => {
       if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");

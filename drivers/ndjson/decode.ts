@@ -201,15 +201,8 @@ export function refundFromWire(msg: Record<string, unknown>): Record<string, unk
  * (`invoice.fullRefund`). `items`, if any, are not read.
  */
 export function voidFromWire(msg: Record<string, unknown>): Record<string, unknown> {
-  const out = refundFromWire({ ...msg, items: [] });
-  if (msg["note"] === undefined && isRecord(out["replaces"]) && out["replaces"]["note"] === undefined) {
-    out["replaces"] = { ...out["replaces"], note: VOID_NOTE };
-  }
-  return out;
+  return refundFromWire({ ...msg, items: [] });
 }
-
-/** The reason a void's replacement invoice prints when the register gives none. */
-export const VOID_NOTE = "Thay thế do hủy giao dịch bán hàng trên máy tính tiền";
 
 /**
  * A `{"type":"dayClose"}` message (the register's Z report) → the notice kept for the daily reconciliation: the

@@ -28,8 +28,18 @@ function wireVatRate(rate: string): number | string {
   return m ? Number(m[1]) : rate;
 }
 
-/** A receipt in the ndjson-v1 message shape (README.md "Receipt message"). */
+/**
+ * A receipt in the ndjson-v1 message shape (README.md "Receipt message"); a refund of a whole sale named by its id
+ * (no lines) goes as a `void` (README.md "Void").
+ */
 export function receiptToWire(r: ReceiptInput): Record<string, unknown> {
+  if (r.kind === "refund" && r.lines.length === 0 && r.replaces?.receiptId !== undefined) {
+    const msg: Record<string, unknown> = { v: 1, type: "void", id: r.receiptId, ts: r.issuedAt };
+    msg["ref"] = r.replaces.receiptId;
+    put(msg, "note", r.replaces.note);
+    msg["total"] = r.total;
+    return msg;
+  }
   const msg: Record<string, unknown> = { v: 1, type: "receipt", id: r.receiptId, ts: r.issuedAt };
   if (r.device !== undefined) {
     const register: Record<string, unknown> = {};
@@ -70,6 +80,14 @@ export function encodeMessage(message: Record<string, unknown>, options: EncodeO
 /** One receipt as a line. */
 export function encodeReceipt(r: ReceiptInput, options: EncodeOptions = {}): Uint8Array {
   return encodeMessage(receiptToWire(r), options);
+}
+
+/** A register's day close (its Z report): `{"type":"dayClose"}` with its own count and takings (README.md). */
+export function encodeDayClose(
+  close: { readonly id: string; readonly date: string; readonly receipts: number; readonly total: number },
+  options: EncodeOptions = {},
+): Uint8Array {
+  return encodeMessage({ v: 1, type: "dayClose", ...close }, options);
 }
 
 /** A `{"type":"ping"}` line. */

@@ -33,4 +33,12 @@ export const ndjson = defineDriver<NdjsonOptions>({
 });
 
 export { createNdjsonDecoder, receiptFromWire, receiptReply } from "./decode.js";
-export { encodeMessage, encodePing, encodeReceipt, type NdjsonReply, parseReply, receiptToWire } from "./encode.js";
+export {
+  encodeDayClose,
+  encodeMessage,
+  encodePing,
+  encodeReceipt,
+  type NdjsonReply,
+  parseReply,
+  receiptToWire,
+} from "./encode.js";

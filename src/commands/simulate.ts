@@ -12,7 +12,7 @@ import { DaemonError } from "../shared/errors.js";
 import { datecsSender, truthJsonl } from "../simulator/datecs.js";
 import type { EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
-import { generateReceipts, ndjsonSender } from "../simulator/index.js";
+import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -87,11 +87,19 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   if (protocol !== "ndjson")
     throw new DaemonError("USAGE", `giao thức "${protocol}" chưa có; có: ndjson, escpos, datecs / unknown protocol`);
 
-  if (truth) writeFileSync(truth, receipts.map((r) => `${JSON.stringify(r)}\n`).join(""));
+  const voidRate = v["void-rate"] === undefined ? 0 : Number(v["void-rate"]);
+  if (!(voidRate >= 0 && voidRate <= 1))
+    throw new DaemonError("USAGE", "--void-rate phải từ 0 đến 1 / must be between 0 and 1");
+  // Now and then the cashier voids the sale just made; hoadon replaces its invoice with a zero-total one.
+  const messages = voidRate > 0 ? withVoids(receipts, { rate: voidRate, seed }) : receipts;
+  if (truth) writeFileSync(truth, messages.map((r) => `${JSON.stringify(r)}\n`).join(""));
   const conn = await open(port, int(v.baud, "baud", 115_200));
-  const report = await ndjsonSender(conn, receipts, {
+  const report = await ndjsonSender(conn, messages, {
     onResult: (r) => ctx.out(`${r.id}: ${r.status}${r.reply?.type === "ack" ? ` ${r.reply.mccqt}` : ""}`),
   });
+  // The register's Z report over what it sold, once everything is answered.
+  const close = v["day-close"] === true && report.stoppedBy === "done" ? dayCloseOf(messages, `Z-${seed}`) : undefined;
+  const closed = close ? await ndjsonSendDayClose(conn, close) : undefined;
   await conn.close();
   ctx.out(
     JSON.stringify({
@@ -100,7 +108,8 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
       dup: report.dup,
       nak: report.nak,
       unacked: report.unacked,
+      ...(close ? { dayClose: { ...close, acked: closed } } : {}),
     }),
   );
-  return report.acked + report.dup === count ? 0 : 1;
+  return report.acked + report.dup === messages.length && closed !== false ? 0 : 1;
 }

@@ -73,6 +73,9 @@ export type CorrectionResult =
 /** `GChu` of a refund's replacement when the register gives no reason. */
 export const REFUND_NOTE = "Thay thế do người mua trả lại hàng";
 
+/** The replacement's reason (`GChu`) after a void (a refund with no lines) when the register gives none. */
+export const VOID_NOTE = "Thay thế do hủy giao dịch bán hàng trên máy tính tiền";
+
 /** Follows `replacedBy` links to the newest invoice of a sale (bounded, in case the store holds a cycle). */
 function newest(find: FindIssuedInvoice, first: IssuedInvoice): IssuedInvoice | undefined {
   let current = first;
@@ -297,7 +300,7 @@ export function applyRefund(
     khhdon: of.khhdon,
     shdon: String(of.shdon),
     date: of.nlap,
-    note: refund.replaces?.note ?? REFUND_NOTE,
+    note: refund.replaces?.note ?? (refund.lines.length === 0 ? VOID_NOTE : REFUND_NOTE),
   };
   const base = {
     ...content,

@@ -174,3 +174,34 @@ export function generateReceipts(options: GenerateOptions): ReceiptInput[] {
   }
   return out;
 }
+
+/**
+ * `sales` with, now and then (seeded, at `rate`), the cashier voiding the sale just made: a refund of the whole sale
+ * (no lines, the sale's total given back), which the ndjson sender puts on the wire as `{"type":"void"}`.
+ */
+export function withVoids(sales: readonly ReceiptInput[], options: { rate: number; seed: number }): ReceiptInput[] {
+  const rnd = seededRandom(options.seed);
+  return sales.flatMap((sale) => {
+    if (rnd() >= options.rate) return [sale];
+    const voided: ReceiptInput = {
+      receiptId: `${sale.receiptId}-HUY`,
+      issuedAt: `${vnDateTime(Date.parse(sale.issuedAt) + 30_000)}+07:00`,
+      kind: "refund",
+      replaces: { receiptId: sale.receiptId },
+      lines: [],
+      total: sale.total,
+    };
+    return [sale, voided];
+  });
+}
+
+/** A register's day close over what it sent: sales counted, takings net of voids and refunds. */
+export function dayCloseOf(
+  sent: readonly ReceiptInput[],
+  id: string,
+): { id: string; date: string; receipts: number; total: number } {
+  const sales = sent.filter((r) => (r.kind ?? "sale") === "sale");
+  const back = sent.filter((r) => r.kind === "refund").reduce((n, r) => n + r.total, 0);
+  const last = sent.at(-1)?.issuedAt ?? `${vnDateTime(Date.now())}+07:00`;
+  return { id, date: last.slice(0, 10), receipts: sales.length, total: sales.reduce((n, r) => n + r.total, 0) - back };
+}

@@ -21,12 +21,19 @@ export {
 } from "./escpos.js";
 export { type EscposSimulateArgs, runEscposSimulator } from "./escpos-cli.js";
 export { type EscposRig, startEscposRig } from "./escpos-rig.js";
-export { type GenerateOptions, generateReceipts } from "./generate.js";
+export { dayCloseOf, type GenerateOptions, generateReceipts, withVoids } from "./generate.js";
 export { writePaced } from "./pacing.js";
 export {
   type SimulatedRegister,
   type SimulatedRegisterOptions,
   startSimulatedRegister,
 } from "./register.js";
-export { ndjsonSender, type SenderOptions, type SenderReport, type SendResult } from "./sender.js";
+export {
+  type DayClose,
+  ndjsonSendDayClose,
+  ndjsonSender,
+  type SenderOptions,
+  type SenderReport,
+  type SendResult,
+} from "./sender.js";
 export { hasSocat, type SocatOptions, type SocatPair, startSocatPair } from "./socat.js";

@@ -3,7 +3,7 @@
  * same line (same id) when no answer comes, so a lost ack never loses or doubles a sale (the daemon answers "dup").
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { encodeReceipt, type NdjsonReply, parseReply } from "../../drivers/ndjson/encode.js";
+import { encodeDayClose, encodeReceipt, type NdjsonReply, parseReply } from "../../drivers/ndjson/encode.js";
 import { lineFramer } from "../driver-api/index.js";
 import type { PortConnection } from "../ingest/connection.js";
 import type { ReceiptInput } from "../receipt/model.js";
@@ -200,4 +200,54 @@ export async function ndjsonSender(
     pending: stoppedBy === "done" ? [] : receipts.slice(index),
     stoppedBy,
   };
+}
+
+/** A day close as the register sends it (its Z report). */
+export interface DayClose {
+  readonly id: string;
+  /** `YYYY-MM-DD`. */
+  readonly date: string;
+  /** Sales receipts the register made that day. */
+  readonly receipts: number;
+  /** Its takings that day, whole đồng (sales less voids and refunds). */
+  readonly total: number;
+}
+
+/**
+ * Send a day close and wait for its ack, sending it again after `ackTimeoutMs` (default 2 s) up to `maxAttempts`
+ * (default 5) times. Resolves true once acked.
+ */
+export async function ndjsonSendDayClose(
+  conn: PortConnection,
+  close: DayClose,
+  options: { readonly ackTimeoutMs?: number; readonly maxAttempts?: number; readonly crc?: boolean } = {},
+): Promise<boolean> {
+  const framer = lineFramer({ maxLength: 1 << 16 });
+  let acked = false;
+  let wake: (() => void) | undefined;
+  const stop = conn.onData((bytes) => {
+    for (const frame of framer.push(bytes)) {
+      if (frame.type !== "line") continue;
+      const reply = parseReply(frame.line);
+      if (reply?.type === "ack" && reply.id === close.id) acked = true;
+    }
+    if (acked) wake?.();
+  });
+  try {
+    const line = encodeDayClose(close, { crc: options.crc === true });
+    for (let attempt = 0; attempt < (options.maxAttempts ?? 5) && !acked && !conn.closed; attempt++) {
+      await conn.write(line).catch(() => undefined);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, options.ackTimeoutMs ?? 2_000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        if (acked) wake();
+      });
+    }
+    return acked;
+  } finally {
+    stop();
+  }
 }

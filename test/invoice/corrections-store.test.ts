@@ -6,11 +6,11 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CMD, datecsIsl, hostFrame, nextSeq } from "../../drivers/datecs-isl/index.js";
-import { VOID_NOTE } from "../../drivers/ndjson/decode.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
 import { driverCatalogue } from "../../src/catalogue.js";
 import { loadConfig } from "../../src/config/load.js";
 import type { DecoderEvent } from "../../src/driver-api/index.js";
+import { VOID_NOTE } from "../../src/invoice/corrections.js";
 import { computeInvoice, resolveCorrection } from "../../src/invoice/index.js";
 import { Receipt } from "../../src/receipt/model.js";
 import { createRecorder } from "../../src/record.js";

@@ -1,19 +1,21 @@
 /**
- * A POS driving a Datecs fiscal printer, where the printer is hoadon (device role), through the real daemon and
- * `hoadon simulate register --protocol datecs`: every receipt the POS closed is invoiced once and accepted.
+ * Simulated registers against the real daemon and sandbox, through `hoadon simulate register`: a POS driving a
+ * Datecs fiscal printer where the printer is hoadon (device role), every receipt it closed invoiced once and
+ * accepted, its stornos turned into replacements; an ndjson register that voids some sales and closes its day.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
+import type { DayReport } from "../../src/audit/ledger.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
 
-/** The sandbox and `hoadon run` with one datecs-isl register (device role) listening on a free TCP port. */
-async function startDatecsDaemon() {
+/** The sandbox and `hoadon run` with one register of `driver` (datecs-isl: device role) on a free TCP port. */
+async function startDaemon(driver = "datecs-isl-v1") {
   const dir = tempDir();
   const port = await freePort();
   const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
@@ -21,7 +23,7 @@ async function startDatecsDaemon() {
   const { file } = writeDemoConfig(dir, {
     identity,
     authorityUrl: sandbox.url,
-    registers: [{ id: "quay-1", driver: "datecs-isl-v1", port: `tcp-listen://127.0.0.1:${port}` }],
+    registers: [{ id: "quay-1", driver, port: `tcp-listen://127.0.0.1:${port}` }],
   });
   return { dir, port, sandbox, daemon: spawnHoadon(["run", "--config", file]) };
 }
@@ -41,7 +43,7 @@ async function waitAccepted(dir: string, n: number): Promise<void> {
 
 describe("datecs-isl device role in the daemon", () => {
   it("invoices what the simulated POS sold, once each", { timeout: 120_000 }, async () => {
-    const { dir, port, sandbox, daemon } = await startDatecsDaemon();
+    const { dir, port, sandbox, daemon } = await startDaemon();
     try {
       const truth = join(dir, "truth.jsonl");
       const sim = await vi.waitFor(
@@ -77,7 +79,7 @@ describe("datecs-isl device role in the daemon", () => {
     }
   });
   it("turns the POS's stornos into replacement invoices of the sales they name", { timeout: 120_000 }, async () => {
-    const { dir, port, sandbox, daemon } = await startDatecsDaemon();
+    const { dir, port, sandbox, daemon } = await startDaemon();
     try {
       const truthFile = join(dir, "truth.jsonl");
       const sim = await vi.waitFor(
@@ -124,6 +126,66 @@ describe("datecs-isl device role in the daemon", () => {
       } finally {
         db.close();
       }
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+});
+
+describe("ndjson register in the daemon: voids and the day close", () => {
+  it("replaces each voided sale's invoice with a zero-total one, and keeps the Z report for the audit report", {
+    timeout: 120_000,
+  }, async () => {
+    const { dir, port, sandbox, daemon } = await startDaemon("ndjson-v1");
+    try {
+      const truthFile = join(dir, "truth.jsonl");
+      const sim = await vi.waitFor(
+        async () => {
+          const run = await runHoadon([
+            ...["simulate", "register", "--protocol", "ndjson", "--port", `tcp://127.0.0.1:${port}`],
+            ...["--count", "12", "--seed", "7", "--void-rate", "0.4", "--day-close", "--truth", truthFile],
+          ]);
+          if (run.stderr.includes("PORT_UNAVAILABLE")) throw new Error("daemon not listening yet");
+          return run;
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+      expect(sim.code, sim.stderr + sim.stdout).toBe(0);
+      const truth = readFileSync(truthFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { kind?: string; receiptId: string; total: number });
+      const voids = truth.filter((r) => r.kind === "refund");
+      // Seed 7 at rate 0.4 voids some sales; without them this test proves nothing.
+      expect(voids.length).toBeGreaterThan(0);
+      await waitAccepted(dir, truth.length);
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        const made = db
+          .prepare(
+            `SELECT r.receipt_id AS id, json_extract(r.receipt_json, '$.kind') AS kind, i.total AS total
+               FROM receipts r JOIN invoices i ON i.receipt_row = r.id WHERE r.receipt_id LIKE '%-HUY'`,
+          )
+          .all() as { id: string; kind: string; total: number }[];
+        expect(made.map((m) => m.id).sort()).toEqual(voids.map((v) => v.receiptId).sort());
+        expect(made.every((m) => m.kind === "replacement" && m.total === 0)).toBe(true);
+        expect(db.prepare("SELECT code FROM quarantine").all()).toEqual([{ code: "DAY_CLOSE" }]);
+      } finally {
+        db.close();
+      }
+      const sales = truth.filter((r) => r.kind !== "refund");
+      const net = sales.reduce((n, r) => n + r.total, 0) - voids.reduce((n, r) => n + r.total, 0);
+      const report = await runHoadon(["audit", "report", "--db", join(dir, "hoadon.sqlite"), "--json"]);
+      const days = JSON.parse(report.stdout) as DayReport[];
+      expect(days.reduce((n, d) => n + d.quarantined, 0)).toBe(0);
+      const [notice, ...more] = days.flatMap((d) => d.registerNotices);
+      expect(more).toEqual([]);
+      expect(notice).toMatchObject({ registerId: "quay-1", code: "DAY_CLOSE" });
+      expect(notice?.detail).toContain(
+        `${sales.length} phiếu, doanh thu ${String(net).replace(/\B(?=(\d{3})+(?!\d))/g, ".")} đ`,
+      );
     } finally {
       daemon.kill("SIGTERM");
       await daemon.done;
