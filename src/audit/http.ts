@@ -12,6 +12,7 @@ import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
+import { NOTICE_CODES } from "./ledger.js";
 import { verifyStore } from "./verify-store.js";
 
 export interface AuditHttpOptions {
@@ -37,6 +38,10 @@ const T = {
   summary: { vi: "Tổng quan", en: "Summary" },
   invoices: { vi: "Hóa đơn", en: "Invoices" },
   quarantine: { vi: "Cần xem lại", en: "Held for review" },
+  reported: {
+    vi: "Máy tính tiền tự báo (chốt ngày, phiếu hủy trước khi thanh toán)",
+    en: "Reported by the registers (day closes, receipts cancelled before payment)",
+  },
   verify: { vi: "Kiểm tra toàn vẹn", en: "Integrity check" },
   accepted: { vi: "Đã được chấp nhận", en: "Accepted" },
   rejected: { vi: "Bị từ chối", en: "Rejected" },
@@ -117,10 +122,17 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
     `SELECT i.*, d.state, d.error, r.register_id, r.receipt_json FROM invoices i JOIN receipts r ON r.id = i.receipt_row
        LEFT JOIN deliveries d ON d.invoice_id = i.id WHERE i.id = ?`,
   );
-  const listQuarantine = db.prepare<
-    [],
-    { id: number; register_id: string; received_at: number; code: string; detail: string }
-  >("SELECT id, register_id, received_at, code, detail FROM quarantine ORDER BY id DESC LIMIT 200");
+  type QuarantineRow = { id: number; register_id: string; received_at: number; code: string; detail: string };
+  // A register's own reports (day close, a receipt it cancelled) are kept in quarantine too, but hold nothing back.
+  const notices = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
+  const listQuarantine = db.prepare<[], QuarantineRow>(
+    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code NOT IN (${notices})
+      ORDER BY id DESC LIMIT 200`,
+  );
+  const listNotices = db.prepare<[], QuarantineRow>(
+    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code IN (${notices})
+      ORDER BY id DESC LIMIT 200`,
+  );
   const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
 
   const authorised = (req: IncomingMessage, url: URL): boolean => {
@@ -155,7 +167,7 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
       if (path === "/") {
         const s = outboxStatus(db);
         const invoices = count("SELECT count(*) AS n FROM invoices");
-        const held = count("SELECT count(*) AS n FROM quarantine");
+        const held = count(`SELECT count(*) AS n FROM quarantine WHERE code NOT IN (${notices})`);
         let oldest = "—";
         if (s.oldestUnsent) {
           const left = Math.round((s.oldestUnsent.deadlineAt - now()) / 60_000);
@@ -227,13 +239,17 @@ ${lines}<p><a href="/invoices/${row.id}.xml">${t("download")}</a></p><pre>${esc(
         return send(200, layout(lang, `${t("invoices")} ${row.mccqt}`, body));
       }
       if (path === "/quarantine") {
-        const rows = listQuarantine.all();
-        const body = `<table><thead><tr><th>#</th><th>${t("received")}</th><th>${t("register")}</th><th>${t("reason")}</th></tr></thead><tbody>${rows
-          .map(
-            (r) =>
-              `<tr><td>${r.id}</td><td>${esc(vnDateTime(r.received_at))}</td><td>${esc(r.register_id)}</td><td><strong>${esc(r.code)}</strong> ${esc(r.detail)}</td></tr>`,
-          )
-          .join("")}</tbody></table>`;
+        const table = (id: string, rows: QuarantineRow[]): string =>
+          `<table id="${id}"><thead><tr><th>#</th><th>${t("received")}</th><th>${t("register")}</th><th>${t("reason")}</th></tr></thead><tbody>${rows
+            .map(
+              (r) =>
+                `<tr><td>${r.id}</td><td>${esc(vnDateTime(r.received_at))}</td><td>${esc(r.register_id)}</td><td><strong>${esc(r.code)}</strong> ${esc(r.detail)}</td></tr>`,
+            )
+            .join("")}</tbody></table>`;
+        const reported = listNotices.all();
+        const body =
+          table("held", listQuarantine.all()) +
+          (reported.length > 0 ? `<h2>${t("reported")}</h2>${table("reported", reported)}` : "");
         return send(200, layout(lang, t("quarantine"), body));
       }
       if (path === "/verify") {

@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { startAuditHttp } from "../../src/audit/http.js";
@@ -19,6 +20,15 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
     const dir = tempDir();
     const demo = await runHoadon(["demo", "--sales", "6", "--via", "tcp", "--data", dir]);
     expect(demo.code).toBe(0);
+    // One receipt held back and one register's Z report, as a session would have kept them.
+    const zReport = "Chốt ca/ngày 2026-11-20, 6 phiếu, doanh thu 412.000 đ / day close 2026-11-20, 6 receipts";
+    const w = new Database(join(dir, "hoadon.sqlite"));
+    const keep = w.prepare(
+      "INSERT INTO quarantine (register_id, driver, received_at, code, detail, raw) VALUES ('quay-1', 'ndjson-v1', ?, ?, ?, x'7b7d')",
+    );
+    keep.run(Date.now(), "TOTAL_MISMATCH", "Tổng tiền không khớp");
+    keep.run(Date.now(), "DAY_CLOSE", zReport);
+    w.close();
     const db = openStoreReadOnly(join(dir, "hoadon.sqlite"));
     const web = await startAuditHttp({ db, port: 0 });
     const browser = await chromium.launch({
@@ -32,6 +42,14 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
       expect(await page.textContent("#invoices")).toBe("6");
       expect(await page.textContent("#accepted")).toBe("6");
       expect(await page.textContent("#backlog")).toBe("0");
+      // The Z report is the register's word, not a receipt held back: listed apart.
+      expect(await page.textContent("#held")).toBe("1");
+      await page.click('header a[href^="/quarantine"]');
+      expect(await page.$$eval("#held tbody tr", (rows) => rows.map((r) => r.textContent))).toEqual([
+        expect.stringContaining("TOTAL_MISMATCH"),
+      ]);
+      expect(await page.textContent("h2")).toMatch(/^Máy tính tiền tự báo/);
+      expect(await page.textContent("#reported tbody")).toContain(zReport);
 
       await page.click('header a[href^="/invoices"]');
       await page.waitForSelector("tbody tr");
