@@ -6,27 +6,38 @@
  * Rules from §2.5–2.7, all applied here:
  * - bindings-cpp#162: a tty that hung up before the first read makes `unixRead` recurse on 0-byte reads forever
  *   (~90 % CPU, no `close`). {@link safeBinding} replaces the port's `read` with one that turns a 0-byte read into a
- *   disconnect. It uses only the binding's public `fd` and `poller`, not the package's internal files.
+ *   disconnect, and reads and writes the non-blocking fd on this thread rather than through libuv's thread pool. It
+ *   uses only the binding's public `fd`, `poller` and `writeOperation`, not the package's internal files.
  * - an `error` listener is always attached (an unhandled `error` kills the process);
  * - reading starts in the open callback; the port is never left paused;
  * - `close` may fire twice (stream autoDestroy + DisconnectedError): {@link createConnection} ignores the second;
  * - writes on a closed port never call back: the connection rejects them when it goes down.
  */
-import { read as fsRead } from "node:fs";
-import { promisify } from "node:util";
+import { readSync, writeSync } from "node:fs";
 import type { BindingInterface, BindingPortInterface, OpenOptions } from "@serialport/bindings-cpp";
 import { autoDetect, BindingsError } from "@serialport/bindings-cpp";
 import { SerialPortStream } from "@serialport/stream";
 import type { SerialSettings } from "../driver-api/index.js";
 import { createConnection, type PortConnection, type PortSource } from "./connection.js";
 
-const readAsync = promisify(fsRead);
-
-/** The two public members of bindings-cpp's Linux/Darwin port the read loop needs. */
+/** The public members of bindings-cpp's Linux/Darwin port the read and write loops need. */
 interface UnixPort {
   readonly fd: number | null;
-  readonly poller: { once(event: "readable", cb: (error: Error | null) => void): unknown };
+  readonly poller: { once(event: "readable" | "writable", cb: (error: Error | null) => void): unknown };
+  /** The write in progress; the binding's `drain()` waits for it. */
+  writeOperation: Promise<void> | null;
 }
+
+/** "Try again" errors of a non-blocking fd: wait for the poller. */
+const retryable = (error: unknown): boolean => {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === "EAGAIN" || code === "EWOULDBLOCK" || code === "EINTR";
+};
+
+const pollFor = (port: UnixPort, event: "readable" | "writable"): Promise<void> =>
+  new Promise<void>((resolve, reject) =>
+    port.poller.once(event, (pollError) => (pollError ? reject(pollError) : resolve())),
+  );
 
 const isUnixPort = (p: unknown): p is UnixPort =>
   typeof p === "object" && p !== null && "fd" in p && "poller" in p && typeof p.poller === "object";
@@ -37,8 +48,11 @@ function disconnect(message: string, cause?: unknown): Error {
 }
 
 /**
- * bindings-cpp's `unixRead` with one change: 0 bytes (EOF, the tty hung up) is a disconnect instead of an
- * immediate re-read (bindings-cpp#162, PRs #164/#175 unmerged).
+ * bindings-cpp's `unixRead` with two changes: 0 bytes (EOF, the tty hung up) is a disconnect instead of an
+ * immediate re-read (bindings-cpp#162, PRs #164/#175 unmerged); and the read is a plain `read(2)` on this thread.
+ * The fd is non-blocking (bindings-cpp opens it O_NONBLOCK), so the call returns at once with what the tty holds or
+ * EAGAIN; bindings-cpp sends each attempt through libuv's 4-thread pool instead, two trips per chunk received,
+ * which 16 registers queue for.
  */
 async function safeUnixRead(
   port: UnixPort,
@@ -51,14 +65,11 @@ async function safeUnixRead(
     if (fd === null) throw new BindingsError("Port is not open", { canceled: true });
     let bytesRead: number;
     try {
-      ({ bytesRead } = await readAsync(fd, buffer, offset, length, null));
+      bytesRead = readSync(fd, buffer, offset, length, null);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EAGAIN" || code === "EWOULDBLOCK" || code === "EINTR") {
+      if (retryable(error)) {
+        await pollFor(port, "readable");
         if (port.fd === null) throw new BindingsError("Port is not open", { canceled: true });
-        await new Promise<void>((resolve, reject) =>
-          port.poller.once("readable", (pollError) => (pollError ? reject(pollError) : resolve())),
-        );
         continue;
       }
       throw disconnect((error as Error).message ?? String(error), error);
@@ -66,6 +77,37 @@ async function safeUnixRead(
     if (bytesRead === 0) throw disconnect("EOF: the tty hung up (0-byte read, bindings-cpp#162)");
     return { bytesRead, buffer };
   }
+}
+
+/**
+ * bindings-cpp's `unixWrite` with a plain `write(2)` on this thread (the fd is non-blocking): what the tty takes is
+ * written at once, the rest after the poller says writable. Errors as bindings-cpp marks them: a gone device is a
+ * disconnect.
+ */
+function safeUnixWrite(port: UnixPort, buffer: Buffer): Promise<void> {
+  const operation = (async (): Promise<void> => {
+    let offset = 0;
+    while (offset < buffer.length) {
+      const fd = port.fd;
+      if (fd === null) throw new Error("Port is not open");
+      try {
+        offset += writeSync(fd, buffer, offset, buffer.length - offset);
+      } catch (error) {
+        if (retryable(error)) {
+          await pollFor(port, "writable");
+          continue;
+        }
+        const e = error as NodeJS.ErrnoException;
+        if (e.code === "EBADF" || e.code === "ENXIO" || e.code === "UNKNOWN" || e.errno === -1) {
+          throw disconnect(e.message, error);
+        }
+        throw error;
+      }
+    }
+    port.writeOperation = null;
+  })();
+  port.writeOperation = operation;
+  return operation;
 }
 
 /**
@@ -80,6 +122,11 @@ export function safeBinding(base: BindingInterface = autoDetect()): BindingInter
       const port = await base.open(options);
       if (isUnixPort(port)) {
         port.read = (buffer: Buffer, offset: number, length: number) => safeUnixRead(port, buffer, offset, length);
+        port.write = (buffer: Buffer) => {
+          if (!Buffer.isBuffer(buffer)) return Promise.reject(new TypeError('"buffer" is not a Buffer'));
+          if (port.fd === null) return Promise.reject(new Error("Port is not open"));
+          return buffer.length === 0 ? Promise.resolve() : safeUnixWrite(port, buffer);
+        };
       }
       return port;
     },

@@ -3,6 +3,7 @@
  * hot loop, two registers at once, hardware flow control, a bridge asked to mirror control lines a pty does not have. Skipped when socat is missing (CI: apt-get install socat).
  */
 import { execFileSync } from "node:child_process";
+import { pbkdf2 } from "node:crypto";
 import { existsSync, lstatSync, realpathSync } from "node:fs";
 import { autoDetect, type BindingInterface, type OpenOptions } from "@serialport/bindings-cpp";
 import { SerialPortStream } from "@serialport/stream";
@@ -276,5 +277,38 @@ describe.skipIf(!hasSocat())("flow control and control lines on socat ptys", () 
     await new Promise((r) => setTimeout(r, 10 * LINES_EVERY_MS));
     const warned = memory.lines().filter((l) => String(l["msg"]).startsWith("control lines unavailable"));
     expect(warned.map((l) => l["side"]).sort()).toEqual(["device", "register"]);
+  });
+});
+
+describe.skipIf(!hasSocat())("reads and writes off libuv's thread pool", () => {
+  it("moves bytes both ways while every pool thread is busy (16 registers must not queue behind 4 threads)", async () => {
+    const links = linkPaths("pool");
+    await socat(links);
+    const a = await registerSide(links.a);
+    const b = await registerSide(links.b);
+    const order: string[] = [];
+    a.onData(() => void a.write(new TextEncoder().encode("pong\n")).then(() => order.push("a wrote")));
+    const got = new Promise<void>((resolve) =>
+      b.onData(() => {
+        order.push("b read");
+        resolve();
+      }),
+    );
+    // Every thread of the pool busy for a second or more (pbkdf2 runs there).
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const busy = Array.from(
+      { length: threads },
+      () =>
+        new Promise<void>((resolve) =>
+          pbkdf2("pw", "salt", 3_000_000, 64, "sha512", () => {
+            order.push("pool free");
+            resolve();
+          }),
+        ),
+    );
+    await b.write(new TextEncoder().encode("ping\n"));
+    await got;
+    await Promise.all(busy);
+    expect(order.slice(0, 2).sort()).toEqual(["a wrote", "b read"]);
   });
 });
