@@ -132,7 +132,6 @@ export function createConnection(description: string, io: ConnectionIo): Connect
       if (closed) queueMicrotask(() => listener(closeError));
       else closeListeners.push(listener);
     },
-    ...(io.lines ? { lines: guardedLines(io.lines, () => closed || closing, description) } : {}),
     close(): Promise<void> {
       if (closed) return Promise.resolve();
       const done = new Promise<void>((resolve) => closeListeners.push(() => resolve()));
@@ -147,6 +146,12 @@ export function createConnection(description: string, io: ConnectionIo): Connect
       return done;
     },
   };
+
+  // Only transports with control lines get the property (a plain literal keeps the connection's shape simple).
+  if (io.lines) {
+    const lines = guardedLines(io.lines, () => closed || closing, description);
+    Object.defineProperty(connection, "lines", { value: lines, enumerable: true });
+  }
 
   const handle: ConnectionHandle = {
     connection,
