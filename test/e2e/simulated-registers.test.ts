@@ -41,32 +41,24 @@ async function waitAccepted(dir: string, n: number): Promise<void> {
   );
 }
 
+/** `hoadon simulate register --port tcp://127.0.0.1:<port> …args`, retried until the daemon listens. */
+function simulate(port: number, args: readonly string[]) {
+  return vi.waitFor(
+    async () => {
+      const run = await runHoadon(["simulate", "register", "--port", `tcp://127.0.0.1:${port}`, ...args]);
+      if (run.stderr.includes("PORT_UNAVAILABLE")) throw new Error("daemon not listening yet");
+      return run;
+    },
+    { timeout: 20_000, interval: 200 },
+  );
+}
+
 describe("datecs-isl device role in the daemon", () => {
   it("invoices what the simulated POS sold, once each", { timeout: 120_000 }, async () => {
     const { dir, port, sandbox, daemon } = await startDaemon();
     try {
       const truth = join(dir, "truth.jsonl");
-      const sim = await vi.waitFor(
-        async () => {
-          const run = await runHoadon([
-            "simulate",
-            "register",
-            "--protocol",
-            "datecs",
-            "--port",
-            `tcp://127.0.0.1:${port}`,
-            "--count",
-            "12",
-            "--seed",
-            "5",
-            "--truth",
-            truth,
-          ]);
-          if (run.stderr.includes("PORT_UNAVAILABLE")) throw new Error("daemon not listening yet");
-          return run;
-        },
-        { timeout: 20_000, interval: 200 },
-      );
+      const sim = await simulate(port, ["--protocol", "datecs", "--count", "12", "--seed", "5", "--truth", truth]);
       expect(sim.code).toBe(0);
       await waitAccepted(dir, 12);
       const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
@@ -82,17 +74,9 @@ describe("datecs-isl device role in the daemon", () => {
     const { dir, port, sandbox, daemon } = await startDaemon();
     try {
       const truthFile = join(dir, "truth.jsonl");
-      const sim = await vi.waitFor(
-        async () => {
-          const run = await runHoadon([
-            ...["simulate", "register", "--protocol", "datecs", "--port", `tcp://127.0.0.1:${port}`],
-            ...["--count", "16", "--seed", "11", "--storno-rate", "0.5", "--truth", truthFile],
-          ]);
-          if (run.stderr.includes("PORT_UNAVAILABLE")) throw new Error("daemon not listening yet");
-          return run;
-        },
-        { timeout: 20_000, interval: 200 },
-      );
+      const sim = await simulate(port, [
+        ...["--protocol", "datecs", "--count", "16", "--seed", "11", "--storno-rate", "0.5", "--truth", truthFile],
+      ]);
       expect(sim.code, sim.stderr).toBe(0);
       const truth = readFileSync(truthFile, "utf8")
         .trim()
@@ -141,17 +125,10 @@ describe("ndjson register in the daemon: voids and the day close", () => {
     const { dir, port, sandbox, daemon } = await startDaemon("ndjson-v1");
     try {
       const truthFile = join(dir, "truth.jsonl");
-      const sim = await vi.waitFor(
-        async () => {
-          const run = await runHoadon([
-            ...["simulate", "register", "--protocol", "ndjson", "--port", `tcp://127.0.0.1:${port}`],
-            ...["--count", "12", "--seed", "7", "--void-rate", "0.4", "--day-close", "--truth", truthFile],
-          ]);
-          if (run.stderr.includes("PORT_UNAVAILABLE")) throw new Error("daemon not listening yet");
-          return run;
-        },
-        { timeout: 20_000, interval: 200 },
-      );
+      const sim = await simulate(port, [
+        ...["--protocol", "ndjson", "--count", "12", "--seed", "7", "--void-rate", "0.4", "--day-close"],
+        ...["--truth", truthFile],
+      ]);
       expect(sim.code, sim.stderr + sim.stdout).toBe(0);
       const truth = readFileSync(truthFile, "utf8")
         .trim()
