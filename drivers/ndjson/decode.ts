@@ -6,6 +6,7 @@ import {
   crc32Hex,
   type Decoder,
   type DecoderEvent,
+  formatDong,
   type LineFrame,
   lineFramer,
   type ProblemCode,
@@ -221,7 +222,7 @@ function dayCloseDetail(msg: Record<string, unknown>): string {
     en.push(`${count} receipts`);
   }
   if (total !== undefined) {
-    vi.push(`doanh thu ${String(total).replace(/\B(?=(\d{3})+(?!\d))/g, ".")} đ`);
+    vi.push(`doanh thu ${formatDong(total)} đ`);
     en.push(`sales ${total} VND`);
   }
   return `${vi.join(", ")} / ${en.join(", ")}`;

@@ -82,11 +82,19 @@ export function encodeReceipt(r: ReceiptInput, options: EncodeOptions = {}): Uin
   return encodeMessage(receiptToWire(r), options);
 }
 
+/** A register's day close, as it sends it (its Z report). */
+export interface DayClose {
+  readonly id: string;
+  /** `YYYY-MM-DD`. */
+  readonly date: string;
+  /** Sales receipts the register made that day. */
+  readonly receipts: number;
+  /** Its takings that day, whole đồng (sales less voids and refunds). */
+  readonly total: number;
+}
+
 /** A register's day close (its Z report): `{"type":"dayClose"}` with its own count and takings (README.md). */
-export function encodeDayClose(
-  close: { readonly id: string; readonly date: string; readonly receipts: number; readonly total: number },
-  options: EncodeOptions = {},
-): Uint8Array {
+export function encodeDayClose(close: DayClose, options: EncodeOptions = {}): Uint8Array {
   return encodeMessage({ v: 1, type: "dayClose", ...close }, options);
 }
 

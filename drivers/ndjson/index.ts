@@ -34,6 +34,7 @@ export const ndjson = defineDriver<NdjsonOptions>({
 
 export { createNdjsonDecoder, receiptFromWire, receiptReply } from "./decode.js";
 export {
+  type DayClose,
   encodeDayClose,
   encodeMessage,
   encodePing,

@@ -12,7 +12,7 @@ import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
-import { NOTICE_CODES } from "./ledger.js";
+import { NOTICE_SQL } from "./ledger.js";
 import { verifyStore } from "./verify-store.js";
 
 export interface AuditHttpOptions {
@@ -124,13 +124,12 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
   );
   type QuarantineRow = { id: number; register_id: string; received_at: number; code: string; detail: string };
   // A register's own reports (day close, a receipt it cancelled) are kept in quarantine too, but hold nothing back.
-  const notices = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
   const listQuarantine = db.prepare<[], QuarantineRow>(
-    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code NOT IN (${notices})
+    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code NOT IN (${NOTICE_SQL})
       ORDER BY id DESC LIMIT 200`,
   );
   const listNotices = db.prepare<[], QuarantineRow>(
-    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code IN (${notices})
+    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code IN (${NOTICE_SQL})
       ORDER BY id DESC LIMIT 200`,
   );
   const count = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
@@ -167,7 +166,7 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
       if (path === "/") {
         const s = outboxStatus(db);
         const invoices = count("SELECT count(*) AS n FROM invoices");
-        const held = count(`SELECT count(*) AS n FROM quarantine WHERE code NOT IN (${notices})`);
+        const held = count(`SELECT count(*) AS n FROM quarantine WHERE code NOT IN (${NOTICE_SQL})`);
         let oldest = "—";
         if (s.oldestUnsent) {
           const left = Math.round((s.oldestUnsent.deadlineAt - now()) / 60_000);

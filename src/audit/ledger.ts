@@ -210,7 +210,8 @@ export interface RegisterNotice {
  * register cancelled before payment. The daily report lists them apart and does not count them as held receipts.
  */
 export const NOTICE_CODES: readonly string[] = ["DAY_CLOSE", "RECEIPT_CANCELLED"];
-const NOTICE_SQL = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
+/** {@link NOTICE_CODES} as an SQL list, for `code IN (…)` / `code NOT IN (…)`. */
+export const NOTICE_SQL = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
 
 const childText = (node: XNode | undefined, name: string): string | undefined =>
   node?.children.find((c) => c.name === name)?.text;

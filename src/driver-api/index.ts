@@ -3,6 +3,8 @@
  * drivers share. Nothing here does I/O, reads the clock or logs.
  */
 export type { ReceiptInput } from "../receipt/model.js";
+/** 130400 → "130.400", as Vietnamese receipts print amounts. */
+export { formatDong } from "../shared/i18n.js";
 export * from "./types.js";
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
  * reduction), 5 % for fresh food, sugar and medicine, KCT for textbooks and newspapers; decimal quantities for goods
  * sold by weight. Totals add up exactly: amount = round(qty × unitPrice) − discount, total = Σ amount = Σ payments.
  */
+import type { DayClose } from "../../drivers/ndjson/encode.js";
 import type { ReceiptInput } from "../receipt/model.js";
 import { vnDateTime } from "../shared/clock.js";
 import { lineAmount } from "../shared/money.js";
@@ -196,10 +197,7 @@ export function withVoids(sales: readonly ReceiptInput[], options: { rate: numbe
 }
 
 /** A register's day close over what it sent: sales counted, takings net of voids and refunds. */
-export function dayCloseOf(
-  sent: readonly ReceiptInput[],
-  id: string,
-): { id: string; date: string; receipts: number; total: number } {
+export function dayCloseOf(sent: readonly ReceiptInput[], id: string): DayClose {
   const sales = sent.filter((r) => (r.kind ?? "sale") === "sale");
   const back = sent.filter((r) => r.kind === "refund").reduce((n, r) => n + r.total, 0);
   const last = sent.at(-1)?.issuedAt ?? `${vnDateTime(Date.now())}+07:00`;

@@ -3,6 +3,7 @@
  * and simulated registers over socat ptys or TCP. `hoadon demo` and `hoadon simulate register` wrap these.
  */
 
+export type { DayClose } from "../../drivers/ndjson/encode.js";
 export * as datecs from "./datecs.js";
 export {
   type EscposFaults,
@@ -29,7 +30,6 @@ export {
   startSimulatedRegister,
 } from "./register.js";
 export {
-  type DayClose,
   ndjsonSendDayClose,
   ndjsonSender,
   type SenderOptions,

@@ -3,7 +3,13 @@
  * same line (same id) when no answer comes, so a lost ack never loses or doubles a sale (the daemon answers "dup").
  */
 import { setTimeout as delay } from "node:timers/promises";
-import { encodeDayClose, encodeReceipt, type NdjsonReply, parseReply } from "../../drivers/ndjson/encode.js";
+import {
+  type DayClose,
+  encodeDayClose,
+  encodeReceipt,
+  type NdjsonReply,
+  parseReply,
+} from "../../drivers/ndjson/encode.js";
 import { lineFramer } from "../driver-api/index.js";
 import type { PortConnection } from "../ingest/connection.js";
 import type { ReceiptInput } from "../receipt/model.js";
@@ -200,17 +206,6 @@ export async function ndjsonSender(
     pending: stoppedBy === "done" ? [] : receipts.slice(index),
     stoppedBy,
   };
-}
-
-/** A day close as the register sends it (its Z report). */
-export interface DayClose {
-  readonly id: string;
-  /** `YYYY-MM-DD`. */
-  readonly date: string;
-  /** Sales receipts the register made that day. */
-  readonly receipts: number;
-  /** Its takings that day, whole đồng (sales less voids and refunds). */
-  readonly total: number;
 }
 
 /**

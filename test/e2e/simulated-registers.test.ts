@@ -8,6 +8,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import type { DayReport } from "../../src/audit/ledger.js";
+import { formatDong } from "../../src/shared/i18n.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
@@ -160,9 +161,7 @@ describe("ndjson register in the daemon: voids and the day close", () => {
       const [notice, ...more] = days.flatMap((d) => d.registerNotices);
       expect(more).toEqual([]);
       expect(notice).toMatchObject({ registerId: "quay-1", code: "DAY_CLOSE" });
-      expect(notice?.detail).toContain(
-        `${sales.length} phiếu, doanh thu ${String(net).replace(/\B(?=(\d{3})+(?!\d))/g, ".")} đ`,
-      );
+      expect(notice?.detail).toContain(`${sales.length} phiếu, doanh thu ${formatDong(net)} đ`);
     } finally {
       daemon.kill("SIGTERM");
       await daemon.done;
