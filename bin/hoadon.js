@@ -14,5 +14,14 @@ if (!existsSync(fileURLToPath(entry))) {
   );
   process.exit(70);
 }
+// A reader that went away (`hoadon audit journal … | head`) is not a failure. A one-shot command stops quietly, as
+// Unix tools do; a long-running one (the daemon, the sandbox, the web page) goes on without its stdout.
+const args = process.argv.slice(2);
+const longRunning = ["run", "sandbox", "demo"].includes(args[0] ?? "") || (args[0] === "audit" && args[1] === "serve");
+for (const stream of [process.stdout, process.stderr])
+  stream.on("error", (error) => {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    if (!longRunning) process.exit(process.exitCode ?? 0);
+  });
 const { runCli } = await import(entry.href);
-process.exitCode = await runCli(process.argv.slice(2));
+process.exitCode = await runCli(args);

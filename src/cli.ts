@@ -139,16 +139,17 @@ const COMMANDS: Record<string, Command> = {
   },
   audit: {
     summary:
-      "list | show | verify | export | report | serve | outages: sổ hóa đơn, toàn vẹn, xuất, báo cáo, trang web, sự cố / " +
-      "ledger, integrity, export, report, web page, outage evidence",
+      "list | show | verify | export | report | serve | outages | journal: sổ hóa đơn, toàn vẹn, xuất, báo cáo, trang web, sự cố, byte gốc / " +
+      "ledger, integrity, export, report, web page, outage evidence, raw bytes",
     usage: [
       "hoadon audit list --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--state S] [--register R] [--limit N] [--json]",
-      "hoadon audit show --db FILE (MCCQT | C26MAB-123 | #id) [--xml | --out FILE | --json]",
+      "hoadon audit show --db FILE (MCCQT | C26MAB-123 | #id) [--xml | --out FILE | --raw FILE | --json]",
       "hoadon audit verify --db FILE [--trusted-cert PEM] [--json]",
       "hoadon audit export --db FILE --out DIR [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--state S] [--register R]",
       "hoadon audit report --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--register R] [--json]",
       "hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]",
       "hoadon audit outages --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]",
+      "hoadon audit journal --db FILE [--register R [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--out FILE.cap]] [--json]",
     ].join("\n  "),
     options: {
       db: { type: "string" },
@@ -162,12 +163,14 @@ const COMMANDS: Record<string, Command> = {
       register: { type: "string" },
       limit: { type: "string" },
       out: { type: "string" },
+      raw: { type: "string" },
       xml: { type: "boolean" },
     },
     run: async (v, p, ctx) => {
-      const sub = positional(p, 0, "list|show|verify|export|report|serve|outages");
+      const sub = positional(p, 0, "list|show|verify|export|report|serve|outages|journal");
       if (sub === "outages")
         return (await import("./commands/audit-outages.js")).auditOutagesCommand(v, p.slice(1), ctx);
+      if (sub === "journal") return (await import("./commands/audit-journal.js")).auditJournalCommand(v, ctx);
       if (sub === "list" || sub === "show" || sub === "export" || sub === "report") {
         const ledger = await import("./commands/audit-ledger.js");
         if (sub === "list") return ledger.auditListCommand(v, ctx);

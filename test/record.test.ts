@@ -133,7 +133,7 @@ describe("the write path (record)", () => {
     expect(record(input(receipt("Y-2", { lines: UNRATED })))).toMatchObject({
       invoice: { khhdon: "C27MAB", shdon: 1, mccqt: "M1-27-A1B2C-00000000001" },
     });
-    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toEqual({ ok: true, invoices: 2 });
+    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toMatchObject({ ok: true, invoices: 2 });
   });
 
   it("audit verification names a tampered invoice", () => {

@@ -5,13 +5,16 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { utf8Text } from "../driver-api/index.js";
 import { readInvoiceFacts } from "../invoice/index.js";
 import { vnDateTime } from "../shared/clock.js";
 import type { Lang } from "../shared/i18n.js";
 import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
+import { journalRangeOf } from "../store/journal.js";
 import { outboxStatus } from "../store/outbox.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
+import { hasJournal, journalSummary } from "./journal.js";
 import { NOTICE_SQL } from "./ledger.js";
 import { verifyStore } from "./verify-store.js";
 
@@ -60,6 +63,11 @@ const T = {
   download: { vi: "Tải XML đã ký (nguyên bản)", en: "Download the signed XML (exact bytes)" },
   intact: { vi: "Toàn vẹn", en: "Intact" },
   broken: { vi: "KHÔNG toàn vẹn", en: "NOT intact" },
+  journal: { vi: "Nhật ký byte gốc", en: "Raw journal" },
+  raw: { vi: "Byte gốc từ máy tính tiền", en: "Raw bytes from the register" },
+  rawDownload: { vi: "Tải byte gốc", en: "Download the raw bytes" },
+  journalAt: { vi: "trong nhật ký", en: "in the journal" },
+  more: { vi: "… còn nữa: tải về để xem hết", en: "… more: download them to see all" },
   readOnly: { vi: "Chỉ đọc — trang này không thay đổi dữ liệu.", en: "Read-only — this page changes nothing." },
   next: { vi: "Trang sau", en: "Next page" },
   prev: { vi: "Trang trước", en: "Previous page" },
@@ -106,6 +114,28 @@ interface InvoiceRow {
   created_at: number;
 }
 
+/** How many raw bytes the invoice page shows (all of them are in the download). */
+const RAW_SHOWN = 4096;
+
+/**
+ * Raw bytes for reading: as text when they are printable UTF-8 (an ndjson line), else a hex dump with the printable
+ * ASCII beside it (frames, ESC/POS), 16 bytes a line.
+ */
+function rawView(bytes: Uint8Array): string {
+  const shown = bytes.subarray(0, RAW_SHOWN);
+  const text = utf8Text(shown);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what make bytes unreadable as text
+  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return text;
+  let out = "";
+  for (let i = 0; i < shown.length; i += 16) {
+    const row = shown.subarray(i, i + 16);
+    const hex = [...row].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+    const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
+    out += `${i.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  |${ascii}|\n`;
+  }
+  return out;
+}
+
 /** The request handler, separate from listening so tests can drive it directly. */
 export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { db } = opts;
@@ -117,11 +147,13 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
   );
   const oneInvoice = db.prepare<
     [number],
-    InvoiceRow & StoredSignedXml & { qr: string; sha256: string; receipt_json: string }
+    InvoiceRow & StoredSignedXml & { qr: string; sha256: string; receipt_json: string; receipt_row: number }
   >(
     `SELECT i.*, d.state, d.error, r.register_id, r.receipt_json FROM invoices i JOIN receipts r ON r.id = i.receipt_row
        LEFT JOIN deliveries d ON d.invoice_id = i.id WHERE i.id = ?`,
   );
+  const receiptRaw = db.prepare<[number], { raw: Buffer }>("SELECT raw FROM receipts WHERE id = ?");
+  const journaled = hasJournal(db);
   type QuarantineRow = { id: number; register_id: string; received_at: number; code: string; detail: string };
   // A register's own reports (day close, a receipt it cancelled) are kept in quarantine too, but hold nothing back.
   const listQuarantine = db.prepare<[], QuarantineRow>(
@@ -216,12 +248,21 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
         // What is stored, unchecked: `hoadon audit verify` is where a changed invoice is named.
         return send(200, readSignedXml(row), "application/xml");
       }
+      const rawMatch = /^\/invoices\/(\d+)\.raw$/.exec(path);
+      if (rawMatch) {
+        const row = oneInvoice.get(Number(rawMatch[1]));
+        if (!row) return send(404, layout(lang, t("notFound"), ""));
+        res.setHeader("content-disposition", `attachment; filename="${row.mccqt}.bin"`);
+        return send(200, receiptRaw.get(row.receipt_row)?.raw ?? Buffer.alloc(0), "application/octet-stream");
+      }
       const detail = /^\/invoices\/(\d+)$/.exec(path);
       if (detail) {
         const row = oneInvoice.get(Number(detail[1]));
         if (!row) return send(404, layout(lang, t("notFound"), ""));
         const xml = readSignedXml(row).toString("utf8");
         const facts = readInvoiceFacts(xml);
+        const raw = receiptRaw.get(row.receipt_row)?.raw ?? Buffer.alloc(0);
+        const source = journaled ? journalRangeOf(db, "receipt", row.receipt_row) : undefined;
         const lines = facts.ok
           ? `<table><thead><tr><th>#</th><th>Tên / name</th><th>SL / qty</th><th>Đơn giá / price</th><th>Thành tiền / amount</th><th>Thuế suất / VAT</th></tr></thead><tbody>${facts.facts.lines
               .map(
@@ -234,7 +275,14 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
 <dt>${t("date")}</dt><dd>${esc(row.nlap)} (${esc(vnDateTime(row.created_at))})</dd><dt>${t("register")}</dt><dd>${esc(row.register_id)}</dd>
 <dt>${t("total")}</dt><dd>${formatDong(row.total)} đ</dd><dt>${t("state")}</dt><dd>${esc(STATE_WORDS[row.state ?? ""]?.[lang] ?? row.state)}</dd>
 <dt>DLQRCode</dt><dd><code>${esc(row.qr)}</code></dd><dt>sha256</dt><dd><code>${esc(row.sha256)}</code></dd></dl>
-${lines}<p><a href="/invoices/${row.id}.xml">${t("download")}</a></p><pre>${esc(xml)}</pre>`;
+${lines}<p><a href="/invoices/${row.id}.xml">${t("download")}</a></p><pre>${esc(xml)}</pre>
+<h2>${t("raw")}</h2><p id="source">${raw.length} byte${
+          source
+            ? ` · ${t("journalAt")} ${esc(source.registerId)} ${source.side}/${source.direction}, byte ${source.start}–${source.end}`
+            : ""
+        } · <a href="/invoices/${row.id}.raw${q}">${t("rawDownload")}</a></p><pre id="raw">${esc(rawView(raw))}${
+          raw.length > RAW_SHOWN ? `\n${t("more")}` : ""
+        }</pre>`;
         return send(200, layout(lang, `${t("invoices")} ${row.mccqt}`, body));
       }
       if (path === "/quarantine") {
@@ -254,7 +302,10 @@ ${lines}<p><a href="/invoices/${row.id}.xml">${t("download")}</a></p><pre>${esc(
       if (path === "/verify") {
         const check = verifyStore(db, opts.trustedCertPem ? { trustedCertPem: opts.trustedCertPem } : {});
         const body = check.ok
-          ? `<p class="ok" id="verdict">${t("intact")}: ${check.invoices}</p>`
+          ? `<p class="ok" id="verdict">${t("intact")}: ${check.invoices}</p>` +
+            (check.journal
+              ? `<p class="ok" id="journal">${t("journal")}: ${esc(journalSummary(check.journal)[lang])}</p>`
+              : "")
           : `<p class="bad" id="verdict">${t("broken")}: ${esc(check.problem)}</p>`;
         return send(200, layout(lang, t("verify"), body));
       }

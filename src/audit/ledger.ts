@@ -4,15 +4,18 @@
  * a connection opened with `openStoreReadOnly` and only runs SELECTs.
  */
 import { createHash } from "node:crypto";
+import type { JournalRange } from "../ingest/journal-sink.js";
 import { readXmlTree, type XNode } from "../invoice/xml-read.js";
 import { VN_OFFSET_MS } from "../shared/clock.js";
 import type { Db } from "../store/db.js";
+import { journalRangeOf } from "../store/journal.js";
 import {
   readSignedXml,
   SignedXmlUnreadableError,
   type StoredSignedXml,
   signedXmlColumns,
 } from "../store/signed-xml.js";
+import { hasJournal } from "./journal.js";
 
 /** Where an invoice is on its way to the authority (the `deliveries.state` values). */
 export const DELIVERY_STATES = ["pending", "batched", "accepted", "rejected"] as const;
@@ -99,6 +102,8 @@ export interface InvoiceDetail {
   readonly receipt: unknown;
   readonly receivedAt: number;
   readonly rawBytes: number;
+  /** Where those bytes lie in the raw capture journal (absent for a receipt from before the journal). */
+  readonly source?: JournalRange;
   /** The batch that carried it, once batched. */
   readonly batch?: { readonly mtdiep: string; readonly state: string; readonly attempts: number };
   /** The authority's replies to that batch, oldest first. */
@@ -112,11 +117,19 @@ export interface InvoiceDetail {
 export function invoiceDetail(db: Db, row: LedgerRow): InvoiceDetail {
   const r = db
     .prepare(
-      `SELECT r.receipt_json AS receiptJson, r.received_at AS receivedAt, length(r.raw) AS rawBytes, d.batch_id AS batchId
+      `SELECT r.id AS receiptRow, r.receipt_json AS receiptJson, r.received_at AS receivedAt, length(r.raw) AS rawBytes,
+              d.batch_id AS batchId
          FROM invoices i JOIN receipts r ON r.id = i.receipt_row JOIN deliveries d ON d.invoice_id = i.id
         WHERE i.id = ?`,
     )
-    .get(row.id) as { receiptJson: string; receivedAt: number; rawBytes: number; batchId: number | null };
+    .get(row.id) as {
+    receiptRow: number;
+    receiptJson: string;
+    receivedAt: number;
+    rawBytes: number;
+    batchId: number | null;
+  };
+  const source = hasJournal(db) ? journalRangeOf(db, "receipt", r.receiptRow) : undefined;
   const batch =
     r.batchId === null
       ? undefined
@@ -135,11 +148,22 @@ export function invoiceDetail(db: Db, row: LedgerRow): InvoiceDetail {
     receipt: JSON.parse(r.receiptJson) as unknown,
     receivedAt: r.receivedAt,
     rawBytes: r.rawBytes,
+    ...(source ? { source } : {}),
     ...(batch ? { batch } : {}),
     replies,
     xml,
     intact: sha256Hex(xml) === row.sha256,
   };
+}
+
+/** The raw bytes kept with the receipt invoice `id` was made from. */
+export function receiptRawOf(db: Db, id: number): Buffer {
+  const row = db
+    .prepare<[number], { raw: Buffer }>(
+      "SELECT r.raw FROM invoices i JOIN receipts r ON r.id = i.receipt_row WHERE i.id = ?",
+    )
+    .get(id);
+  return row?.raw ?? Buffer.alloc(0);
 }
 
 /**

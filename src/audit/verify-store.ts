@@ -1,6 +1,7 @@
 /**
  * Re-checks what the store promises an auditor (design.md invariants 3–5): the hash chain over every invoice's
- * signed bytes, gap-free numbering per (form, symbol) and per MCCQT year, and every invoice's signature. Read-only;
+ * signed bytes, gap-free numbering per (form, symbol) and per MCCQT year, every invoice's signature, and the raw
+ * capture journal (every stream's chain, every receipt's bytes still in it: src/audit/journal.ts). Read-only;
  * names the first broken place.
  */
 import { createHash } from "node:crypto";
@@ -9,12 +10,15 @@ import { verifySignatures } from "../sign/index.js";
 import type { Db } from "../store/db.js";
 import { GENESIS_CHAIN } from "../store/ingest.js";
 import { readSignedXml, type StoredSignedXml, signedXmlColumns } from "../store/signed-xml.js";
+import { checkJournal, type JournalCheck } from "./journal.js";
 
 export interface StoreCheck {
   readonly ok: boolean;
   readonly invoices: number;
   /** The first problem found, in words (Vietnamese / English). */
   readonly problem?: string;
+  /** The raw capture journal, once the invoices check out (absent in a store older than the journal). */
+  readonly journal?: JournalCheck;
 }
 
 interface Row extends StoredSignedXml {
@@ -73,5 +77,9 @@ export function verifyStore(db: Db, opts: { trustedCertPem?: string; signatures?
         return fail(`${where}: chữ ký không hợp lệ / bad signature: ${report.problem ?? "không có chữ ký / none"}`);
     }
   }
-  return { ok: true, invoices: count };
+  const journal = checkJournal(db);
+  if (journal === undefined) return { ok: true, invoices: count };
+  return journal.ok
+    ? { ok: true, invoices: count, journal }
+    : { ok: false, invoices: count, problem: journal.problem!, journal };
 }

@@ -16,8 +16,10 @@ import {
   type LedgerFilter,
   type LedgerRow,
   listInvoices,
+  receiptRawOf,
 } from "../audit/ledger.js";
 import type { CommandContext } from "../cli.js";
+import type { JournalRange } from "../ingest/journal-sink.js";
 import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { formatDong } from "../shared/i18n.js";
@@ -56,7 +58,7 @@ export function ledgerFilter(v: Values): LedgerFilter {
   };
 }
 
-function withDb<T>(v: Values, fn: (db: ReturnType<typeof openStoreReadOnly>) => T): T {
+export function withDb<T>(v: Values, fn: (db: ReturnType<typeof openStoreReadOnly>) => T): T {
   const file = v.db;
   if (typeof file !== "string" || file === "") throw new DaemonError("USAGE", "thiếu --db / --db is required");
   const db = openStoreReadOnly(file);
@@ -107,7 +109,15 @@ export function auditShowCommand(key: string, v: Values, ctx: CommandContext): n
           `no such invoice (give its MCCQT, symbol-number like C26MAB-123, or #id)`,
       );
     const d = invoiceDetail(db, row);
-    if (typeof v.out === "string") {
+    if (typeof v.raw === "string") {
+      // The bytes the register sent for this sale, exactly as kept with the receipt (the print-out, the frames).
+      const out = resolve(v.raw);
+      if (existsSync(out))
+        throw new DaemonError("USAGE", `${out} đã có, không ghi đè / already exists, not overwritten`);
+      const raw = receiptRawOf(db, row.id);
+      writeOut(out, raw);
+      ctx.out(`${out}: ${raw.length} byte gốc / raw bytes${d.source ? `, ${sourceText(d.source)}` : ""}`);
+    } else if (typeof v.out === "string") {
       const out = resolve(v.out);
       if (existsSync(out))
         throw new DaemonError("USAGE", `${out} đã có, không ghi đè / already exists, not overwritten`);
@@ -121,6 +131,7 @@ export function auditShowCommand(key: string, v: Values, ctx: CommandContext): n
       ctx.out(`  Tổng tiền thanh toán / total payable: ${formatDong(row.total)} đ`);
       ctx.out(`  Máy tính tiền / register: ${row.registerId}, phiếu / receipt ${row.receiptId}`);
       ctx.out(`  Nhận lúc / received: ${vnDateTime(d.receivedAt)}, ${d.rawBytes} byte gốc / raw bytes kept`);
+      if (d.source) ctx.out(`  Nguồn / source: ${sourceText(d.source)} (hoadon audit journal, --raw FILE)`);
       ctx.out(`  Trạng thái / state: ${STATE_TEXT[row.state]}${row.error ? ` — ${row.error}` : ""}`);
       if (d.batch)
         ctx.out(`  Thông điệp / message: ${d.batch.mtdiep} (${d.batch.state}, ${d.batch.attempts} lần / attempts)`);
@@ -133,6 +144,12 @@ export function auditShowCommand(key: string, v: Values, ctx: CommandContext): n
     }
     return d.intact ? 0 : 65;
   });
+}
+
+/** Where a receipt's bytes lie in the journal, in words. */
+function sourceText(r: JournalRange): string {
+  const stream = r.side === "device" ? "máy in / printer" : "máy tính tiền / register";
+  return `nhật ký / journal ${r.registerId}, ${stream} ${r.direction === "in" ? "→ hoadon" : "← hoadon"}, byte ${r.start}–${r.end}`;
 }
 
 function writeOut(path: string, bytes: Uint8Array): void {

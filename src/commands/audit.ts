@@ -1,6 +1,7 @@
 /** `hoadon audit …`: the tax auditor's tools. They open the database read-only and change nothing. */
 import { readFileSync } from "node:fs";
 import { startAuditHttp } from "../audit/http.js";
+import { type JournalCheck, journalSummary } from "../audit/journal.js";
 import { verifyStore } from "../audit/verify-store.js";
 import type { CommandContext } from "../cli.js";
 import { DaemonError } from "../shared/errors.js";
@@ -60,14 +61,21 @@ export async function auditVerifyCommand(
   try {
     const check = verifyStore(db, trustedCertPem ? { trustedCertPem } : {});
     if (v.json) ctx.out(JSON.stringify(check));
-    else if (check.ok)
+    else if (check.ok) {
       ctx.out(
         `Toàn vẹn: ${check.invoices} hóa đơn, chuỗi băm, số liên tục và chữ ký đều đúng / ` +
           `intact: ${check.invoices} invoices, chain, numbering and signatures check out`,
       );
-    else ctx.err(`KHÔNG toàn vẹn / NOT intact: ${check.problem}`);
+      if (check.journal) ctx.out(journalLine(check.journal));
+    } else ctx.err(`KHÔNG toàn vẹn / NOT intact: ${check.problem}`);
     return check.ok ? 0 : 65;
   } finally {
     db.close();
   }
+}
+
+/** The journal's part of a good verdict, in words. */
+function journalLine(j: JournalCheck): string {
+  const { vi, en } = journalSummary(j);
+  return `Nhật ký byte gốc: ${vi} / raw journal: ${en}`;
 }

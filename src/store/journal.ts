@@ -188,12 +188,22 @@ export function journalWriter(db: Db): JournalWriter {
 /** The bytes of a journal range (complete chunks cut to the range), or `undefined` if the journal lacks some. */
 export function readJournalRange(db: Db, range: JournalRange): Uint8Array | undefined {
   const rows = db
-    .prepare<[string, string, string, number, number], { stream_offset: number; bytes: Buffer }>(
+    .prepare<[JournalRange], { stream_offset: number; bytes: Buffer }>(
+      // From the chunk holding `start` (found through the index), not a scan of the stream from its first byte.
       `SELECT stream_offset, bytes FROM journal
-        WHERE register_id = ? AND side = ? AND direction = ? AND stream_offset < ? AND stream_offset + length(bytes) > ?
+        WHERE register_id = @registerId AND side = @side AND direction = @direction AND stream_offset < @end
+          AND stream_offset >= coalesce((SELECT max(stream_offset) FROM journal
+                                          WHERE register_id = @registerId AND side = @side AND direction = @direction
+                                            AND stream_offset <= @start), 0)
         ORDER BY stream_offset`,
     )
-    .all(range.registerId, range.side, range.direction, range.end, range.start);
+    .all({
+      registerId: range.registerId,
+      side: range.side,
+      direction: range.direction,
+      start: range.start,
+      end: range.end,
+    });
   const out = new Uint8Array(range.end - range.start);
   let filled = 0;
   let expect = range.start;

@@ -59,10 +59,26 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
       await page.click("text=M1-26-A1B2C-00000000003");
       expect(await page.textContent("#mccqt")).toBe("M1-26-A1B2C-00000000003");
       expect(await page.$$("table tbody tr")).not.toHaveLength(0);
+      // The bytes the register sent for this sale, where they lie in the journal, and their download.
+      const kept = (
+        db.prepare("SELECT r.raw FROM invoices i JOIN receipts r ON r.id = i.receipt_row WHERE i.id = 3").get() as {
+          raw: Buffer;
+        }
+      ).raw;
+      expect(await page.textContent("#source")).toMatch(
+        new RegExp(`^${kept.length} byte · trong nhật ký quay-\\d register/in, byte \\d+–\\d+ · Tải byte gốc$`),
+      );
+      expect(await page.textContent("#raw")).toBe(kept.toString("utf8")); // an ndjson line reads as text
       await page.screenshot({ path: join(dir, "invoice.png"), fullPage: true });
 
       await page.goto(`${web.url}/verify?lang=en`);
       expect(await page.textContent("#verdict")).toBe("Intact: 6");
+      expect(await page.textContent("#journal")).toMatch(
+        /^Raw journal: \d+ streams, .*chains whole; 6 receipts and held jobs/,
+      );
+      const rawFile = await fetch(`${web.url}/invoices/3.raw`);
+      expect(rawFile.headers.get("content-type")).toBe("application/octet-stream");
+      expect(Buffer.from(await rawFile.arrayBuffer())).toEqual(kept);
 
       const xml = await fetch(`${web.url}/invoices/3.xml`);
       const row = db

@@ -87,7 +87,16 @@ describe.each(["inline", "thread"] as const)("crash safety (store.writer: %s)", 
     expect(new Set(ids)).toEqual(acked); // every acknowledged receipt is there …
     expect(ids).toHaveLength(acked.size); // … exactly once
     expect(db.prepare("SELECT count(*) AS n FROM invoices").get()).toEqual({ n: receipts.length });
-    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toEqual({ ok: true, invoices: receipts.length });
+    // The chains, the numbering, every signature, and the raw journal: whole across eight kills, and every receipt
+    // tied to the bytes it came from.
+    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toMatchObject({
+      ok: true,
+      invoices: receipts.length,
+      journal: { ok: true, receipts: receipts.length },
+    });
+    expect(db.prepare("SELECT count(*) AS n FROM journal_sources WHERE kind = 'receipt'").get()).toEqual({
+      n: receipts.length,
+    });
     expect(db.prepare("SELECT state, count(*) AS n FROM deliveries GROUP BY state").all()).toEqual([
       { state: "accepted", n: receipts.length },
     ]);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { rawFromRange } from "../../src/audit/journal.js";
 import { encodeReceipt } from "../../drivers/ndjson/encode.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
 import { concatBytes, toHex, utf8 } from "../../src/driver-api/index.js";
@@ -198,5 +199,22 @@ describe("identity pins", () => {
     expect(JSON.parse(events[2]!.detail)).toMatchObject({ fields: ["serial"] });
     expect(() => db.prepare("UPDATE register_identity SET serial = 'x'").run()).toThrow(/append-only/);
     db.close();
+  });
+});
+
+describe("a receipt's kept bytes against its journal range (audit verify)", () => {
+  const b = (text: string): Uint8Array => utf8(text);
+  it("accepts the same bytes, and frames in order with other traffic between them", () => {
+    expect(rawFromRange(b("{sale}\n"), b("{sale}\n"))).toBe(true);
+    // A Datecs receipt: its frames, with a status query and its answer's resend in the middle.
+    expect(rawFromRange(b("[open][status][item][item][close]"), b("[open][item][close]"))).toBe(true);
+  });
+  it("refuses changed, missing or extra bytes and a range that does not start and end with the receipt", () => {
+    expect(rawFromRange(b("{sale}\n"), b("{sble}\n"))).toBe(false);
+    expect(rawFromRange(b("[open][item]"), b("[open][item][close]"))).toBe(false);
+    expect(rawFromRange(b("x[open][close]"), b("[open][close]"))).toBe(false);
+    expect(rawFromRange(b("[open][close]x"), b("[open][close]"))).toBe(false);
+    expect(rawFromRange(b("[open][close]"), b(""))).toBe(false);
+    expect(rawFromRange(b("[open][iten][close]"), b("[open][item][close]"))).toBe(false);
   });
 });

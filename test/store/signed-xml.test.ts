@@ -130,7 +130,7 @@ describe("signed XML storage (migration 005)", () => {
     expect(rows[1]?.signed_xml_size).toBe(second.length);
     expect(rows[1]?.len).toBeLessThan(second.length * 0.6);
     expect(rows.map((r) => readSignedXml(r, r.sha256))).toEqual([first, second]);
-    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toEqual({ ok: true, invoices: 2 });
+    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toMatchObject({ ok: true, invoices: 2 });
 
     expect(() => db.prepare("UPDATE invoices SET signed_xml_size = signed_xml_size + 1 WHERE id = 2").run()).toThrow(
       /append-only/,
@@ -158,7 +158,7 @@ describe("signed XML storage (migration 005)", () => {
     old.close();
     const ro = openStoreReadOnly(file);
     expect(ro.pragma("user_version", { simple: true })).toBe(4);
-    expect(verifyStore(ro, { trustedCertPem: identity.certPem })).toEqual({ ok: true, invoices: 1 });
+    expect(verifyStore(ro, { trustedCertPem: identity.certPem })).toMatchObject({ ok: true, invoices: 1 });
     const row = ro.prepare(`SELECT ${signedXmlColumns(ro)}, sha256 FROM invoices`).get() as StoredSignedXml & {
       sha256: string;
     };
@@ -200,7 +200,7 @@ describe("signed XML storage (migration 005)", () => {
         });
       }
     });
-    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toEqual({ ok: true, invoices: 2 });
+    expect(verifyStore(db, { trustedCertPem: identity.certPem })).toMatchObject({ ok: true, invoices: 2 });
     db.exec("DROP TRIGGER invoices_no_update");
     db.prepare("UPDATE invoices SET signed_xml = substr(signed_xml, 1, 100) WHERE id = 2").run();
     const check = verifyStore(db);

@@ -1,0 +1,155 @@
+/**
+ * The raw capture journal in the auditor's hands, on a database the demo filled: `audit verify` checks every
+ * stream's chain and every receipt's bytes against it, `audit journal` writes a register's bytes as a capture file
+ * that replays (through the driver named in it) into the same receipts, `audit show --raw` gives one sale's bytes.
+ * Tampering is named: a changed chunk by its chain, and a rewritten stream whose chain was recomputed by the receipt
+ * whose bytes no longer match.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { JournalStreamSummary } from "../../src/audit/journal.js";
+import { driverCatalogue } from "../../src/catalogue.js";
+import { toHex } from "../../src/driver-api/index.js";
+import { parseCapture, replayCapture } from "../../src/ingest/capture.js";
+import { JOURNAL_GENESIS, nextChain } from "../../src/store/journal.js";
+import { runHoadon } from "../support/cli.js";
+import { tempDir } from "../support/tmp.js";
+
+const SALES = 4;
+
+describe("hoadon audit verify / journal / show --raw over the raw capture journal", () => {
+  let dir: string;
+  let db: string;
+  let stored: { id: number; register_id: string; receipt_id: string; raw: Buffer }[];
+
+  beforeAll(async () => {
+    dir = tempDir();
+    const demo = await runHoadon(["demo", "--sales", String(SALES), "--via", "tcp", "--data", dir]);
+    expect(demo.code, demo.stderr).toBe(0);
+    db = join(dir, "hoadon.sqlite");
+    const store = new Database(db, { readonly: true });
+    stored = store.prepare("SELECT id, register_id, receipt_id, raw FROM receipts ORDER BY id").all() as typeof stored;
+    store.close();
+    expect(stored.length).toBe(SALES);
+  }, 120_000);
+
+  /** A copy of the demo's database, with its triggers dropped so a test can do what an intruder with sqlite3 could. */
+  const tamperedCopy = async (name: string, sql: (db: Database.Database) => void): Promise<string> => {
+    const file = join(dir, `${name}.sqlite`);
+    const src = new Database(db, { readonly: true });
+    await src.backup(file);
+    src.close();
+    const t = new Database(file);
+    t.exec("DROP TRIGGER journal_no_update; DROP TRIGGER journal_no_delete;");
+    sql(t);
+    t.close();
+    return file;
+  };
+
+  it("verifies the journal with the invoices and ties every receipt to its bytes", async () => {
+    const human = await runHoadon(["audit", "verify", "--db", db]);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toMatch(/raw journal: \d+ streams, \d+ chunks, \d+ bytes, chains whole; 4 receipts/);
+    const json = await runHoadon(["audit", "verify", "--db", db, "--json"]);
+    const check = JSON.parse(json.stdout) as { ok: boolean; journal: { ok: boolean; tied: number; receipts: number } };
+    expect(check).toMatchObject({ ok: true, invoices: SALES, journal: { ok: true, tied: SALES, receipts: SALES } });
+  });
+
+  it("writes a register's journal as a capture that replays into the same receipts", async () => {
+    const list = await runHoadon(["audit", "journal", "--db", db, "--json"]);
+    expect(list.code, list.stderr).toBe(0);
+    const streams = JSON.parse(list.stdout) as JournalStreamSummary[];
+    const registers = [...new Set(streams.map((s) => s.registerId))];
+    expect(registers.sort()).toEqual([...new Set(stored.map((r) => r.register_id))].sort());
+    expect(streams.find((s) => s.direction === "in")!.bytes).toBeGreaterThan(0);
+
+    for (const registerId of registers) {
+      const file = join(dir, `${registerId}.cap`);
+      const run = await runHoadon(["audit", "journal", "--db", db, "--register", registerId, "--out", file]);
+      expect(run.code, run.stderr).toBe(0);
+      const capture = parseCapture(readFileSync(file, "utf8"));
+      expect(capture.headers["register"]).toBe(registerId);
+      const driver = driverCatalogue.get(capture.headers["driver"]!) as Parameters<typeof replayCapture>[0];
+      expect(driver, capture.headers["driver"]).toBeDefined();
+      const receipts = replayCapture(driver, driver.options.parse({}), capture).filter((e) => e.type === "receipt");
+      const mine = stored.filter((r) => r.register_id === registerId);
+      expect(receipts.map((e) => toHex(e.raw))).toEqual(mine.map((r) => toHex(r.raw)));
+      expect(receipts.map((e) => (e.receipt as { receiptId: string }).receiptId)).toEqual(
+        mine.map((r) => r.receipt_id),
+      );
+      // Each receipt is named after the chunk that completes it, with the invoice it became.
+      expect(readFileSync(file, "utf8").match(/^# ↑ #\d+ phiếu \/ receipt .+ → M1-26-/gm)).toHaveLength(mine.length);
+      // Never overwritten.
+      const again = await runHoadon(["audit", "journal", "--db", db, "--register", registerId, "--out", file]);
+      expect(again.code).toBe(64);
+    }
+    const unknown = await runHoadon(["audit", "journal", "--db", db, "--register", "no-such-till"]);
+    expect(unknown.code).toBe(64);
+    expect(unknown.stderr).toContain("no-such-till");
+  });
+
+  it("gives one sale's raw bytes and where they lie in the journal", async () => {
+    const out = join(dir, "sale-2.bin");
+    const raw = await runHoadon(["audit", "show", "--db", db, "#2", "--raw", out]);
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(toHex(readFileSync(out))).toBe(toHex(stored[1]!.raw));
+    const show = await runHoadon(["audit", "show", "--db", db, "#2"]);
+    expect(show.stdout).toMatch(/Nguồn \/ source: nhật ký \/ journal .+, byte \d+–\d+/);
+    const json = JSON.parse((await runHoadon(["audit", "show", "--db", db, "#2", "--json"])).stdout) as {
+      source: { start: number; end: number };
+    };
+    expect(json.source.end - json.source.start).toBe(stored[1]!.raw.length);
+  });
+
+  it("names a chunk changed after the fact by its chain", async () => {
+    const file = await tamperedCopy("chunk", (t) => {
+      const row = t
+        .prepare("SELECT id, bytes FROM journal WHERE direction = 'in' ORDER BY id LIMIT 1 OFFSET 1")
+        .get() as {
+        id: number;
+        bytes: Buffer;
+      };
+      const bytes = Buffer.from(row.bytes);
+      bytes[0] = bytes[0]! ^ 0x01;
+      t.prepare("UPDATE journal SET bytes = ? WHERE id = ?").run(bytes, row.id);
+    });
+    const run = await runHoadon(["audit", "verify", "--db", file]);
+    expect(run.code).toBe(65);
+    expect(run.stderr).toMatch(/journal chunk #\d+: .*hash chain does not match/);
+  });
+
+  it("names the receipt whose bytes a rewritten stream (chain recomputed) no longer holds", async () => {
+    const file = await tamperedCopy("rewritten", (t) => {
+      // Rewrite one byte of the first receipt's stream and recompute that stream's whole chain, as someone who knows
+      // the formula could: the chains are whole again, but the receipt's kept bytes are not what the journal says.
+      const s = t
+        .prepare(
+          "SELECT register_id, side, direction, start_offset FROM journal_sources WHERE kind = 'receipt' ORDER BY row_id LIMIT 1",
+        )
+        .get() as {
+        register_id: string;
+        side: string;
+        direction: string;
+        start_offset: number;
+      };
+      const rows = t
+        .prepare(
+          "SELECT id, stream_offset, bytes FROM journal WHERE register_id = ? AND side = ? AND direction = ? ORDER BY stream_offset",
+        )
+        .all(s.register_id, s.side, s.direction) as { id: number; stream_offset: number; bytes: Buffer }[];
+      let chain = JOURNAL_GENESIS;
+      for (const r of rows) {
+        const bytes = Buffer.from(r.bytes);
+        const at = s.start_offset - r.stream_offset;
+        if (at >= 0 && at < bytes.length) bytes[at] = bytes[at]! ^ 0x20;
+        chain = nextChain(chain, bytes);
+        t.prepare("UPDATE journal SET bytes = ?, chain = ? WHERE id = ?").run(bytes, chain, r.id);
+      }
+    });
+    const run = await runHoadon(["audit", "verify", "--db", file]);
+    expect(run.code).toBe(65);
+    expect(run.stderr).toMatch(/receipt #1: .*kept bytes differ from the journal/);
+  });
+});
