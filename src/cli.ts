@@ -104,7 +104,8 @@ const COMMANDS: Record<string, Command> = {
       "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson|escpos|datecs] [--count N] [--seed S] [--truth FILE]\n" +
       "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
       "      ndjson: [--baud N] [--void-rate 0..1] [--day-close]\n" +
-      "      datecs: [--framing old|x] [--baud N] [--storno-rate 0..1]",
+      "      datecs: [--framing old|x] [--baud N] [--storno-rate 0..1]\n" +
+      "      ndjson, datecs: [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write)",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },
@@ -119,6 +120,7 @@ const COMMANDS: Record<string, Command> = {
       "storno-rate": { type: "string" },
       "void-rate": { type: "string" },
       "day-close": { type: "boolean" },
+      faults: { type: "string" },
     },
     run: async (v, p, ctx) => {
       if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");

@@ -6,13 +6,21 @@
  * SEQ, CMD and DATA gets the cached answer and is not executed again.
  */
 import {
+  type ByteSpan,
   bytesEqual,
   type Decoder,
   type DecoderEvent,
   type ProblemCode,
   type RecordOutcome,
 } from "../../src/driver-api/index.js";
-import { type CommandError, createEngine, type Engine, type EngineConfig, type ExecResult } from "./engine.js";
+import {
+  type CommandError,
+  createEngine,
+  type Engine,
+  type EngineConfig,
+  type ExecResult,
+  type StreamSpan,
+} from "./engine.js";
 import { cmdLabel, createDeframer, type DeframeEvent, encodeFrame, type Frame, NAK, SYN } from "./frame.js";
 
 /** The problem codes this driver reports (all listed in driver-api's `ProblemCode`). */
@@ -21,6 +29,11 @@ export type DatecsProblemCode = ProblemCode;
 /** A problem event with one of this driver's codes. */
 export function problem(code: DatecsProblemCode, detail: string, raw: Uint8Array, reply?: Uint8Array): DecoderEvent {
   return reply === undefined ? { type: "problem", code, detail, raw } : { type: "problem", code, detail, raw, reply };
+}
+
+/** An engine span as an event's `span`: the POS's frames are the register side's stream, in both roles. */
+export function onRegister(span: StreamSpan | undefined): { span?: ByteSpan } {
+  return span === undefined ? {} : { span: { side: "register", ...span } };
 }
 
 /** Options of the device-role decoder. */
@@ -83,8 +96,8 @@ export function createDeviceDecoder(options: DeviceDecoderOptions): Decoder {
   const frameReply = (f: Frame, answer: Uint8Array, status: Uint8Array): Uint8Array =>
     encodeFrame(framing, { seq: f.seq, cmd: f.cmd, data: answer, status });
 
-  const execute = (f: Frame, raw: Uint8Array, nowMs: number, out: DecoderEvent[]): void => {
-    const result: ExecResult = engine.execute(f.cmd, f.data, nowMs, raw);
+  const execute = (f: Frame, raw: Uint8Array, end: number, nowMs: number, out: DecoderEvent[]): void => {
+    const result: ExecResult = engine.execute(f.cmd, f.data, nowMs, raw, { at: end - raw.length });
     const token = {};
     if (!result.ok) {
       const bytes = frameReply(f, engine.errorAnswer(result.error), engine.status(result.error));
@@ -100,7 +113,10 @@ export function createDeviceDecoder(options: DeviceDecoderOptions): Decoder {
       last = { frame: f, reply: bytes, token };
       out.push(
         result.notice
-          ? problem(result.notice.code, result.notice.detail, result.notice.raw, bytes)
+          ? {
+              ...problem(result.notice.code, result.notice.detail, result.notice.raw, bytes),
+              ...onRegister(result.notice.span),
+            }
           : { type: "reply", bytes },
       );
       return;
@@ -119,6 +135,7 @@ export function createDeviceDecoder(options: DeviceDecoderOptions): Decoder {
       type: "receipt",
       receipt: closed.receipt,
       raw: closed.raw,
+      ...onRegister(closed.span),
       reply: (outcome: RecordOutcome): Uint8Array => {
         const bytes =
           outcome.status === "ok" || outcome.status === "dup"
@@ -149,7 +166,7 @@ export function createDeviceDecoder(options: DeviceDecoderOptions): Decoder {
         out.push({ type: "reply", bytes: reply === "pending" ? synByte : reply });
         continue;
       }
-      execute(e.frame, e.raw, nowMs, out);
+      execute(e.frame, e.raw, e.end, nowMs, out);
     }
   };
 

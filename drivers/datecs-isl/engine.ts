@@ -183,6 +183,8 @@ interface OpenReceipt {
   paying: boolean;
   buyer?: Buyer;
   readonly raw: Uint8Array[];
+  /** Stream offset of the open frame, when the caller gave one. */
+  readonly start?: number;
   readonly allReceipt: number;
   readonly fiscReceipt: number;
   readonly docNo: number;
@@ -190,10 +192,21 @@ interface OpenReceipt {
   closedAt?: number;
 }
 
+/** Where a receipt's frames lie in the stream: its first frame's first byte to its last frame's end. */
+export interface StreamSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** A closed sale or storno receipt: the vendor-neutral object (ReceiptInput shape) and the bytes it came from. */
 export interface ClosedReceipt {
   readonly receipt: Record<string, unknown>;
   readonly raw: Uint8Array;
+  /**
+   * From the open to the close in the stream, when the caller gave frame offsets ({@link ExecHints.at}). Other
+   * frames may lie between (status queries, resends): `raw` holds only the receipt's own.
+   */
+  readonly span?: StreamSpan;
   /** Pass to {@link Engine.reopen} when the commit failed. */
   readonly token: object;
 }
@@ -203,6 +216,8 @@ export interface Notice {
   readonly code: "RECEIPT_CANCELLED" | "STORNO_UNSUPPORTED" | "DAY_CLOSE";
   readonly detail: string;
   readonly raw: Uint8Array;
+  /** As {@link ClosedReceipt.span}, for a receipt's notice. */
+  readonly span?: StreamSpan;
 }
 
 /** What one command did. */
@@ -221,6 +236,8 @@ export type ExecResult =
 export interface ExecHints {
   /** The printer's receipt number from its close answer, for receipt ids when the POS sent no UNP. */
   readonly slip?: string;
+  /** Where `raw` starts in the stream the caller reads (its first byte's offset), to give receipts a span. */
+  readonly at?: number;
 }
 
 /** A fiscal printer. */
@@ -372,7 +389,11 @@ export function createEngine(config: EngineConfig): Engine {
   // -------------------------------------------------------------------------------------------------------------
   // Receipt commands
 
-  const open = (data: Uint8Array, raw: Uint8Array, kind: "sale" | "storno"): ExecResult => {
+  /** From the receipt's open frame to the end of `raw` (its latest frame), when both offsets are known. */
+  const spanOf = (r: OpenReceipt, raw: Uint8Array, hints?: ExecHints): { span?: StreamSpan } =>
+    r.start === undefined || hints?.at === undefined ? {} : { span: { start: r.start, end: hints.at + raw.length } };
+
+  const open = (data: Uint8Array, raw: Uint8Array, kind: "sale" | "storno", at?: number): ExecResult => {
     const t = text(data);
     if (t === undefined) return err("syntax", "Văn bản không đọc được", "unreadable text");
     if (kind === "sale" && t === "" && !x) return ok(answer(pad(Number(/\d+$/.exec(lastUnp ?? "")?.[0] ?? 0), 7), []));
@@ -477,6 +498,7 @@ export function createEngine(config: EngineConfig): Engine {
       applied: 0n,
       paying: false,
       raw: [raw],
+      ...(at === undefined ? {} : { start: at }),
       allReceipt,
       fiscReceipt,
       docNo,
@@ -925,6 +947,7 @@ export function createEngine(config: EngineConfig): Engine {
     lastItems = r.lines.length;
     const a = answer(`${pad(r.allReceipt, 4)},${pad(r.fiscReceipt, 4)}`, [r.docNo]);
     const all = concatBytes(r.raw);
+    const span = spanOf(r, raw, hints);
     const s = r.storno;
     const original = s && config.storno === "refund" ? originalId(s) : undefined;
     if (s && r.lines.length > 0 && original === undefined) {
@@ -950,6 +973,7 @@ export function createEngine(config: EngineConfig): Engine {
             `Phiếu hoàn/điều chỉnh (storno) ${ref}; ${describe(r)}. ${why} ` +
             `(original document ${s.docNo}${s.unp ? `, sale ${s.unp}` : ""})`,
           raw: all,
+          ...span,
         },
       });
     }
@@ -959,15 +983,16 @@ export function createEngine(config: EngineConfig): Engine {
           code: "RECEIPT_CANCELLED",
           detail: "Phiếu không có dòng hàng nào được đóng: không lập hóa đơn / an empty receipt was closed: no invoice",
           raw: all,
+          ...span,
         },
       });
     }
     const token = {};
     reopenable = { token, receipt: r };
-    return ok(a, { closed: { receipt: receiptObject(r, r.closedAt, hints), raw: all, token } });
+    return ok(a, { closed: { receipt: receiptObject(r, r.closedAt, hints), raw: all, ...span, token } });
   };
 
-  const cancel = (raw: Uint8Array): ExecResult => {
+  const cancel = (raw: Uint8Array, hints?: ExecHints): ExecResult => {
     if (!receipt) return err("not-allowed", "Chưa mở phiếu", "no receipt is open");
     if (receipt.paying) return err("not-allowed", "Đã thanh toán, không hủy được", "payment started: cannot cancel");
     const r = receipt;
@@ -978,6 +1003,7 @@ export function createEngine(config: EngineConfig): Engine {
         code: "RECEIPT_CANCELLED",
         detail: `Phiếu bị hủy trên máy tính tiền (${describe(r)}): không lập hóa đơn / receipt cancelled at the register: no invoice`,
         raw: concatBytes(r.raw),
+        ...spanOf(r, raw, hints),
       },
     });
   };
@@ -1067,10 +1093,10 @@ export function createEngine(config: EngineConfig): Engine {
 
   return {
     execute(cmd: number, data: Uint8Array, nowMs: number, raw: Uint8Array, hints?: ExecHints): ExecResult {
-      if (cmd === stornoCmd(framing)) return open(data, raw, "storno");
+      if (cmd === stornoCmd(framing)) return open(data, raw, "storno", hints?.at);
       switch (cmd) {
         case CMD.OPEN:
-          return open(data, raw, "sale");
+          return open(data, raw, "sale", hints?.at);
         case CMD.SALE:
         case CMD.SALE_DISPLAY:
           return sale(data, raw);
@@ -1087,7 +1113,7 @@ export function createEngine(config: EngineConfig): Engine {
         case CMD.CLOSE:
           return close(nowMs, raw, hints);
         case CMD.CANCEL:
-          return cancel(raw);
+          return cancel(raw, hints);
         case CMD.SET_TIME:
           return setTime(data, nowMs);
         case CMD.GET_TIME:

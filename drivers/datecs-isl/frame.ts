@@ -47,7 +47,13 @@ export interface Frame {
 
 /** What a {@link Deframer} found, in stream order; `raw` holds every byte it covers. */
 export type DeframeEvent =
-  | { readonly kind: "frame"; readonly frame: Frame; readonly raw: Uint8Array }
+  | {
+      readonly kind: "frame";
+      readonly frame: Frame;
+      readonly raw: Uint8Array;
+      /** Offset just past the frame's last byte, counting every byte this deframer was given (for journal spans). */
+      readonly end: number;
+    }
   /** Framed (01 … 03) but wrong: the device answers NAK. */
   | {
       readonly kind: "bad";
@@ -235,6 +241,7 @@ export function createDeframer(options: DeframerOptions): Deframer {
   const { framing, source, maxFrameBytes } = options;
   let frame: number[] | undefined; // bytes since 01, while inside a frame
   let garbage: number[] = [];
+  let consumed = 0;
 
   const flushGarbage = (out: DeframeEvent[]): void => {
     if (garbage.length === 0) return;
@@ -265,6 +272,7 @@ export function createDeframer(options: DeframerOptions): Deframer {
     push(bytes: Uint8Array): DeframeEvent[] {
       const out: DeframeEvent[] = [];
       for (const b of bytes) {
+        consumed++;
         if (frame === undefined) {
           outside(b, out);
           continue;
@@ -281,7 +289,7 @@ export function createDeframer(options: DeframerOptions): Deframer {
           const parsed = parseFrame(raw, framing, source);
           out.push(
             parsed.ok
-              ? { kind: "frame", frame: parsed.frame, raw }
+              ? { kind: "frame", frame: parsed.frame, raw, end: consumed }
               : { kind: "bad", code: parsed.code, detail: parsed.detail, raw },
           );
           continue;

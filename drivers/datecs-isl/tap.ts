@@ -6,8 +6,15 @@
  * printer's answers by SEQ and CMD; a command counts only when the printer accepted it (no error bits). A shadow
  * {@link Engine} assembles the receipt from the accepted commands.
  */
-import { bytesEqual, concatBytes, type DecoderEvent, type Side, type TapDecoder } from "../../src/driver-api/index.js";
-import { framingProblem, problem } from "./device.js";
+import {
+  type ByteSpan,
+  bytesEqual,
+  concatBytes,
+  type DecoderEvent,
+  type Side,
+  type TapDecoder,
+} from "../../src/driver-api/index.js";
+import { framingProblem, onRegister, problem } from "./device.js";
 import { CMD, createEngine, type Engine, type EngineConfig, stornoCmd } from "./engine.js";
 import {
   cmdLabel,
@@ -110,11 +117,11 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
   const fromDevice = createDeframer({ framing, source: "device", maxFrameBytes });
   const pass = createPassThrough(framing, maxFrameBytes);
   /** The host frame waiting for its answer (the POS sends one command at a time). */
-  let pending: { frame: Frame; raw: Uint8Array } | undefined;
+  let pending: { frame: Frame; raw: Uint8Array; at: number } | undefined;
   /** The last host frame an answer was applied for: a resend's repeated answer is not applied twice. */
   let applied: Frame | undefined;
   /** A close whose commit failed: the printer's repeated answer (to the POS's resend) commits it again. */
-  let retry: { host: Frame; receipt: unknown; raw: Uint8Array } | undefined;
+  let retry: { host: Frame; receipt: unknown; raw: Uint8Array; span: { span?: ByteSpan } } | undefined;
   let device: { serial?: string; model?: string } = {};
   /** The close whose receipt is being committed (its `reply` not called yet): its answer is held. */
   let committing: Frame | undefined;
@@ -130,7 +137,13 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
   };
 
   /** A receipt event whose reply releases the printer's held close answer once the commit is done. */
-  const receiptEvent = (host: Frame, receipt: unknown, raw: Uint8Array, answer: Uint8Array): DecoderEvent => {
+  const receiptEvent = (
+    host: Frame,
+    receipt: unknown,
+    raw: Uint8Array,
+    span: { span?: ByteSpan },
+    answer: Uint8Array,
+  ): DecoderEvent => {
     let decided = false;
     committing = host;
     return {
@@ -138,6 +151,7 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
       replyTo: "register",
       receipt,
       raw,
+      ...span,
       reply: (outcome) => {
         const failed = outcome.status === "failed";
         if (!decided) {
@@ -145,7 +159,7 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
           if (committing === host) committing = undefined;
           // Nothing stored: hold the answer back. The POS resends 38h after 500 ms, the printer repeats its answer,
           // and that answer commits the receipt again.
-          retry = failed ? { host, receipt, raw } : undefined;
+          retry = failed ? { host, receipt, raw, span } : undefined;
         }
         return failed ? undefined : answer;
       },
@@ -163,7 +177,7 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
       if (committing !== undefined && same(committing, host.frame) && reply.cmd === CMD.CLOSE) return true;
       // After a failed commit, that answer commits the receipt again.
       if (retry !== undefined && same(retry.host, host.frame) && reply.cmd === CMD.CLOSE) {
-        out.push(receiptEvent(retry.host, retry.receipt, retry.raw, raw));
+        out.push(receiptEvent(retry.host, retry.receipt, retry.raw, retry.span, raw));
         return true;
       }
       return false;
@@ -191,7 +205,8 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
           ? text.split("\t")[1]
           : /^(\d+),(\d+)$/.exec(text)?.slice(1).join("-")
         : undefined;
-    const hints = slip ? { slip } : {};
+    // The POS's frames are the register side's stream: a closed receipt gets its span there.
+    const hints = slip ? { slip, at: host.at } : { at: host.at };
     let result = engine.execute(host.frame.cmd, host.frame.data, nowMs, host.raw, hints);
     if (!result.ok && result.error === "not-allowed" && NEEDS_NO_RECEIPT(framing).has(host.frame.cmd)) {
       // The printer did something our shadow thinks it cannot, e.g. open a receipt while ours is still open: the
@@ -223,10 +238,14 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
       );
       return false;
     }
-    if (result.notice) out.push(problem(result.notice.code, result.notice.detail, result.notice.raw));
+    if (result.notice)
+      out.push({
+        ...problem(result.notice.code, result.notice.detail, result.notice.raw),
+        ...onRegister(result.notice.span),
+      });
     if (result.closed) {
       const receipt = Object.keys(device).length > 0 ? { ...result.closed.receipt, device } : result.closed.receipt;
-      out.push(receiptEvent(host.frame, receipt, result.closed.raw, raw));
+      out.push(receiptEvent(host.frame, receipt, result.closed.raw, onRegister(result.closed.span), raw));
       return true;
     }
     return false;
@@ -257,7 +276,7 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
           const p = sideProblem(from, e);
           if (p) out.push(p);
         } else if (from === "register") {
-          pending = { frame: e.frame, raw: e.raw };
+          pending = { frame: e.frame, raw: e.raw, at: e.end - e.raw.length };
         } else {
           const taken = answered(e.frame, e.raw, nowMs, out);
           if (held !== undefined && bytesEqual(held, e.raw)) {

@@ -10,6 +10,7 @@ import { portSourceFor } from "../ingest/index.js";
 import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { datecsSender, truthJsonl } from "../simulator/datecs.js";
+import { type FaultMix, faultyWrites, parseFaultMix } from "../simulator/datecs-faults.js";
 import type { EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
@@ -67,12 +68,24 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   }
 
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
+  // A noisy cable: faults on what the register writes (hoadon must quarantine the damage, answer as its protocol
+  // expects, and still invoice every sale the register finally gets through).
+  let mix: FaultMix | undefined;
+  try {
+    mix = typeof v.faults === "string" ? parseFaultMix(v.faults) : undefined;
+  } catch (e) {
+    throw new DaemonError("USAGE", `--faults ${(e as Error).message}`);
+  }
+  const connect = async (baud: number) => {
+    const conn = await open(port, baud);
+    return mix ? faultyWrites(conn, mix, seed) : { conn, faults: undefined };
+  };
   if (protocol === "datecs") {
     const framing = v.framing === "x" ? "x" : "old";
     const rate = v["storno-rate"] === undefined ? 0 : Number(v["storno-rate"]);
     if (!(rate >= 0 && rate <= 1))
       throw new DaemonError("USAGE", "--storno-rate phải từ 0 đến 1 / must be between 0 and 1");
-    const conn = await open(port, int(v.baud, "baud", 115_200));
+    const { conn, faults } = await connect(int(v.baud, "baud", 115_200));
     const report = await datecsSender(conn, receipts, {
       driver: { framing },
       // Now and then a storno of an earlier sale, which hoadon turns into a replacement invoice.
@@ -81,7 +94,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     });
     await conn.close();
     if (truth) writeFileSync(truth, truthJsonl(report.truth));
-    ctx.out(JSON.stringify({ ...report.stats, stoppedBy: report.stoppedBy }));
+    ctx.out(JSON.stringify({ ...report.stats, stoppedBy: report.stoppedBy, ...(faults ? { faults } : {}) }));
     return report.stoppedBy === "done" ? 0 : 1;
   }
   if (protocol !== "ndjson")
@@ -93,7 +106,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   // Now and then the cashier voids the sale just made; hoadon replaces its invoice with a zero-total one.
   const messages = voidRate > 0 ? withVoids(receipts, { rate: voidRate, seed }) : receipts;
   if (truth) writeFileSync(truth, messages.map((r) => `${JSON.stringify(r)}\n`).join(""));
-  const conn = await open(port, int(v.baud, "baud", 115_200));
+  const { conn, faults } = await connect(int(v.baud, "baud", 115_200));
   const report = await ndjsonSender(conn, messages, {
     onResult: (r) => ctx.out(`${r.id}: ${r.status}${r.reply?.type === "ack" ? ` ${r.reply.mccqt}` : ""}`),
   });
@@ -109,6 +122,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
       nak: report.nak,
       unacked: report.unacked,
       ...(close ? { dayClose: { ...close, acked: closed } } : {}),
+      ...(faults ? { faults } : {}),
     }),
   );
   return report.acked + report.dup === messages.length && closed !== false ? 0 : 1;

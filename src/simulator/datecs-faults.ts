@@ -133,3 +133,73 @@ export function splitChunks(schedule: ByteSchedule, maxCuts: number, seed: numbe
   }
   return out;
 }
+
+const FAULT_FIELDS: Readonly<Record<FaultKind, keyof FaultMix>> = {
+  "bit-flip": "bitFlip",
+  drop: "drop",
+  truncate: "truncate",
+  "wrong-bcc": "wrongBcc",
+  repeat: "repeat",
+  garbage: "garbage",
+};
+
+/**
+ * `bit-flip=0.02,repeat=0.05,…` (the `--faults` of `hoadon simulate register`) as a {@link FaultMix}. Throws a
+ * RangeError naming the part that is wrong: an unknown fault, a probability outside 0–1, or a sum over 1.
+ */
+export function parseFaultMix(text: string): FaultMix {
+  const mix: { -readonly [K in keyof FaultMix]: number } = {};
+  let sum = 0;
+  for (const part of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p !== "")) {
+    const m = /^([a-z-]+)=([0-9.]+)$/.exec(part);
+    const field = m ? FAULT_FIELDS[m[1] as FaultKind] : undefined;
+    const p = m ? Number(m[2]) : Number.NaN;
+    if (!m || field === undefined)
+      throw new RangeError(`"${part}": dùng / use ${Object.keys(FAULT_FIELDS).join(", ")} = 0..1`);
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`"${part}": xác suất từ 0 đến 1 / a probability from 0 to 1`);
+    mix[field] = p;
+    sum += p;
+  }
+  if (sum > 1) throw new RangeError(`tổng các xác suất ${sum} > 1 / the probabilities add up to more than 1`);
+  return mix;
+}
+
+/** A count of each fault, all zero. */
+export const noFaults = (): Record<FaultKind, number> => ({
+  "bit-flip": 0,
+  drop: 0,
+  truncate: 0,
+  "wrong-bcc": 0,
+  repeat: 0,
+  garbage: 0,
+});
+
+/** The part of a connection {@link faultyWrites} needs. */
+interface Writes {
+  write(bytes: Uint8Array): Promise<void>;
+}
+
+/**
+ * What a noisy cable does to what a simulated register writes: each write gets at most one fault of `mix` (seeded),
+ * pieces written in order. `faults` counts what was applied.
+ */
+export function faultyWrites<C extends Writes>(
+  conn: C,
+  mix: FaultMix,
+  seed: number,
+): { readonly conn: C; readonly faults: Readonly<Record<FaultKind, number>> } {
+  const rnd = seededRandom(seed);
+  const faults = noFaults();
+  const write = async (bytes: Uint8Array): Promise<void> => {
+    const kind = pickFault(mix, rnd);
+    if (kind === undefined) return conn.write(bytes);
+    faults[kind]++;
+    for (const piece of applyFault(kind, bytes, rnd)) await conn.write(piece);
+  };
+  // The same connection in all else (its getters keep reading the real one).
+  const wrapped = Object.create(conn, { write: { value: write } }) as C;
+  return { conn: wrapped, faults };
+}

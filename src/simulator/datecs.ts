@@ -30,6 +30,7 @@ import {
   applyFault,
   type FaultKind,
   type FaultMix,
+  noFaults,
   pickFault,
   type ScheduledBytes,
   seededRandom,
@@ -448,14 +449,7 @@ export function runDatecsLink(receipts: readonly ReceiptInput[], options: Datecs
   const recorded: DatecsRecordedReceipt[] = [];
   const problems: Record<string, number> = {};
   const tapReceipts: ReceiptInput[] = [];
-  const faults: Record<FaultKind, number> = {
-    "bit-flip": 0,
-    drop: 0,
-    truncate: 0,
-    "wrong-bcc": 0,
-    repeat: 0,
-    garbage: 0,
-  };
+  const faults: Record<FaultKind, number> = noFaults();
   /** Deliveries in time order; `order` keeps writes of the same instant in sequence. */
   const queue: (ScheduledBytes & { to: "device" | "host"; order: number })[] = [];
   let order = 0;

@@ -119,6 +119,55 @@ describe("datecs-isl device role in the daemon", () => {
   });
 });
 
+describe("a noisy line (hoadon simulate register --faults)", () => {
+  it("invoices every sale the Datecs POS got through once, keeps the damage, and ties each receipt to its bytes", {
+    timeout: 120_000,
+  }, async () => {
+    const { dir, port, sandbox, daemon } = await startDaemon();
+    try {
+      const truthFile = join(dir, "truth.jsonl");
+      const faults = "bit-flip=0.04,drop=0.04,truncate=0.04,wrong-bcc=0.04,repeat=0.06,garbage=0.04";
+      const sim = await simulate(port, [
+        ...["--protocol", "datecs", "--count", "12", "--seed", "21", "--faults", faults, "--truth", truthFile],
+      ]);
+      expect(sim.code, sim.stderr).toBe(0);
+      const summary = JSON.parse(sim.stdout.trim().split("\n").at(-1)!) as { faults: Record<string, number> };
+      // Every kind of fault hit at least once; otherwise this test proves less than it says.
+      expect(
+        Object.values(summary.faults).every((n) => n > 0),
+        JSON.stringify(summary.faults),
+      ).toBe(true);
+      const truth = readFileSync(truthFile, "utf8").trim().split("\n");
+      await waitAccepted(dir, truth.length);
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        const ids = db.prepare("SELECT receipt_id FROM receipts ORDER BY id").all() as { receipt_id: string }[];
+        expect(ids.map((r) => r.receipt_id)).toEqual(
+          truth.map((l) => (JSON.parse(l) as { receiptId: string }).receiptId),
+        );
+        // The damaged frames are kept with a reason (a drop or a repeat leaves nothing to keep).
+        const held = db.prepare("SELECT code, count(*) AS n FROM quarantine GROUP BY code").all() as { code: string }[];
+        expect(held.length).toBeGreaterThan(0);
+        expect(db.prepare("SELECT count(*) AS n FROM journal_sources WHERE kind = 'receipt'").get()).toEqual({
+          n: truth.length,
+        });
+      } finally {
+        db.close();
+      }
+      // Resends and noise between a receipt's frames do not cut its tie to the journal.
+      const verify = await runHoadon(["audit", "verify", "--db", join(dir, "hoadon.sqlite"), "--json"]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      const check = JSON.parse(verify.stdout) as { journal: { tied: number; receipts: number } };
+      expect(check.journal.receipts).toBe(truth.length);
+      expect(check.journal.tied).toBeGreaterThanOrEqual(truth.length);
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+});
+
 describe("ndjson register in the daemon: voids and the day close", () => {
   it("replaces each voided sale's invoice with a zero-total one, and keeps the Z report for the audit report", {
     timeout: 120_000,

@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { bareCommand, hostFrame, nextSeq, receiptCommands } from "../../drivers/datecs-isl/encode.js";
+import { datecsIsl } from "../../drivers/datecs-isl/index.js";
 import { encodeReceipt } from "../../drivers/ndjson/encode.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
 import { rawFromRange } from "../../src/audit/journal.js";
@@ -15,6 +17,7 @@ import { concatBytes, toHex, utf8 } from "../../src/driver-api/index.js";
 import type { JournalStream } from "../../src/ingest/journal-sink.js";
 import { startRegisterSession, streamJournal } from "../../src/ingest/register-session.js";
 import { systemClock } from "../../src/shared/clock.js";
+import { datecsEncodeOptions } from "../../src/simulator/datecs.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
 import { openStore } from "../../src/store/db.js";
 import {
@@ -198,6 +201,57 @@ describe("identity pins", () => {
     ]);
     expect(JSON.parse(events[2]!.detail)).toMatchObject({ fields: ["serial"] });
     expect(() => db.prepare("UPDATE register_identity SET serial = 'x'").run()).toThrow(/append-only/);
+    db.close();
+  });
+});
+
+describe("Datecs receipts in the journal", () => {
+  it("ties a receipt to its range when other frames come between its own (a status query, a resend)", async () => {
+    const db = openStore(":memory:");
+    const journal = journalWriter(db);
+    const wp = fakeWritePath();
+    const pos = memoryPortSource("pos");
+    const abort = new AbortController();
+    const s = startRegisterSession({
+      register: { id: "quay1", port: "unused" },
+      driver: datecsIsl,
+      options: datecsIsl.options.parse({}),
+      ...wp,
+      clock: systemClock,
+      log: silent,
+      signal: abort.signal,
+      source: pos,
+      journal,
+    });
+    const peer = await pos.nextPeer();
+    const options = datecsEncodeOptions();
+    const [receipt] = generateReceipts({ seed: 4, count: 1, startMs: Date.UTC(2026, 10, 20, 2) });
+    // A status query before the sale (not part of it), then the sale's frames with its second frame sent twice
+    // (its answer was lost) and a status query in the middle, as a POS polling the printer does.
+    let seq = 0x20;
+    const frame = (command: Parameters<typeof hostFrame>[2]): Uint8Array => {
+      const bytes = hostFrame(options.framing, seq, command);
+      seq = nextSeq(options.framing, seq);
+      return bytes;
+    };
+    const status = bareCommand(options, 0x4a, "status");
+    const before = frame(status);
+    const sale: Uint8Array[] = [];
+    for (const [i, command] of receiptCommands(receipt!, options).entries()) {
+      const bytes = frame(command);
+      sale.push(bytes);
+      if (i === 1) sale.push(bytes, frame(status));
+    }
+    await peer.write(concatBytes([before, ...sale]));
+    await vi.waitFor(() => expect(wp.recorded).toHaveLength(1));
+    abort.abort();
+    await s.stopped;
+    const input = wp.recorded[0]!;
+    expect(input.journal).toEqual({ ...IN, start: before.length, end: before.length + concatBytes(sale).length });
+    const bytes = readJournalRange(db, input.journal!)!;
+    expect(toHex(bytes)).toBe(toHex(concatBytes(sale)));
+    expect(input.raw.length).toBeLessThan(bytes.length); // the receipt keeps only its own frames …
+    expect(rawFromRange(bytes, input.raw)).toBe(true); // … found in order in its range
     db.close();
   });
 });

@@ -19,7 +19,9 @@ import {
 import {
   applyFault,
   type FaultMix,
+  faultyWrites,
   injectFaults,
+  parseFaultMix,
   seededRandom,
   splitChunks,
 } from "../../src/simulator/datecs-faults.js";
@@ -256,6 +258,35 @@ describe("fault layer", () => {
     }
     const { applied } = injectFaults(schedule, { drop: 0.3, repeat: 0.3 }, 11);
     expect(new Set(applied.map((a) => a.index)).size).toBe(applied.length);
+  });
+
+  it("reads --faults and refuses what it cannot use", () => {
+    expect(parseFaultMix("bit-flip=0.02, repeat=0.1,wrong-bcc=0")).toEqual({ bitFlip: 0.02, repeat: 0.1, wrongBcc: 0 });
+    expect(parseFaultMix("")).toEqual({});
+    expect(() => parseFaultMix("flip=0.1")).toThrow(/"flip=0.1": dùng \/ use bit-flip, drop/);
+    expect(() => parseFaultMix("drop=1.5")).toThrow(/from 0 to 1/);
+    expect(() => parseFaultMix("drop=0.6,repeat=0.6")).toThrow(/more than 1/);
+  });
+
+  it("puts the faults on a connection's writes, seeded, and counts them", async () => {
+    const run = async (seed: number) => {
+      const { a, b } = createMemoryLink();
+      const got: Uint8Array[] = [];
+      b.onData((bytes) => got.push(bytes));
+      const noisy = faultyWrites(a, { drop: 0.2, repeat: 0.2, garbage: 0.2 }, seed);
+      for (let i = 0; i < 50; i++) await noisy.conn.write(frame);
+      await new Promise((r) => setImmediate(r));
+      expect(noisy.conn.description).toBe(a.description); // the same connection in all else
+      await a.close();
+      return { bytes: toHex(concatBytes(got)), faults: { ...noisy.faults } };
+    };
+    const first = await run(5);
+    expect(await run(5)).toEqual(first);
+    const { drop, repeat, garbage } = first.faults;
+    expect(drop * repeat * garbage).toBeGreaterThan(0);
+    // Each drop loses a frame, each repeat adds one; noise adds bytes but no frame.
+    const frames = first.bytes.split(toHex(frame)).length - 1;
+    expect(frames).toBe(50 - drop + repeat);
   });
 
   it("re-chunks without losing or reordering a byte", () => {
