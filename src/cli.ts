@@ -141,8 +141,8 @@ const COMMANDS: Record<string, Command> = {
   },
   audit: {
     summary:
-      "list | show | verify | export | report | serve | outages | journal: sổ hóa đơn, toàn vẹn, xuất, báo cáo, trang web, sự cố, byte gốc / " +
-      "ledger, integrity, export, report, web page, outage evidence, raw bytes",
+      "list | show | verify | export | report | serve | outages | journal | rederive: sổ hóa đơn, toàn vẹn, xuất, báo cáo, " +
+      "trang web, sự cố, byte gốc, đọc lại / ledger, integrity, export, report, web page, outage evidence, raw bytes, re-read",
     usage: [
       "hoadon audit list --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--state S] [--register R] [--limit N] [--json]",
       "hoadon audit show --db FILE (MCCQT | C26MAB-123 | #id) [--xml | --out FILE | --raw FILE | --json]",
@@ -152,6 +152,7 @@ const COMMANDS: Record<string, Command> = {
       "hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]",
       "hoadon audit outages --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]",
       "hoadon audit journal --db FILE [--register R [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--out FILE.cap]] [--json]",
+      "hoadon audit rederive (--config FILE | --db FILE --driver ID [--options JSON]) --register R [--from …] [--to …] [--json]",
     ].join("\n  "),
     options: {
       db: { type: "string" },
@@ -167,12 +168,16 @@ const COMMANDS: Record<string, Command> = {
       out: { type: "string" },
       raw: { type: "string" },
       xml: { type: "boolean" },
+      config: { type: "string", short: "c" },
+      driver: { type: "string" },
+      options: { type: "string" },
     },
     run: async (v, p, ctx) => {
-      const sub = positional(p, 0, "list|show|verify|export|report|serve|outages|journal");
+      const sub = positional(p, 0, "list|show|verify|export|report|serve|outages|journal|rederive");
       if (sub === "outages")
         return (await import("./commands/audit-outages.js")).auditOutagesCommand(v, p.slice(1), ctx);
       if (sub === "journal") return (await import("./commands/audit-journal.js")).auditJournalCommand(v, ctx);
+      if (sub === "rederive") return (await import("./commands/audit-journal.js")).auditRederiveCommand(v, ctx);
       if (sub === "list" || sub === "show" || sub === "export" || sub === "report") {
         const ledger = await import("./commands/audit-ledger.js");
         if (sub === "list") return ledger.auditListCommand(v, ctx);

@@ -1,14 +1,19 @@
 /**
- * `hoadon audit journal`: the raw capture journal (issue 4 item 5). Without `--register`, its streams; with it, that
- * register's bytes as a capture file, which `hoadon decode --driver ID FILE` reads again — with a fixed driver or a
- * corrected receipt template, to see what the register's bytes really said. Read-only over the store.
+ * `hoadon audit journal` and `hoadon audit rederive`: the raw capture journal (issue 4 item 5). `journal` without
+ * `--register` lists its streams; with it, writes that register's bytes as a capture file, which `hoadon decode
+ * --driver ID FILE` reads again. `rederive` reads them again with a driver (a fixed one, or a corrected receipt
+ * template) and compares with what the store holds. Read-only over the store.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { journalCapture, journalStreams } from "../audit/journal.js";
+import { type RederivedReceipt, rederive } from "../audit/rederive.js";
+import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
+import { loadConfig } from "../config/load.js";
 import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
+import { formatDong } from "../shared/i18n.js";
 import { withDb } from "./audit-ledger.js";
 import { parseAuditTime } from "./audit-outages.js";
 
@@ -82,4 +87,101 @@ export function auditJournalCommand(v: Values, ctx: CommandContext): number {
     ctx.out(`${out}: ${bytes} byte; đọc lại / read again: hoadon decode --driver <driver> ${out}`);
     return 0;
   });
+}
+
+/**
+ * `hoadon audit rederive`: read a register's journal again with a driver — the register's driver and options from
+ * `--config` (after a fix to its receipt template, say), or `--driver ID [--options JSON]` — and compare with the
+ * store. Read-only.
+ */
+export function auditRederiveCommand(v: Values, ctx: CommandContext): number {
+  const registerId = typeof v.register === "string" ? v.register : undefined;
+  if (!registerId) throw new DaemonError("USAGE", "thiếu --register / --register is required");
+  const from = typeof v.from === "string" ? parseAuditTime(v.from, "from", false) : undefined;
+  const to = typeof v.to === "string" ? parseAuditTime(v.to, "to", true) : undefined;
+  let dbFile = typeof v.db === "string" ? v.db : undefined;
+  let driverId = typeof v.driver === "string" ? v.driver : undefined;
+  let options: unknown;
+  if (typeof v.config === "string") {
+    const config = loadConfig(v.config, driverCatalogue);
+    const register = config.registers.find((r) => r.id === registerId);
+    if (!register)
+      throw new DaemonError(
+        "USAGE",
+        `${v.config} không có máy "${registerId}" / no such register; có / known: ${config.registers.map((r) => r.id).join(", ")}`,
+      );
+    dbFile ??= config.store.path;
+    driverId ??= register.driver;
+    options = register.options;
+  }
+  if (!dbFile) throw new DaemonError("USAGE", "cần --db hoặc --config / --db or --config is required");
+  if (!driverId) throw new DaemonError("USAGE", "cần --driver hoặc --config / --driver or --config is required");
+  const driver = driverCatalogue.get(driverId);
+  if (!driver)
+    throw new DaemonError(
+      "DRIVER_UNKNOWN",
+      `không có driver "${driverId}"; có / known: ${driverCatalogue.ids().join(", ")} / unknown driver`,
+    );
+  if (typeof v.options === "string") {
+    try {
+      options = JSON.parse(v.options);
+    } catch (cause) {
+      throw new DaemonError("USAGE", "--options phải là JSON / --options must be JSON", { cause });
+    }
+  }
+  const parsed = driver.options.safeParse(options ?? {});
+  if (!parsed.success)
+    throw new DaemonError(
+      "CONFIG_INVALID",
+      parsed.error.issues.map((i) => `options.${i.path.join(".")}: ${i.message}`).join("\n"),
+    );
+  return withDb({ db: dbFile }, (db) => {
+    if (!journalStreams(db).some((s) => s.registerId === registerId))
+      throw new DaemonError("USAGE", `nhật ký không có máy "${registerId}" / the journal has no such register`);
+    const report = rederive(db, driver as Parameters<typeof rederive>[1], parsed.data, {
+      registerId,
+      ...(from === undefined ? {} : { from }),
+      ...(to === undefined ? {} : { to }),
+    });
+    if (v.json) {
+      ctx.out(JSON.stringify(report));
+      return 0;
+    }
+    for (const r of report.receipts) ctx.out(rederivedLine(r));
+    const c = report.counts;
+    ctx.out(
+      `${registerId} (${report.driver}): ${c.same} giống, ${c.differs} khác, ${c.new} mới, ${c.missing} không còn đọc ra / ` +
+        `${c.same} same, ${c.differs} read differently, ${c.new} new, ${c.missing} no longer read`,
+    );
+    const held = Object.entries(report.problems);
+    if (held.length > 0)
+      ctx.out(
+        `Driver này sẽ giữ lại để xem xét / this driver would hold for review: ${held.map(([k, n]) => `${k} ×${n}`).join(", ")}`,
+      );
+    return 0;
+  });
+}
+
+function rederivedLine(r: RederivedReceipt): string {
+  const money = (n: number | undefined): string => (n === undefined ? "?" : `${formatDong(n)} đ`);
+  switch (r.status) {
+    case "same":
+      return `giống / same      ${r.receiptId}  ${money(r.total)}${r.mccqt ? `  ${r.mccqt}` : ""}`;
+    case "differs":
+      return `KHÁC / differs    ${r.receiptId}  ${money(r.storedTotal)} → ${money(r.total)}${r.mccqt ? `  ${r.mccqt}` : ""}  (${r.what})`;
+    case "new":
+      return (
+        `MỚI / new         ${r.receiptId ?? "(không mã / no id)"}  ${money(r.total)}` +
+        (r.valid ? "" : "  (không hợp lệ / invalid)") +
+        (r.held.length > 0
+          ? `  — đã bị giữ lại / was held: ${r.held.map((h) => `#${h.id} ${h.code}`).join(", ")}`
+          : "  — chưa từng được lập hóa đơn / never invoiced")
+      );
+    case "missing":
+      return `KHÔNG CÒN / gone  ${r.receiptId}  ${money(r.storedTotal)}${r.mccqt ? `  ${r.mccqt}` : ""}  (driver này không đọc ra / not read by this driver)`;
+    default: {
+      const never: never = r;
+      throw new TypeError(`unknown status ${JSON.stringify(never)}`);
+    }
+  }
 }

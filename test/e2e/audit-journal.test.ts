@@ -5,16 +5,20 @@
  * Tampering is named: a changed chunk by its chain, and a rewritten stream whose chain was recomputed by the receipt
  * whose bytes no longer match.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { JournalStreamSummary } from "../../src/audit/journal.js";
+import type { RederiveReport } from "../../src/audit/rederive.js";
 import { driverCatalogue } from "../../src/catalogue.js";
 import { toHex } from "../../src/driver-api/index.js";
 import { parseCapture, replayCapture } from "../../src/ingest/capture.js";
+import { createTestIdentity } from "../../src/sign/index.js";
 import { JOURNAL_GENESIS, nextChain } from "../../src/store/journal.js";
-import { runHoadon } from "../support/cli.js";
+import { runHoadon, spawnHoadon } from "../support/cli.js";
+import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
+import { freePort } from "../support/net.js";
 import { tempDir } from "../support/tmp.js";
 
 const SALES = 4;
@@ -151,5 +155,105 @@ describe("hoadon audit verify / journal / show --raw over the raw capture journa
     const run = await runHoadon(["audit", "verify", "--db", file]);
     expect(run.code).toBe(65);
     expect(run.stderr).toMatch(/receipt #1: .*kept bytes differ from the journal/);
+  });
+});
+
+describe("hoadon audit rederive: a corrected receipt template reads the held print-outs again", () => {
+  it("reads every print-out the old template held as a sale, tied to the row that held it", { timeout: 120_000 }, async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
+    const sandbox = await startDemoSandbox(identity, { replyDelayMs: 20 });
+    const register = (templates: string[]) => ({
+      id: "quay-1",
+      driver: "escpos-tap-v1",
+      port: `tcp-listen://127.0.0.1:${port}`,
+      options: { role: "sink", templates },
+    });
+    // The shop first set up only the one-line layout, which the simulator's print-outs do not follow.
+    const { file } = writeDemoConfig(dir, { identity, authorityUrl: sandbox.url, registers: [register(["vn-basic"])] });
+    const daemon = spawnHoadon(["run", "--config", file]);
+    const db = join(dir, "hoadon.sqlite");
+    try {
+      await vi.waitFor(
+        async () => {
+          const sim = await runHoadon([
+            ...["simulate", "register", "--protocol", "escpos", "--port", `tcp://127.0.0.1:${port}`],
+            ...["--count", "4", "--seed", "9"],
+          ]);
+          if (sim.stderr.includes("PORT_UNAVAILABLE")) throw new Error("daemon not listening yet");
+          expect(sim.code, sim.stderr).toBe(0);
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+      await vi.waitFor(
+        () => {
+          const store = new Database(db, { readonly: true });
+          const n = store.prepare("SELECT count(*) AS n FROM quarantine WHERE code = 'NO_TEMPLATE'").get();
+          store.close();
+          expect(n).toEqual({ n: 4 });
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+
+    // The same store, the same bytes: the old template still holds every print-out …
+    const before = await runHoadon(["audit", "rederive", "--config", file, "--register", "quay-1", "--json"]);
+    expect(before.code, before.stderr).toBe(0);
+    expect(JSON.parse(before.stdout)).toMatchObject({ counts: { same: 0, new: 0 }, problems: { NO_TEMPLATE: 4 } });
+
+    // … the corrected one reads all four as sales, each tied to the print-out that was held.
+    const fixed = join(dir, "fixed.yaml");
+    writeFileSync(
+      fixed,
+      readFileSync(file, "utf8").replace(
+        /templates:\n\s+- vn-basic/,
+        "templates:\n          - hoadon-sim\n          - vn-basic",
+      ),
+    );
+    const after = await runHoadon(["audit", "rederive", "--config", fixed, "--register", "quay-1", "--json"]);
+    expect(after.code, after.stderr).toBe(0);
+    const report = JSON.parse(after.stdout) as RederiveReport;
+    expect(report.counts).toEqual({ same: 0, differs: 0, new: 4, missing: 0 });
+    expect(report.problems).toEqual({});
+    for (const r of report.receipts) {
+      expect(r).toMatchObject({ status: "new", valid: true, held: [{ code: "NO_TEMPLATE" }] });
+    }
+    const human = await runHoadon(["audit", "rederive", "--config", fixed, "--register", "quay-1"]);
+    expect(human.stdout).toMatch(/^MỚI \/ new .+ đã bị giữ lại \/ was held: #\d+ NO_TEMPLATE$/m);
+    expect(human.stdout).toContain("0 same, 0 read differently, 4 new, 0 no longer read");
+  });
+
+  it("reads a store's invoiced sales the same with the driver they were read with", async () => {
+    const dir = tempDir();
+    const demo = await runHoadon(["demo", "--sales", "3", "--via", "tcp", "--data", dir]);
+    expect(demo.code, demo.stderr).toBe(0);
+    const db = join(dir, "hoadon.sqlite");
+    const streams = JSON.parse((await runHoadon(["audit", "journal", "--db", db, "--json"])).stdout) as {
+      registerId: string;
+    }[];
+    let same = 0;
+    for (const registerId of new Set(streams.map((s) => s.registerId))) {
+      const run = await runHoadon([
+        "audit",
+        "rederive",
+        "--db",
+        db,
+        "--driver",
+        "ndjson-v1",
+        "--register",
+        registerId,
+        "--json",
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as RederiveReport;
+      expect(report.counts.differs + report.counts.new + report.counts.missing).toBe(0);
+      same += report.counts.same;
+    }
+    expect(same).toBe(3);
   });
 });
