@@ -191,6 +191,19 @@ const COMMANDS: Record<string, Command> = {
       throw usage(`không có lệnh "audit ${sub}" / unknown subcommand`);
     },
   },
+  "release-held": {
+    summary:
+      "Lập hóa đơn cho phiếu bị giữ lại mà cấu hình hiện tại đọc được / invoice held print-outs the current config now reads",
+    usage: "hoadon release-held --config FILE --register R [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--yes]",
+    options: {
+      config: { type: "string", short: "c" },
+      register: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      yes: { type: "boolean" },
+    },
+    run: async (v, _p, ctx) => (await import("./commands/release.js")).releaseHeldCommand(v, ctx),
+  },
   status: {
     summary: "Hàng đợi, hóa đơn cũ nhất chưa gửi, lần chấp nhận gần nhất / backlog and delivery status",
     usage: "hoadon status --config FILE [--json]",

@@ -15,7 +15,7 @@ import { journalRangeOf } from "../store/journal.js";
 import { outboxStatus } from "../store/outbox.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
 import { hasJournal, journalSummary } from "./journal.js";
-import { NOTICE_SQL } from "./ledger.js";
+import { HELD_SQL, NOTICE_SQL } from "./ledger.js";
 import { verifyStore } from "./verify-store.js";
 
 export interface AuditHttpOptions {
@@ -64,6 +64,10 @@ const T = {
   intact: { vi: "Toàn vẹn", en: "Intact" },
   broken: { vi: "KHÔNG toàn vẹn", en: "NOT intact" },
   journal: { vi: "Nhật ký byte gốc", en: "Raw journal" },
+  released: {
+    vi: "Đã lập hóa đơn sau khi đọc lại (hoadon release-held)",
+    en: "Invoiced after being read again (hoadon release-held)",
+  },
   raw: { vi: "Byte gốc từ máy tính tiền", en: "Raw bytes from the register" },
   rawDownload: { vi: "Tải byte gốc", en: "Download the raw bytes" },
   journalAt: { vi: "trong nhật ký", en: "in the journal" },
@@ -157,8 +161,14 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
   type QuarantineRow = { id: number; register_id: string; received_at: number; code: string; detail: string };
   // A register's own reports (day close, a receipt it cancelled) are kept in quarantine too, but hold nothing back.
   const listQuarantine = db.prepare<[], QuarantineRow>(
-    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code NOT IN (${NOTICE_SQL})
+    `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE ${HELD_SQL}
       ORDER BY id DESC LIMIT 200`,
+  );
+  // Print-outs held once and invoiced later (`hoadon release-held`): the reason, then the invoice they became.
+  const listReleased = db.prepare<[], QuarantineRow>(
+    `SELECT q.id, q.register_id, q.received_at, q.code, '→ ' || json_extract(e.detail, '$.mccqt') AS detail
+       FROM quarantine q JOIN events e ON e.kind = 'quarantine-released' AND json_extract(e.detail, '$.quarantineId') = q.id
+      ORDER BY q.id DESC LIMIT 200`,
   );
   const listNotices = db.prepare<[], QuarantineRow>(
     `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code IN (${NOTICE_SQL})
@@ -198,7 +208,7 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
       if (path === "/") {
         const s = outboxStatus(db);
         const invoices = count("SELECT count(*) AS n FROM invoices");
-        const held = count(`SELECT count(*) AS n FROM quarantine WHERE code NOT IN (${NOTICE_SQL})`);
+        const held = count(`SELECT count(*) AS n FROM quarantine WHERE ${HELD_SQL}`);
         let oldest = "—";
         if (s.oldestUnsent) {
           const left = Math.round((s.oldestUnsent.deadlineAt - now()) / 60_000);
@@ -294,9 +304,11 @@ ${lines}<p><a href="/invoices/${row.id}.xml">${t("download")}</a></p><pre>${esc(
             )
             .join("")}</tbody></table>`;
         const reported = listNotices.all();
+        const released = listReleased.all();
         const body =
           table("held", listQuarantine.all()) +
-          (reported.length > 0 ? `<h2>${t("reported")}</h2>${table("reported", reported)}` : "");
+          (reported.length > 0 ? `<h2>${t("reported")}</h2>${table("reported", reported)}` : "") +
+          (released.length > 0 ? `<h2>${t("released")}</h2>${table("released", released)}` : "");
         return send(200, layout(lang, t("quarantine"), body));
       }
       if (path === "/verify") {

@@ -209,7 +209,10 @@ export interface DayReport {
   totalBeforeVat: number;
   totalVat: number;
   readonly byRate: RateTotals[];
-  /** Receipts held in quarantine that day (by when they arrived, Vietnam local), not invoiced; notices not counted. */
+  /**
+   * Receipts held in quarantine that day (by when they arrived, Vietnam local), not invoiced; notices and print-outs
+   * invoiced later (`hoadon release-held`) not counted.
+   */
   quarantined: number;
   /**
    * What the registers themselves reported that day (by arrival): their day closes (Z reports, with their own count
@@ -236,6 +239,13 @@ export interface RegisterNotice {
 export const NOTICE_CODES: readonly string[] = ["DAY_CLOSE", "RECEIPT_CANCELLED"];
 /** {@link NOTICE_CODES} as an SQL list, for `code IN (…)` / `code NOT IN (…)`. */
 export const NOTICE_SQL = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
+
+/** The quarantine ids invoiced later by `hoadon release-held` (one `quarantine-released` event each). */
+export const RELEASED_SQL =
+  "SELECT json_extract(detail, '$.quarantineId') FROM events WHERE kind = 'quarantine-released'";
+
+/** A quarantine row that still holds a sale back: not a register's own report, not invoiced since. */
+export const HELD_SQL = `code NOT IN (${NOTICE_SQL}) AND id NOT IN (${RELEASED_SQL})`;
 
 const childText = (node: XNode | undefined, name: string): string | undefined =>
   node?.children.find((c) => c.name === name)?.text;
@@ -309,7 +319,7 @@ export function dailyReport(db: Db, filter: LedgerFilter): DayReport[] {
     const q = db
       .prepare(
         `SELECT ${byDay} AS day, count(*) AS n FROM quarantine
-          WHERE (@registerId IS NULL OR register_id = @registerId) AND code NOT IN (${NOTICE_SQL}) GROUP BY day`,
+          WHERE (@registerId IS NULL OR register_id = @registerId) AND ${HELD_SQL} GROUP BY day`,
       )
       .all({ registerId }) as { day: string; n: number }[];
     for (const { day, n } of q) if (inRange(day)) dayOf(day).quarantined += n;

@@ -37,6 +37,8 @@ export type RederivedReceipt =
       readonly total?: number;
       readonly valid: boolean;
       readonly held: readonly { readonly id: number; readonly code: string }[];
+      /** The receipt as the driver reads it now (unvalidated), and its bytes (hex). */
+      readonly receipt: unknown;
       readonly raw: string;
     }
   | {
@@ -116,6 +118,7 @@ export function rederive<O>(db: Db, driver: Driver<O>, options: O, span: Journal
         held: held
           .filter((q) => q.raw.length > 0 && (q.raw.indexOf(raw) >= 0 || raw.indexOf(q.raw) >= 0))
           .map((q) => ({ id: q.id, code: q.code })),
+        receipt: e.receipt,
         raw: toHex(e.raw),
       });
       if (receiptId !== undefined) seen.add(receiptId);

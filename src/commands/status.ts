@@ -1,5 +1,5 @@
 /** `hoadon status`: backlog, oldest unsent invoice and its deadline, last accepted — read-only. */
-import { NOTICE_SQL } from "../audit/ledger.js";
+import { HELD_SQL } from "../audit/ledger.js";
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
@@ -18,9 +18,7 @@ export async function statusCommand(
   try {
     const s = outboxStatus(db, systemClock.now());
     // A register's own reports (day close, a cancelled receipt) are kept there too but are not held receipts.
-    const quarantined = (
-      db.prepare(`SELECT count(*) AS n FROM quarantine WHERE code NOT IN (${NOTICE_SQL})`).get() as { n: number }
-    ).n;
+    const quarantined = (db.prepare(`SELECT count(*) AS n FROM quarantine WHERE ${HELD_SQL}`).get() as { n: number }).n;
     const invoices = (db.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n;
     if (v.json) {
       ctx.out(JSON.stringify({ invoices, quarantined, ...s }, null, 2));

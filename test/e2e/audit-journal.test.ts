@@ -159,7 +159,9 @@ describe("hoadon audit verify / journal / show --raw over the raw capture journa
 });
 
 describe("hoadon audit rederive: a corrected receipt template reads the held print-outs again", () => {
-  it("reads every print-out the old template held as a sale, tied to the row that held it", { timeout: 120_000 }, async () => {
+  it("reads every print-out the old template held as a sale, and release-held invoices them while the daemon runs", {
+    timeout: 120_000,
+  }, async () => {
     const dir = tempDir();
     const port = await freePort();
     const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
@@ -174,6 +176,14 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
     const { file } = writeDemoConfig(dir, { identity, authorityUrl: sandbox.url, registers: [register(["vn-basic"])] });
     const daemon = spawnHoadon(["run", "--config", file]);
     const db = join(dir, "hoadon.sqlite");
+    const count = (sql: string): number => {
+      const store = new Database(db, { readonly: true });
+      try {
+        return (store.prepare(sql).get() as { n: number }).n;
+      } finally {
+        store.close();
+      }
+    };
     try {
       await vi.waitFor(
         async () => {
@@ -186,46 +196,76 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
         },
         { timeout: 20_000, interval: 200 },
       );
-      await vi.waitFor(
-        () => {
-          const store = new Database(db, { readonly: true });
-          const n = store.prepare("SELECT count(*) AS n FROM quarantine WHERE code = 'NO_TEMPLATE'").get();
-          store.close();
-          expect(n).toEqual({ n: 4 });
-        },
-        { timeout: 20_000, interval: 200 },
+      await vi.waitFor(() => expect(count("SELECT count(*) AS n FROM quarantine WHERE code = 'NO_TEMPLATE'")).toBe(4), {
+        timeout: 20_000,
+        interval: 200,
+      });
+
+      // The same store, the same bytes: the old template still holds every print-out …
+      const before = await runHoadon(["audit", "rederive", "--config", file, "--register", "quay-1", "--json"]);
+      expect(before.code, before.stderr).toBe(0);
+      expect(JSON.parse(before.stdout)).toMatchObject({ counts: { same: 0, new: 0 }, problems: { NO_TEMPLATE: 4 } });
+      const none = await runHoadon(["release-held", "--config", file, "--register", "quay-1", "--yes"]);
+      expect(none.stdout).toMatch(/no held print-out now reads as a valid sale/);
+
+      // … the corrected one reads all four as sales, each tied to the print-out that was held.
+      const fixed = join(dir, "fixed.yaml");
+      writeFileSync(
+        fixed,
+        readFileSync(file, "utf8").replace(
+          /templates:\n\s+- vn-basic/,
+          "templates:\n          - hoadon-sim\n          - vn-basic",
+        ),
       );
+      const after = await runHoadon(["audit", "rederive", "--config", fixed, "--register", "quay-1", "--json"]);
+      expect(after.code, after.stderr).toBe(0);
+      const report = JSON.parse(after.stdout) as RederiveReport;
+      expect(report.counts).toEqual({ same: 0, differs: 0, new: 4, missing: 0 });
+      expect(report.problems).toEqual({});
+      for (const r of report.receipts) {
+        expect(r).toMatchObject({ status: "new", valid: true, held: [{ code: "NO_TEMPLATE" }] });
+      }
+      const human = await runHoadon(["audit", "rederive", "--config", fixed, "--register", "quay-1"]);
+      expect(human.stdout).toMatch(/^MỚI \/ new .+ đã bị giữ lại \/ was held: #\d+ NO_TEMPLATE$/m);
+      expect(human.stdout).toContain("0 same, 0 read differently, 4 new, 0 no longer read");
+
+      // Without --yes, only what it would do; with it, four invoices through the write path, beside the running
+      // daemon, which sends them.
+      const dry = await runHoadon(["release-held", "--config", fixed, "--register", "quay-1"]);
+      expect(dry.stdout.match(/^sẽ lập \/ would invoice /gm)).toHaveLength(4);
+      expect(count("SELECT count(*) AS n FROM invoices")).toBe(0);
+      const release = await runHoadon(["release-held", "--config", fixed, "--register", "quay-1", "--yes"]);
+      expect(release.code, release.stderr).toBe(0);
+      expect(release.stdout.match(/^đã lập \/ issued .+ M1-26-\w{5}-\d{11} {2}\(#\d+ NO_TEMPLATE/gm)).toHaveLength(4);
+      await vi.waitFor(() => expect(count("SELECT count(*) AS n FROM deliveries WHERE state = 'accepted'")).toBe(4), {
+        timeout: 30_000,
+        interval: 200,
+      });
+      // Nothing is held any more; the held rows stay, each with the invoice it became; a second run adds nothing.
+      const status = JSON.parse((await runHoadon(["status", "--config", fixed, "--json"])).stdout) as {
+        quarantined: number;
+      };
+      expect(status.quarantined).toBe(0);
+      expect(count("SELECT count(*) AS n FROM quarantine")).toBe(4);
+      expect(count("SELECT count(*) AS n FROM events WHERE kind = 'quarantine-released'")).toBe(4);
+      const again = await runHoadon(["release-held", "--config", fixed, "--register", "quay-1", "--yes"]);
+      expect(again.stdout).toMatch(/no held print-out now reads as a valid sale/);
+      expect(count("SELECT count(*) AS n FROM invoices")).toBe(4);
+      // Each invoice is tied to the bytes that were held, and the whole store verifies.
+      const verify = JSON.parse((await runHoadon(["audit", "verify", "--db", db, "--json"])).stdout) as {
+        ok: boolean;
+        journal: { tied: number };
+      };
+      expect(verify).toMatchObject({ ok: true, journal: { tied: 8 } });
+      const reread = JSON.parse(
+        (await runHoadon(["audit", "rederive", "--config", fixed, "--register", "quay-1", "--json"])).stdout,
+      ) as RederiveReport;
+      expect(reread.counts).toEqual({ same: 4, differs: 0, new: 0, missing: 0 });
     } finally {
       daemon.kill("SIGTERM");
       await daemon.done;
       await sandbox.close();
     }
-
-    // The same store, the same bytes: the old template still holds every print-out …
-    const before = await runHoadon(["audit", "rederive", "--config", file, "--register", "quay-1", "--json"]);
-    expect(before.code, before.stderr).toBe(0);
-    expect(JSON.parse(before.stdout)).toMatchObject({ counts: { same: 0, new: 0 }, problems: { NO_TEMPLATE: 4 } });
-
-    // … the corrected one reads all four as sales, each tied to the print-out that was held.
-    const fixed = join(dir, "fixed.yaml");
-    writeFileSync(
-      fixed,
-      readFileSync(file, "utf8").replace(
-        /templates:\n\s+- vn-basic/,
-        "templates:\n          - hoadon-sim\n          - vn-basic",
-      ),
-    );
-    const after = await runHoadon(["audit", "rederive", "--config", fixed, "--register", "quay-1", "--json"]);
-    expect(after.code, after.stderr).toBe(0);
-    const report = JSON.parse(after.stdout) as RederiveReport;
-    expect(report.counts).toEqual({ same: 0, differs: 0, new: 4, missing: 0 });
-    expect(report.problems).toEqual({});
-    for (const r of report.receipts) {
-      expect(r).toMatchObject({ status: "new", valid: true, held: [{ code: "NO_TEMPLATE" }] });
-    }
-    const human = await runHoadon(["audit", "rederive", "--config", fixed, "--register", "quay-1"]);
-    expect(human.stdout).toMatch(/^MỚI \/ new .+ đã bị giữ lại \/ was held: #\d+ NO_TEMPLATE$/m);
-    expect(human.stdout).toContain("0 same, 0 read differently, 4 new, 0 no longer read");
   });
 
   it("reads a store's invoiced sales the same with the driver they were read with", async () => {
