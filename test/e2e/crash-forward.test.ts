@@ -111,7 +111,11 @@ describe("crash safety while forwarding", () => {
         (r) => r.receipt_id,
       );
       expect(ids.sort()).toEqual(receipts.map((r) => r.receiptId).sort());
-      expect(verifyStore(db, { trustedCertPem: identity.certPem })).toEqual({ ok: true, invoices: receipts.length });
+      expect(verifyStore(db, { trustedCertPem: identity.certPem })).toMatchObject({
+        ok: true,
+        invoices: receipts.length,
+        journal: { ok: true, receipts: receipts.length },
+      });
       expect(db.prepare("SELECT state, count(*) AS n FROM deliveries GROUP BY state").all()).toEqual([
         { state: "accepted", n: receipts.length },
       ]);

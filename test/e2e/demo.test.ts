@@ -31,9 +31,10 @@ describe("hoadon demo (the README's first command)", () => {
           { state: "accepted", n: 20 },
         ]);
         const cert = join(dir, "test-only-seller.cert.pem");
-        expect(verifyStore(db, { trustedCertPem: execFileSync("cat", [cert], { encoding: "utf8" }) })).toEqual({
+        expect(verifyStore(db, { trustedCertPem: execFileSync("cat", [cert], { encoding: "utf8" }) })).toMatchObject({
           ok: true,
           invoices: 20,
+          journal: { ok: true, tied: 20, receipts: 20 }, // every sale tied to the bytes it came from
         });
         const row = db
           .prepare("SELECT signed_xml, signed_xml_size, sha256 FROM invoices WHERE shdon = 7")
