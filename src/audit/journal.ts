@@ -8,7 +8,7 @@ import type { Side } from "../driver-api/index.js";
 import { formatCaptureChunk } from "../ingest/capture.js";
 import { vnDateTime } from "../shared/clock.js";
 import type { Db } from "../store/db.js";
-import { readJournalRange, streamKey, verifyJournal } from "../store/journal.js";
+import { pruneMarks, readJournalRange, streamKey, verifyJournal } from "../store/journal.js";
 
 /** What {@link checkJournal} found. */
 export interface JournalCheck {
@@ -20,6 +20,8 @@ export interface JournalCheck {
   readonly tied: number;
   /** Receipts stored in all, tied or not (a receipt from before the journal, or one whose bytes were not found). */
   readonly receipts: number;
+  /** Ties whose journal bytes were shed by `journal.keepDays` (the rows keep their own bytes): not checkable. */
+  readonly pruned: number;
   /** The first problem found, in words (Vietnamese / English). */
   readonly problem?: string;
 }
@@ -27,8 +29,12 @@ export interface JournalCheck {
 /** A good {@link JournalCheck} in words, per language, for the CLI and the web page. */
 export function journalSummary(j: JournalCheck): { readonly vi: string; readonly en: string } {
   return {
-    vi: `${j.streams} luồng, ${j.chunks} khúc, ${j.bytes} byte, chuỗi băm đúng; ${j.tied} phiếu và bản giữ lại khớp byte gốc (${j.receipts} phiếu trong kho)`,
-    en: `${j.streams} streams, ${j.chunks} chunks, ${j.bytes} bytes, chains whole; ${j.tied} receipts and held jobs tied to their bytes (${j.receipts} receipts stored)`,
+    vi:
+      `${j.streams} luồng, ${j.chunks} khúc, ${j.bytes} byte, chuỗi băm đúng; ${j.tied} phiếu và bản giữ lại khớp byte gốc ` +
+      `(${j.receipts} phiếu trong kho${j.pruned > 0 ? `; ${j.pruned} có byte nhật ký đã xóa theo journal.keepDays` : ""})`,
+    en:
+      `${j.streams} streams, ${j.chunks} chunks, ${j.bytes} bytes, chains whole; ${j.tied} receipts and held jobs tied ` +
+      `to their bytes (${j.receipts} receipts stored${j.pruned > 0 ? `; ${j.pruned} whose journal bytes journal.keepDays shed` : ""})`,
   };
 }
 
@@ -80,6 +86,7 @@ export function checkJournal(db: Db): JournalCheck | undefined {
       bytes: 0,
       tied: 0,
       receipts,
+      pruned: 0,
       problem: `nhật ký ${s.registerId} ${s.side}/${s.direction}, khúc #${chains.id} / journal chunk #${chains.id}: ${chains.reason}`,
     };
   }
@@ -94,6 +101,8 @@ export function checkJournal(db: Db): JournalCheck | undefined {
     )
     .iterate() as IterableIterator<SourceRow>;
   let tied = 0;
+  let pruned = 0;
+  const starts = pruneMarks(db);
   const result = (problem?: string): JournalCheck => ({
     ok: problem === undefined,
     streams: chains.streams,
@@ -101,6 +110,7 @@ export function checkJournal(db: Db): JournalCheck | undefined {
     bytes: chains.bytes,
     tied,
     receipts,
+    pruned,
     ...(problem === undefined ? {} : { problem }),
   });
   for (const s of sources) {
@@ -110,6 +120,11 @@ export function checkJournal(db: Db): JournalCheck | undefined {
         : `bản giữ lại #${s.row_id} / held #${s.row_id}`;
     const where = `${s.register_id} ${s.side}/${s.direction} ${s.start_offset}–${s.end_offset}`;
     if (s.raw === null) return result(`${what}: không còn trong kho / row missing (${where})`);
+    const start = starts.get(streamKey({ registerId: s.register_id, side: s.side, direction: s.direction }));
+    if (start !== undefined && s.start_offset < start.offset) {
+      pruned++;
+      continue;
+    }
     const bytes = readJournalRange(db, {
       registerId: s.register_id,
       side: s.side,
@@ -134,18 +149,25 @@ export interface JournalStreamSummary {
   readonly bytes: number;
   readonly firstAt: number;
   readonly lastAt: number;
+  /** Where the stream starts now, when `journal.keepDays` shed its older bytes. */
+  readonly since?: number;
 }
 
 /** Every stream with its size and time span. */
 export function journalStreams(db: Db): JournalStreamSummary[] {
   if (!hasJournal(db)) return [];
-  return db
+  const marks = pruneMarks(db);
+  const rows = db
     .prepare(
       `SELECT register_id AS registerId, side, direction, count(*) AS chunks, sum(length(bytes)) AS bytes,
               min(at) AS firstAt, max(at) AS lastAt
          FROM journal GROUP BY register_id, side, direction ORDER BY register_id, side, direction DESC`,
     )
     .all() as JournalStreamSummary[];
+  return rows.map((r) => {
+    const mark = marks.get(streamKey(r));
+    return mark ? { ...r, since: mark.offset } : r;
+  });
 }
 
 /** Which part of a register's journal to write out. */
@@ -199,6 +221,9 @@ export function* journalCapture(db: Db, opts: JournalCaptureOptions): Generator<
   if (driver) yield `# driver: ${driver.driver}\n`;
   if (tap) yield "# decoder: tap\n";
   yield "# source: hoadon journal (hoadon audit journal)\n";
+  for (const [k, mark] of pruneMarks(db))
+    if (k.startsWith(`${registerId}\u0000`))
+      yield `# pruned: ${k.split("\u0000").slice(1).join("/")} starts at byte ${mark.offset} (journal.keepDays)\n`;
   if (opts.from !== undefined || opts.to !== undefined)
     yield `# span: ${opts.from === undefined ? "…" : `${vnDateTime(from)}+07:00`} – ${opts.to === undefined ? "…" : `${vnDateTime(to)}+07:00`}\n`;
 

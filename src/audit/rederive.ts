@@ -4,11 +4,12 @@
  * re-derive invoices from the journal"). Read-only: it says which sales read the same, which read differently now,
  * which the store never invoiced (and whether their bytes were held for review), and which it no longer finds.
  */
-import type { Driver } from "../driver-api/index.js";
+import type { Driver, Side } from "../driver-api/index.js";
 import { toHex } from "../driver-api/index.js";
 import { parseCapture, replayCapture } from "../ingest/capture.js";
 import { Receipt } from "../receipt/model.js";
 import type { Db } from "../store/db.js";
+import { pruneMarks, streamKey } from "../store/journal.js";
 import { type JournalCaptureOptions, journalCapture } from "./journal.js";
 
 /** One receipt of the replay, or one stored receipt the replay did not give. */
@@ -57,6 +58,8 @@ export interface RederiveReport {
   readonly counts: Readonly<Record<RederivedReceipt["status"], number>>;
   /** Problems the replay reported (what this driver would hold for review), by code. */
   readonly problems: Readonly<Record<string, number>>;
+  /** Stored receipts in the span whose journal bytes `journal.keepDays` shed: they cannot be read again. */
+  readonly pruned: number;
 }
 
 interface StoredRow {
@@ -66,6 +69,9 @@ interface StoredRow {
   receipt_json: string;
   received_at: number;
   mccqt: string | null;
+  side: Side | null;
+  direction: "in" | "out" | null;
+  start_offset: number | null;
 }
 
 const totalOf = (r: unknown): number | undefined => {
@@ -79,13 +85,22 @@ export function rederive<O>(db: Db, driver: Driver<O>, options: O, span: Journal
   const events = replayCapture(driver, options, parseCapture(text));
   const from = span.from ?? Number.MIN_SAFE_INTEGER;
   const to = span.to ?? Number.MAX_SAFE_INTEGER;
-  const stored = db
+  // A receipt whose bytes the journal no longer has (journal.keepDays) cannot be read again: left out, counted.
+  const starts = pruneMarks(db);
+  const shed = (r: StoredRow): boolean => {
+    if (r.side === null) return false;
+    const start = starts.get(streamKey({ registerId: span.registerId, side: r.side, direction: r.direction! }));
+    return start !== undefined && r.start_offset! < start.offset;
+  };
+  const inSpan = db
     .prepare(
-      `SELECT r.id, r.receipt_id, r.raw, r.receipt_json, r.received_at,
+      `SELECT r.id, r.receipt_id, r.raw, r.receipt_json, r.received_at, s.side, s.direction, s.start_offset,
               (SELECT i.mccqt FROM invoices i WHERE i.receipt_row = r.id ORDER BY i.id LIMIT 1) AS mccqt
-         FROM receipts r WHERE r.register_id = ? AND r.received_at >= ? AND r.received_at <= ? ORDER BY r.id`,
+         FROM receipts r LEFT JOIN journal_sources s ON s.kind = 'receipt' AND s.row_id = r.id
+        WHERE r.register_id = ? AND r.received_at >= ? AND r.received_at <= ? ORDER BY r.id`,
     )
     .all(span.registerId, from, to) as StoredRow[];
+  const stored = inSpan.filter((r) => !shed(r));
   const byId = new Map(stored.map((r) => [r.receipt_id, r]));
   const held = db
     .prepare(
@@ -168,5 +183,12 @@ export function rederive<O>(db: Db, driver: Driver<O>, options: O, span: Journal
     }
   const counts = { same: 0, differs: 0, new: 0, missing: 0 };
   for (const r of receipts) counts[r.status]++;
-  return { registerId: span.registerId, driver: driver.id, receipts, counts, problems };
+  return {
+    registerId: span.registerId,
+    driver: driver.id,
+    receipts,
+    counts,
+    problems,
+    pruned: inSpan.length - stored.length,
+  };
 }

@@ -34,7 +34,8 @@ export function auditJournalCommand(v: Values, ctx: CommandContext): number {
           ctx.out(
             `${s.registerId}\t${s.side === "device" ? "máy in / printer" : "máy tính tiền / register"}\t` +
               `${s.direction === "in" ? "→ hoadon" : "← hoadon"}\t${s.chunks} khúc / chunks\t${s.bytes} byte\t` +
-              `${vnDateTime(s.firstAt)} – ${vnDateTime(s.lastAt)}`,
+              `${vnDateTime(s.firstAt)} – ${vnDateTime(s.lastAt)}` +
+              (s.since === undefined ? "" : `\ttừ byte / from byte ${s.since} (journal.keepDays)`),
           );
       return 0;
     }

@@ -379,6 +379,16 @@ export const Config = z.object({
     .object({
       enabled: z.boolean().default(true),
       flushMs: z.number().int().min(10).max(10_000).default(250),
+      keepDays: z
+        .number()
+        .int()
+        .min(1)
+        .max(36_500)
+        .optional()
+        .describe(
+          "Shed journal chunks older than this many days, behind a recorded mark (receipts keep their own bytes). " +
+            "Unset: keep every byte for ever.",
+        ),
     })
     .default({ enabled: true, flushMs: 250 })
     .describe("Raw capture journal: every byte of every port, hash-chained per stream, linked to each receipt."),

@@ -107,6 +107,7 @@ export function journalWriter(db: Db): JournalWriter {
     `SELECT stream_offset, length(bytes) AS length, chain FROM journal
       WHERE register_id = ? AND side = ? AND direction = ? ORDER BY stream_offset DESC LIMIT 1`,
   );
+  const marks = pruneMarks(db);
   const insert = db.prepare(
     `INSERT INTO journal (register_id, side, direction, at, stream_offset, bytes, chain)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -122,7 +123,8 @@ export function journalWriter(db: Db): JournalWriter {
     let h = heads.get(k);
     if (!h) {
       const row = headStmt.get(stream.registerId, stream.side, stream.direction);
-      h = row ? { offset: row.stream_offset + row.length, chain: row.chain } : { offset: 0, chain: JOURNAL_GENESIS };
+      // A stream whose every chunk was shed (journal.keepDays) goes on from its prune mark.
+      h = row ? { offset: row.stream_offset + row.length, chain: row.chain } : (marks.get(k) ?? startOfStream());
       heads.set(k, h);
     }
     return h;
@@ -218,6 +220,86 @@ export function readJournalRange(db: Db, range: JournalRange): Uint8Array | unde
   return filled === out.length ? out : undefined;
 }
 
+/** A stream's start when nothing was shed from it. */
+const startOfStream = (): JournalHead => ({ offset: 0, chain: JOURNAL_GENESIS });
+
+/**
+ * Each stream's newest prune mark (journal.keepDays): where it now starts. Empty on a store from before retention
+ * (opened read-only, not migrated).
+ */
+export function pruneMarks(db: Db): Map<string, JournalHead> {
+  const marks = new Map<string, JournalHead>();
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal_pruned'").get() === undefined)
+    return marks;
+  const rows = db
+    .prepare(
+      `SELECT register_id AS registerId, side, direction, up_to AS offset, chain FROM journal_pruned p
+        WHERE up_to = (SELECT max(up_to) FROM journal_pruned q WHERE q.register_id = p.register_id
+                         AND q.side = p.side AND q.direction = p.direction)`,
+    )
+    .all() as (JournalStream & JournalHead)[];
+  for (const r of rows) marks.set(streamKey(r), { offset: r.offset, chain: r.chain });
+  return marks;
+}
+
+/** What one {@link pruneJournal} run shed. */
+export interface PruneResult {
+  readonly streams: number;
+  readonly chunks: number;
+  readonly bytes: number;
+}
+
+/**
+ * Shed each stream's chunks older than `keepDays` (by `at`), oldest first and at most `maxChunks` per stream per
+ * run, behind a prune mark written in the same transaction (migration 006). A stream stops at its first chunk that
+ * is young enough, so a clock that once went backwards never leaves a hole. Receipts keep their own bytes.
+ */
+export function pruneJournal(
+  db: Db,
+  opts: { readonly keepDays: number; readonly now: number; readonly maxChunks?: number },
+): PruneResult {
+  const cutoff = opts.now - opts.keepDays * 86_400_000;
+  const max = opts.maxChunks ?? 2000;
+  const streams = db
+    .prepare("SELECT DISTINCT register_id AS registerId, side, direction FROM journal WHERE at < ?")
+    .all(cutoff) as JournalStream[];
+  const oldest = db.prepare<[string, string, string, number], { at: number; end: number; chain: string }>(
+    `SELECT at, stream_offset + length(bytes) AS "end", chain FROM journal
+      WHERE register_id = ? AND side = ? AND direction = ? ORDER BY stream_offset LIMIT ?`,
+  );
+  const mark = db.prepare(
+    `INSERT INTO journal_pruned (register_id, side, direction, up_to, chain, at, keep_days, chunks, bytes)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const shed = db.prepare<[string, string, string, number], { n: number; bytes: number }>(
+    `SELECT count(*) AS n, coalesce(sum(length(bytes)), 0) AS bytes FROM journal
+      WHERE register_id = ? AND side = ? AND direction = ? AND stream_offset < ?`,
+  );
+  const remove = db.prepare(
+    "DELETE FROM journal WHERE register_id = ? AND side = ? AND direction = ? AND stream_offset < ?",
+  );
+  let pruned = 0;
+  let chunks = 0;
+  let bytes = 0;
+  db.transaction(() => {
+    for (const s of streams) {
+      let last: { end: number; chain: string } | undefined;
+      for (const c of oldest.iterate(s.registerId, s.side, s.direction, max)) {
+        if (c.at >= cutoff) break;
+        last = c;
+      }
+      if (last === undefined) continue;
+      const gone = shed.get(s.registerId, s.side, s.direction, last.end)!;
+      mark.run(s.registerId, s.side, s.direction, last.end, last.chain, opts.now, opts.keepDays, gone.n, gone.bytes);
+      remove.run(s.registerId, s.side, s.direction, last.end);
+      pruned++;
+      chunks += gone.n;
+      bytes += gone.bytes;
+    }
+  })();
+  return { streams: pruned, chunks, bytes };
+}
+
 /** What {@link verifyJournal} found. */
 export type JournalVerdict =
   | { readonly ok: true; readonly streams: number; readonly chunks: number; readonly bytes: number }
@@ -232,6 +314,8 @@ export type JournalVerdict =
 /** Re-compute every stream's chain and check that its offsets are contiguous; names the first broken chunk. */
 export function verifyJournal(db: Db): JournalVerdict {
   const heads = new Map<string, JournalHead>();
+  // Where each stream starts now: offset 0 and the genesis value, or its newest prune mark.
+  const starts = pruneMarks(db);
   let chunks = 0;
   let bytes = 0;
   const rows = db
@@ -254,7 +338,7 @@ export function verifyJournal(db: Db): JournalVerdict {
   for (const row of rows) {
     const stream: JournalStream = { registerId: row.register_id, side: row.side, direction: row.direction };
     const k = streamKey(stream);
-    const h = heads.get(k) ?? { offset: 0, chain: JOURNAL_GENESIS };
+    const h = heads.get(k) ?? starts.get(k) ?? startOfStream();
     if (row.stream_offset !== h.offset)
       return {
         ok: false,

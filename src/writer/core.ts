@@ -28,6 +28,7 @@ import {
   type JournalHead,
   type JournalWriter,
   journalWriter,
+  pruneJournal,
 } from "../store/journal.js";
 import type { WriterConfig } from "./config.js";
 
@@ -100,6 +101,11 @@ function readAuthorityPassword(config: WriterConfig, env: Readonly<Record<string
     );
   return value;
 }
+
+/** How often retention sheds old journal chunks (at most 2000 per stream each time: a few ms on the writer). */
+const PRUNE_EVERY_MS = 60_000;
+/** The first round, a little after the start. */
+const PRUNE_FIRST_MS = 3_000;
 
 /** The signing key and the T-VAN password: what the writer and the forwarder each open. */
 export interface Keys {
@@ -225,6 +231,23 @@ export function startWriter(deps: WriterDeps): Writer {
   const journal = config.journal.enabled ? journalWriter(db) : undefined;
   const stopJournal = journal?.autoFlush(config.journal.flushMs, (err) => log.error({ err }, "journal flush failed"));
   const pins = identityPins(db);
+  // Retention (journal.keepDays): a bounded slice of old chunks per stream each round, between receipts' commits.
+  const keepDays = config.journal.enabled ? config.journal.keepDays : undefined;
+  let pruning: NodeJS.Timeout | undefined;
+  if (keepDays !== undefined) {
+    const prune = (): void => {
+      try {
+        const shed = pruneJournal(db, { keepDays, now: clock.now() });
+        if (shed.chunks > 0) log.info({ ...shed, keepDays }, "journal: old chunks shed");
+      } catch (err) {
+        log.error({ err }, "journal retention failed");
+      }
+      pruning = setTimeout(prune, PRUNE_EVERY_MS);
+      pruning.unref();
+    };
+    pruning = setTimeout(prune, PRUNE_FIRST_MS);
+    pruning.unref();
+  }
   // WAL checkpoints in a worker thread of their own, never inside a receipt's commit.
   const checkpointer =
     config.store.path === ":memory:"
@@ -263,6 +286,7 @@ export function startWriter(deps: WriterDeps): Writer {
     adoptChunks: (chunks) => journal?.adopt(chunks),
     heads: (streams) => streams.map((s) => journal?.headOf(s) ?? { offset: 0, chain: "" }),
     async stop(): Promise<void> {
+      if (pruning) clearTimeout(pruning);
       await forwarding.stop();
       await group.idle();
       stopJournal?.();

@@ -12,10 +12,11 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { JournalStreamSummary } from "../../src/audit/journal.js";
 import type { RederiveReport } from "../../src/audit/rederive.js";
 import { driverCatalogue } from "../../src/catalogue.js";
-import { toHex } from "../../src/driver-api/index.js";
+import { toHex, utf8 } from "../../src/driver-api/index.js";
 import { parseCapture, replayCapture } from "../../src/ingest/capture.js";
 import { createTestIdentity } from "../../src/sign/index.js";
-import { JOURNAL_GENESIS, nextChain } from "../../src/store/journal.js";
+import { openStore } from "../../src/store/db.js";
+import { JOURNAL_GENESIS, journalWriter, nextChain } from "../../src/store/journal.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
@@ -295,5 +296,49 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
       same += report.counts.same;
     }
     expect(same).toBe(3);
+  });
+});
+
+describe("journal.keepDays in the daemon", () => {
+  it("sheds chunks older than the setting soon after the start, behind a mark the audit shows", {
+    timeout: 60_000,
+  }, async () => {
+    const dir = tempDir();
+    const db = join(dir, "hoadon.sqlite");
+    // A store whose register wrote 3 chunks 10 days ago and 1 today.
+    const store = openStore(db);
+    const journal = journalWriter(store);
+    const stream = { registerId: "quay-1", side: "register", direction: "in" } as const;
+    for (const days of [10, 10, 10, 0])
+      journal.append(stream, utf8(`{"old":${days}}\n`), Date.now() - days * 86_400_000);
+    journal.flush();
+    store.close();
+    const { file } = writeDemoConfig(dir, { journal: { enabled: true, keepDays: 2 } });
+    const daemon = spawnHoadon(["run", "--config", file]);
+    try {
+      await vi.waitFor(
+        () => {
+          const ro = new Database(db, { readonly: true });
+          try {
+            expect(ro.prepare("SELECT up_to, keep_days, chunks FROM journal_pruned").all()).toEqual([
+              { up_to: 33, keep_days: 2, chunks: 3 },
+            ]);
+          } finally {
+            ro.close();
+          }
+        },
+        { timeout: 20_000, interval: 250 },
+      );
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+    }
+    const list = JSON.parse(
+      (await runHoadon(["audit", "journal", "--db", db, "--json"])).stdout,
+    ) as JournalStreamSummary[];
+    expect(list).toEqual([expect.objectContaining({ registerId: "quay-1", direction: "in", chunks: 1, since: 33 })]);
+    const verify = await runHoadon(["audit", "verify", "--db", db, "--json"]);
+    expect(verify.code, verify.stdout).toBe(0);
+    expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, journal: { ok: true, chunks: 1 } });
   });
 });

@@ -12,7 +12,7 @@ import { bareCommand, hostFrame, nextSeq, receiptCommands } from "../../drivers/
 import { datecsIsl } from "../../drivers/datecs-isl/index.js";
 import { encodeReceipt } from "../../drivers/ndjson/encode.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
-import { rawFromRange } from "../../src/audit/journal.js";
+import { checkJournal, rawFromRange } from "../../src/audit/journal.js";
 import { concatBytes, toHex, utf8 } from "../../src/driver-api/index.js";
 import type { JournalStream } from "../../src/ingest/journal-sink.js";
 import { startRegisterSession, streamJournal } from "../../src/ingest/register-session.js";
@@ -26,6 +26,7 @@ import {
   journalRangeOf,
   journalWriter,
   linkJournal,
+  pruneJournal,
   readJournalRange,
   verifyJournal,
 } from "../../src/store/journal.js";
@@ -104,6 +105,102 @@ describe("journal writer", () => {
     j.append(IN, utf8("y"), 2);
     stop();
     expect(j.pending()).toBe(0);
+    db.close();
+  });
+});
+
+describe("journal retention (journal.keepDays)", () => {
+  const DAY = 86_400_000;
+  const NOW = Date.UTC(2026, 10, 28, 3);
+  /** A store with IN chunks "aa" "bb" "cc" "dd" 40, 30, 20 and 1 days old, and one OUT chunk 40 days old. */
+  const aged = (path = ":memory:") => {
+    const db = openStore(path);
+    const j = journalWriter(db);
+    for (const [text, days] of [
+      ["aa", 40],
+      ["bb", 30],
+      ["cc", 20],
+      ["dd", 1],
+    ] as const)
+      j.append(IN, utf8(text), NOW - days * DAY);
+    j.append(OUT, utf8("ok"), NOW - 40 * DAY);
+    j.flush();
+    return { db, j };
+  };
+
+  it("sheds old chunks behind a mark, and what is kept still verifies and continues", () => {
+    const path = tempDb();
+    const { db } = aged(path);
+    expect(pruneJournal(db, { keepDays: 25, now: NOW })).toEqual({ streams: 2, chunks: 3, bytes: 6 });
+    expect(db.prepare("SELECT up_to, keep_days, chunks, bytes FROM journal_pruned ORDER BY id").all()).toEqual([
+      { up_to: 4, keep_days: 25, chunks: 2, bytes: 4 },
+      { up_to: 2, keep_days: 25, chunks: 1, bytes: 2 },
+    ]);
+    expect(verifyJournal(db)).toEqual({ ok: true, streams: 1, chunks: 2, bytes: 4 });
+    expect(readJournalRange(db, { ...IN, start: 4, end: 8 })).toEqual(utf8("ccdd"));
+    expect(readJournalRange(db, { ...IN, start: 2, end: 6 })).toBeUndefined(); // partly shed
+    // Nothing more to shed at the same age; the OUT stream, now empty, goes on from its mark.
+    expect(pruneJournal(db, { keepDays: 25, now: NOW })).toEqual({ streams: 0, chunks: 0, bytes: 0 });
+    db.close();
+    const again = openStore(path);
+    const j = journalWriter(again);
+    expect(j.append(OUT, utf8("ok"), NOW)).toBe(2);
+    expect(j.append(IN, utf8("ee"), NOW)).toBe(8);
+    j.flush();
+    expect(verifyJournal(again)).toEqual({ ok: true, streams: 2, chunks: 4, bytes: 8 });
+    again.close();
+  });
+
+  it("goes a bounded slice per run, and stops at the first young chunk even if older ones follow", () => {
+    const { db, j } = aged();
+    j.append(IN, utf8("ee"), NOW - 50 * DAY); // a clock that went backwards once
+    j.flush();
+    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 3 }); // 2 IN + 1 OUT
+    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 1 }); // "cc"
+    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 0 }); // "dd" is young
+    expect(readJournalRange(db, { ...IN, start: 6, end: 10 })).toEqual(utf8("ddee"));
+    expect(verifyJournal(db)).toMatchObject({ ok: true });
+    db.close();
+  });
+
+  it("lets nothing go without a true mark: no delete past it, no mark off a chunk's end or chain, none backwards", () => {
+    const { db } = aged();
+    pruneJournal(db, { keepDays: 25, now: NOW });
+    expect(() => db.prepare("DELETE FROM journal WHERE stream_offset = 4").run()).toThrow(/append-only/);
+    const chainAt = (end: number): string =>
+      (
+        db
+          .prepare("SELECT chain FROM journal WHERE direction = 'in' AND stream_offset + length(bytes) = ?")
+          .get(end) as {
+          chain: string;
+        }
+      ).chain;
+    const mark = db.prepare(
+      `INSERT INTO journal_pruned (register_id, side, direction, up_to, chain, at, keep_days, chunks, bytes)
+       VALUES ('quay1', 'register', 'in', ?, ?, 0, 1, 0, 0)`,
+    );
+    expect(() => mark.run(7, chainAt(8))).toThrow(/end of a kept chunk/); // not a chunk's end
+    expect(() => mark.run(8, "0".repeat(64))).toThrow(/end of a kept chunk/); // not its chain
+    expect(() => db.prepare("UPDATE journal_pruned SET up_to = 0").run()).toThrow(/append-only/);
+    expect(() => db.prepare("DELETE FROM journal_pruned").run()).toThrow(/append-only/);
+    mark.run(8, chainAt(8));
+    expect(() => mark.run(8, chainAt(8))).toThrow(/forward/);
+    db.close();
+  });
+
+  it("audit verify counts a receipt whose bytes were shed as pruned, not broken", () => {
+    const { db } = aged();
+    const link = linkJournal(db);
+    db.prepare(
+      `INSERT INTO receipts (register_id, receipt_id, driver, received_at, issued_at, raw, receipt_json)
+       VALUES ('quay1', 'A-1', 'ndjson-v1', 0, '2026-10-19T09:00:00+07:00', x'61616262', '{}'),
+              ('quay1', 'A-2', 'ndjson-v1', 0, '2026-11-27T09:00:00+07:00', x'6464', '{}')`,
+    ).run();
+    link("receipt", 1, { ...IN, start: 0, end: 4 });
+    link("receipt", 2, { ...IN, start: 6, end: 8 });
+    expect(checkJournal(db)).toMatchObject({ ok: true, tied: 2, pruned: 0, receipts: 2 });
+    pruneJournal(db, { keepDays: 25, now: NOW });
+    expect(checkJournal(db)).toMatchObject({ ok: true, tied: 1, pruned: 1, receipts: 2 });
     db.close();
   });
 });

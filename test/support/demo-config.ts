@@ -18,6 +18,8 @@ export function writeDemoConfig(
     log?: { level: string };
     /** `store.writer` (the store path stays the demo's). */
     writer?: "auto" | "thread" | "inline";
+    /** The `journal` section (e.g. `{ keepDays: 1 }`). */
+    journal?: Record<string, unknown>;
   } = {},
 ): { file: string; certPem: string } {
   const raw = parse(readFileSync("config/demo.yaml", "utf8")) as Record<string, Record<string, unknown>>;
@@ -30,6 +32,7 @@ export function writeDemoConfig(
   if (over.registers) (raw as Record<string, unknown>).registers = over.registers;
   if (over.log) (raw as Record<string, unknown>).log = over.log;
   if (over.writer) (raw.store as Record<string, unknown>).writer = over.writer;
+  if (over.journal) (raw as Record<string, unknown>).journal = over.journal;
   const file = join(dir, "hoadon.yaml");
   writeFileSync(file, stringify(raw));
   return { file, certPem: id.certPem };
