@@ -45,10 +45,15 @@ describe("architecture", () => {
   });
 
   it("no SQL in src/ deletes rows (the store is append-only; state moves forward)", () => {
+    // The one exception: journal retention sheds old raw chunks, only behind a prune mark the store itself checks
+    // (migration 006's triggers refuse any other delete).
+    const exceptions: Record<string, number> = { [join("src", "store", "journal.ts")]: 1 };
     for (const file of files("src")) {
       const text = readFileSync(file, "utf8").replace(/RAISE\(ABORT[^)]*\)/g, "");
       const deletes = text.match(/\bDELETE\s+FROM\b/gi) ?? [];
-      const allowed = file.includes("migrations") ? (text.match(/BEFORE DELETE ON/gi)?.length ?? 0) : 0;
+      const allowed = file.includes("migrations")
+        ? (text.match(/BEFORE DELETE ON/gi)?.length ?? 0)
+        : (exceptions[relative(".", file)] ?? 0);
       expect.soft(deletes.length, `${file} deletes rows`).toBeLessThanOrEqual(allowed);
     }
   });

@@ -11,11 +11,13 @@ import { type RederivedReceipt, rederive } from "../audit/rederive.js";
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
 import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { formatDong } from "../shared/i18n.js";
 import { withDb } from "./audit-ledger.js";
 import { parseAuditTime } from "./audit-outages.js";
+import { driverWith, optionsJson } from "./decode.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -104,42 +106,19 @@ export function auditRederiveCommand(v: Values, ctx: CommandContext): number {
   let driverId = typeof v.driver === "string" ? v.driver : undefined;
   let options: unknown;
   if (typeof v.config === "string") {
-    const config = loadConfig(v.config, driverCatalogue);
-    const register = config.registers.find((r) => r.id === registerId);
-    if (!register)
-      throw new DaemonError(
-        "USAGE",
-        `${v.config} không có máy "${registerId}" / no such register; có / known: ${config.registers.map((r) => r.id).join(", ")}`,
-      );
+    const { config, register } = registerIn(v.config, registerId);
     dbFile ??= config.store.path;
     driverId ??= register.driver;
     options = register.options;
   }
   if (!dbFile) throw new DaemonError("USAGE", "cần --db hoặc --config / --db or --config is required");
   if (!driverId) throw new DaemonError("USAGE", "cần --driver hoặc --config / --driver or --config is required");
-  const driver = driverCatalogue.get(driverId);
-  if (!driver)
-    throw new DaemonError(
-      "DRIVER_UNKNOWN",
-      `không có driver "${driverId}"; có / known: ${driverCatalogue.ids().join(", ")} / unknown driver`,
-    );
-  if (typeof v.options === "string") {
-    try {
-      options = JSON.parse(v.options);
-    } catch (cause) {
-      throw new DaemonError("USAGE", "--options phải là JSON / --options must be JSON", { cause });
-    }
-  }
-  const parsed = driver.options.safeParse(options ?? {});
-  if (!parsed.success)
-    throw new DaemonError(
-      "CONFIG_INVALID",
-      parsed.error.issues.map((i) => `options.${i.path.join(".")}: ${i.message}`).join("\n"),
-    );
+  if (typeof v.options === "string") options = optionsJson(v.options);
+  const { driver, options: parsed } = driverWith(driverId, options);
   return withDb({ db: dbFile }, (db) => {
     if (!journalStreams(db).some((s) => s.registerId === registerId))
       throw new DaemonError("USAGE", `nhật ký không có máy "${registerId}" / the journal has no such register`);
-    const report = rederive(db, driver as Parameters<typeof rederive>[1], parsed.data, {
+    const report = rederive(db, driver, parsed, {
       registerId,
       ...(from === undefined ? {} : { from }),
       ...(to === undefined ? {} : { to }),
@@ -161,6 +140,21 @@ export function auditRederiveCommand(v: Values, ctx: CommandContext): number {
       );
     return 0;
   });
+}
+
+/** A register of a config file, with the config (USAGE when the config has no such register). */
+export function registerIn(
+  file: string,
+  registerId: string,
+): { config: Config; register: Config["registers"][number] } {
+  const config = loadConfig(file, driverCatalogue);
+  const register = config.registers.find((r) => r.id === registerId);
+  if (!register)
+    throw new DaemonError(
+      "USAGE",
+      `${file} không có máy "${registerId}" / no such register; có / known: ${config.registers.map((r) => r.id).join(", ")}`,
+    );
+  return { config, register };
 }
 
 function rederivedLine(r: RederivedReceipt): string {

@@ -10,9 +10,7 @@
  * refuses is not written at all (the refusal is printed), so running this twice never adds rows.
  */
 import { type RederivedReceipt, rederive } from "../audit/rederive.js";
-import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
-import { loadConfig } from "../config/load.js";
 import { createRecorder } from "../record.js";
 import { systemClock, vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
@@ -24,7 +22,9 @@ import { ingestStore } from "../store/ingest.js";
 import { journalRangeOf } from "../store/journal.js";
 import { writerConfig } from "../writer/config.js";
 import { recorderSettings } from "../writer/core.js";
+import { registerIn } from "./audit-journal.js";
 import { parseAuditTime } from "./audit-outages.js";
+import { driverWith } from "./decode.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -37,17 +37,11 @@ export function releaseHeldCommand(v: Values, ctx: CommandContext): number {
   if (!registerId) throw new DaemonError("USAGE", "thiếu --register / --register is required");
   const from = typeof v.from === "string" ? parseAuditTime(v.from, "from", false) : undefined;
   const to = typeof v.to === "string" ? parseAuditTime(v.to, "to", true) : undefined;
-  const config = loadConfig(v.config, driverCatalogue);
-  const register = config.registers.find((r) => r.id === registerId);
-  if (!register)
-    throw new DaemonError(
-      "USAGE",
-      `${v.config} không có máy "${registerId}" / no such register; có / known: ${config.registers.map((r) => r.id).join(", ")}`,
-    );
-  const driver = driverCatalogue.get(register.driver)!;
+  const { config, register } = registerIn(v.config, registerId);
+  const { driver } = driverWith(register.driver, register.options);
   const db = openStore(config.store.path);
   try {
-    const report = rederive(db, driver as Parameters<typeof rederive>[1], register.options, {
+    const report = rederive(db, driver, register.options, {
       registerId,
       ...(from === undefined ? {} : { from }),
       ...(to === undefined ? {} : { to }),

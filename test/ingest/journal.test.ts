@@ -13,7 +13,7 @@ import { datecsIsl } from "../../drivers/datecs-isl/index.js";
 import { encodeReceipt } from "../../drivers/ndjson/encode.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
 import { checkJournal, rawFromRange } from "../../src/audit/journal.js";
-import { concatBytes, toHex, utf8 } from "../../src/driver-api/index.js";
+import { concatBytes, type Driver, toHex, utf8 } from "../../src/driver-api/index.js";
 import type { JournalStream } from "../../src/ingest/journal-sink.js";
 import { startRegisterSession, streamJournal } from "../../src/ingest/register-session.js";
 import { systemClock } from "../../src/shared/clock.js";
@@ -45,6 +45,32 @@ const tempDb = (): string => {
   dirs.push(dir);
   return join(dir, "store.sqlite");
 };
+
+/** A one-port session of `driver` (default options) over an in-memory link, journaled into an in-memory store. */
+async function journaledSession<O>(driver: Driver<O>) {
+  const db = openStore(":memory:");
+  const journal = journalWriter(db);
+  const wp = fakeWritePath();
+  const pos = memoryPortSource("pos");
+  const abort = new AbortController();
+  const s = startRegisterSession({
+    register: { id: "quay1", port: "unused" },
+    driver,
+    options: driver.options.parse({}),
+    ...wp,
+    clock: systemClock,
+    log: silent,
+    signal: abort.signal,
+    source: pos,
+    journal,
+  });
+  const peer = await pos.nextPeer();
+  const stop = async (): Promise<void> => {
+    abort.abort();
+    await s.stopped;
+  };
+  return { db, journal, wp, peer, stop };
+}
 
 describe("journal writer", () => {
   it("keeps chunks per stream with contiguous offsets and a chain that continues after a restart", () => {
@@ -230,30 +256,13 @@ describe("stream journal", () => {
   });
 
   it("gives an ndjson session's receipts the journal range of their line", async () => {
-    const db = openStore(":memory:");
-    const journal = journalWriter(db);
-    const wp = fakeWritePath();
-    const pos = memoryPortSource("pos");
-    const abort = new AbortController();
-    const s = startRegisterSession({
-      register: { id: "quay1", port: "unused" },
-      driver: ndjson,
-      options: ndjson.options.parse({}),
-      ...wp,
-      clock: systemClock,
-      log: silent,
-      signal: abort.signal,
-      source: pos,
-      journal,
-    });
-    const peer = await pos.nextPeer();
+    const { db, journal, wp, peer, stop } = await journaledSession(ndjson);
     const receipts = generateReceipts({ seed: 3, count: 3, startMs: Date.UTC(2026, 10, 20, 2) });
     const lines = receipts.map((r) => encodeReceipt(r));
     await peer.write(concatBytes([utf8("{bad\n"), lines[0]!, lines[1]!, lines[1]!]));
     await peer.write(lines[2]!);
     await vi.waitFor(() => expect(wp.recorded).toHaveLength(4));
-    abort.abort();
-    await s.stopped;
+    await stop();
     for (const input of wp.recorded) expect(toHex(readJournalRange(db, input.journal!)!)).toBe(toHex(input.raw));
     expect(wp.recorded.map((r) => r.journal!.start)).toEqual([
       5,
@@ -304,23 +313,7 @@ describe("identity pins", () => {
 
 describe("Datecs receipts in the journal", () => {
   it("ties a receipt to its range when other frames come between its own (a status query, a resend)", async () => {
-    const db = openStore(":memory:");
-    const journal = journalWriter(db);
-    const wp = fakeWritePath();
-    const pos = memoryPortSource("pos");
-    const abort = new AbortController();
-    const s = startRegisterSession({
-      register: { id: "quay1", port: "unused" },
-      driver: datecsIsl,
-      options: datecsIsl.options.parse({}),
-      ...wp,
-      clock: systemClock,
-      log: silent,
-      signal: abort.signal,
-      source: pos,
-      journal,
-    });
-    const peer = await pos.nextPeer();
+    const { db, wp, peer, stop } = await journaledSession(datecsIsl);
     const options = datecsEncodeOptions();
     const [receipt] = generateReceipts({ seed: 4, count: 1, startMs: Date.UTC(2026, 10, 20, 2) });
     // A status query before the sale (not part of it), then the sale's frames with its second frame sent twice
@@ -341,8 +334,7 @@ describe("Datecs receipts in the journal", () => {
     }
     await peer.write(concatBytes([before, ...sale]));
     await vi.waitFor(() => expect(wp.recorded).toHaveLength(1));
-    abort.abort();
-    await s.stopped;
+    await stop();
     const input = wp.recorded[0]!;
     expect(input.journal).toEqual({ ...IN, start: before.length, end: before.length + concatBytes(sale).length });
     const bytes = readJournalRange(db, input.journal!)!;
