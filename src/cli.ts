@@ -105,7 +105,8 @@ const COMMANDS: Record<string, Command> = {
       "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
       "      ndjson: [--baud N] [--void-rate 0..1] [--day-close]\n" +
       "      datecs: [--framing old|x] [--baud N] [--storno-rate 0..1]\n" +
-      "      ndjson, datecs: [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write)",
+      "      [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write; escpos pos: bit-flip per\n" +
+      "      byte, garbage and truncate per receipt)",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },

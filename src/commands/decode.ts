@@ -13,13 +13,14 @@ export async function decodeCommand(
 ): Promise<number> {
   const id = typeof v.driver === "string" ? v.driver : undefined;
   if (!id) throw new DaemonError("USAGE", "thiếu --driver / --driver is required");
+  // The command line first (a wrong driver or option says so before any file is read).
+  const { driver, options } = driverWith(id, typeof v.options === "string" ? optionsJson(v.options) : {});
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (cause) {
     throw new DaemonError("INPUT_UNREADABLE", `Không đọc được ${file} / cannot read the capture`, { cause });
   }
-  const { driver, options } = driverWith(id, typeof v.options === "string" ? optionsJson(v.options) : {});
   for (const event of replayCapture(driver, options, text)) ctx.out(JSON.stringify(eventToJson(event)));
   return 0;
 }

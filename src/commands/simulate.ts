@@ -11,7 +11,7 @@ import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { datecsSender, truthJsonl } from "../simulator/datecs.js";
 import { type FaultMix, faultyWrites, parseFaultMix } from "../simulator/datecs-faults.js";
-import type { EscposSimCodePage } from "../simulator/escpos.js";
+import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
 
@@ -44,6 +44,15 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   const seed = int(v.seed, "seed", 1);
   const truth = typeof v.truth === "string" ? v.truth : undefined;
 
+  // A noisy cable: faults on what the register writes (hoadon must quarantine the damage, answer as its protocol
+  // expects, and still invoice every sale the register finally gets through).
+  let mix: FaultMix | undefined;
+  try {
+    mix = typeof v.faults === "string" ? parseFaultMix(v.faults) : undefined;
+  } catch (e) {
+    throw new DaemonError("USAGE", `--faults ${(e as Error).message}`);
+  }
+
   if (protocol === "escpos") {
     const role = v.role === "printer" ? "printer" : "pos";
     const codePages = typeof v["code-page"] === "string" ? v["code-page"].split(",") : undefined;
@@ -62,20 +71,13 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
         ...(v.baud !== undefined ? { baudRate: int(v.baud, "baud", 9600) } : {}),
         ...(truth ? { truth } : {}),
         ...(v.paper === "near-end" || v.paper === "out" ? { paper: v.paper } : {}),
+        ...(mix ? { faults: escposFaults(mix, seed) } : {}),
       },
       ctx.out,
     );
   }
 
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
-  // A noisy cable: faults on what the register writes (hoadon must quarantine the damage, answer as its protocol
-  // expects, and still invoice every sale the register finally gets through).
-  let mix: FaultMix | undefined;
-  try {
-    mix = typeof v.faults === "string" ? parseFaultMix(v.faults) : undefined;
-  } catch (e) {
-    throw new DaemonError("USAGE", `--faults ${(e as Error).message}`);
-  }
   const connect = async (baud: number) => {
     const conn = await open(port, baud);
     return mix ? faultyWrites(conn, mix, seed) : { conn, faults: undefined };
@@ -126,4 +128,23 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     }),
   );
   return report.acked + report.dup === messages.length && closed !== false ? 0 : 1;
+}
+
+/**
+ * `--faults` for an ESC/POS POS, which has no resend: a damaged print-out is what the printer got. Bit flips are per
+ * byte there, noise and truncation per receipt (the truth file then says the receipt is unreadable); a drop, a
+ * repeat or a checksum fault has no meaning without frames.
+ */
+function escposFaults(mix: FaultMix, seed: number): EscposFaults {
+  if (mix.drop || mix.repeat || mix.wrongBcc)
+    throw new DaemonError(
+      "USAGE",
+      "--faults với escpos: chỉ bit-flip, garbage, truncate / with escpos only bit-flip, garbage, truncate",
+    );
+  return {
+    seed,
+    ...(mix.bitFlip ? { bitFlipRate: mix.bitFlip } : {}),
+    ...(mix.garbage ? { garbageRate: mix.garbage } : {}),
+    ...(mix.truncate ? { truncateRate: mix.truncate } : {}),
+  };
 }

@@ -61,6 +61,8 @@ export interface EscposJob {
   readonly bytes: Uint8Array;
   /** The receipt as hoadon should read it; absent when a fault (or raster) makes it unreadable on purpose. */
   readonly truth?: ReceiptInput;
+  /** Cut off by a fault (power lost mid-receipt): no cut follows, and the POS is silent a while after it. */
+  readonly cutOff?: boolean;
 }
 
 /**
@@ -88,9 +90,11 @@ export function escposJobs(
       kanjiGuard: options.kanjiGuard === true,
     });
     let damaged = false;
+    let cutOff = false;
     if (faults.truncateRate && rnd() < faults.truncateRate) {
       bytes = bytes.subarray(0, Math.floor(bytes.length * (0.3 + 0.5 * rnd())));
       damaged = true;
+      cutOff = true;
     }
     if (faults.bitFlipRate) {
       const copy = bytes.slice();
@@ -111,6 +115,7 @@ export function escposJobs(
       receipt,
       bytes,
       ...(damaged || codePage === "raster" ? {} : { truth: printedFields(receipt) }),
+      ...(cutOff ? { cutOff } : {}),
     };
   });
 }
@@ -143,6 +148,11 @@ export interface EscposPosRun {
   readonly pollTimeoutMs?: number;
   /** Pause between receipts (default 0). */
   readonly gapMs?: number;
+  /**
+   * Silence after a job cut off by a fault (the POS lost power and restarts), so the next receipt is not read as
+   * the cut-off one's tail: longer than the driver's idle gap (default 3500 ms; escpos-tap's `idleGapMs` is 3000).
+   */
+  readonly restartMs?: number;
   readonly baudRate?: number;
   readonly signal?: AbortSignal;
   /** After each job is written. */
@@ -178,7 +188,8 @@ export async function escposPos(
   try {
     for (let i = 0; i < jobs.length; i++) {
       if (run.signal?.aborted || conn.closed) break;
-      if (i > 0 && run.gapMs) await delay(run.gapMs);
+      if (i > 0 && jobs[i - 1]!.cutOff) await delay(run.restartMs ?? 3_500);
+      else if (i > 0 && run.gapMs) await delay(run.gapMs);
       if (run.pollTimeoutMs) {
         inbox = [];
         await conn.write(CMD.statusPoll).catch(() => undefined);

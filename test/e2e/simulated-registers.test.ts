@@ -168,6 +168,53 @@ describe("a noisy line (hoadon simulate register --faults)", () => {
   });
 });
 
+describe("a noisy line to an ESC/POS sink (--faults)", () => {
+  it("invoices every print-out that arrived whole and keeps the damaged ones for review", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
+    const sandbox = await startDemoSandbox(identity, { replyDelayMs: 20 });
+    const { file } = writeDemoConfig(dir, {
+      identity,
+      authorityUrl: sandbox.url,
+      registers: [
+        { id: "quay-1", driver: "escpos-tap-v1", port: `tcp-listen://127.0.0.1:${port}`, options: { role: "sink" } },
+      ],
+    });
+    const daemon = spawnHoadon(["run", "--config", file]);
+    try {
+      const truthFile = join(dir, "truth.jsonl");
+      const faults = "truncate=0.25,garbage=0.25";
+      const sim = await simulate(port, [
+        ...["--protocol", "escpos", "--count", "12", "--seed", "4", "--faults", faults, "--truth", truthFile],
+      ]);
+      expect(sim.code, sim.stderr).toBe(0);
+      const truth = readFileSync(truthFile, "utf8").trim().split("\n");
+      const whole = truth.filter((l) => l !== "null").map((l) => (JSON.parse(l) as { receiptId: string }).receiptId);
+      // Some print-outs were cut off, and some arrived whole: otherwise this test proves less than it says.
+      expect(whole.length).toBeGreaterThan(0);
+      expect(whole.length).toBeLessThan(truth.length);
+      await waitAccepted(dir, whole.length);
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        const ids = db.prepare("SELECT receipt_id FROM receipts ORDER BY id").all() as { receipt_id: string }[];
+        expect(ids.map((r) => r.receipt_id)).toEqual(whole);
+        expect(db.prepare("SELECT count(*) AS n FROM quarantine").get()).not.toEqual({ n: 0 });
+      } finally {
+        db.close();
+      }
+      const verify = await runHoadon(["audit", "verify", "--db", join(dir, "hoadon.sqlite")]);
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+});
+
 describe("ndjson register in the daemon: voids and the day close", () => {
   it("replaces each voided sale's invoice with a zero-total one, and keeps the Z report for the audit report", {
     timeout: 120_000,
