@@ -142,8 +142,9 @@ const COMMANDS: Record<string, Command> = {
   },
   audit: {
     summary:
-      "list | show | verify | export | report | serve | outages | journal | rederive: sổ hóa đơn, toàn vẹn, xuất, báo cáo, " +
-      "trang web, sự cố, byte gốc, đọc lại / ledger, integrity, export, report, web page, outage evidence, raw bytes, re-read",
+      "list | show | verify | export | report | serve | outages | held | journal | rederive: sổ hóa đơn, toàn vẹn, xuất, " +
+      "báo cáo, trang web, sự cố, phiếu giữ lại, byte gốc, đọc lại / ledger, integrity, export, report, web page, " +
+      "outage evidence, held receipts, raw bytes, re-read",
     usage: [
       "hoadon audit list --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--state S] [--register R] [--limit N] [--json]",
       "hoadon audit show --db FILE (MCCQT | C26MAB-123 | #id) [--xml | --out FILE | --raw FILE | --json]",
@@ -152,6 +153,7 @@ const COMMANDS: Record<string, Command> = {
       "hoadon audit report --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--register R] [--json]",
       "hoadon audit serve --db FILE [--host 127.0.0.1] [--port 8765] [--token T] [--trusted-cert PEM]",
       "hoadon audit outages --db FILE [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--json]",
+      "hoadon audit held --db FILE [#id [--raw FILE] [--png FILE]] [--json]",
       "hoadon audit journal --db FILE [--register R [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--out FILE.cap]] [--json]",
       "hoadon audit rederive (--config FILE | --db FILE --driver ID [--options JSON]) --register R [--from …] [--to …] [--json]",
     ].join("\n  "),
@@ -168,15 +170,17 @@ const COMMANDS: Record<string, Command> = {
       limit: { type: "string" },
       out: { type: "string" },
       raw: { type: "string" },
+      png: { type: "string" },
       xml: { type: "boolean" },
       config: { type: "string", short: "c" },
       driver: { type: "string" },
       options: { type: "string" },
     },
     run: async (v, p, ctx) => {
-      const sub = positional(p, 0, "list|show|verify|export|report|serve|outages|journal|rederive");
+      const sub = positional(p, 0, "list|show|verify|export|report|serve|outages|held|journal|rederive");
       if (sub === "outages")
         return (await import("./commands/audit-outages.js")).auditOutagesCommand(v, p.slice(1), ctx);
+      if (sub === "held") return (await import("./commands/audit-held.js")).auditHeldCommand(p[1], v, ctx);
       if (sub === "journal") return (await import("./commands/audit-journal.js")).auditJournalCommand(v, ctx);
       if (sub === "rederive") return (await import("./commands/audit-journal.js")).auditRederiveCommand(v, ctx);
       if (sub === "list" || sub === "show" || sub === "export" || sub === "report") {

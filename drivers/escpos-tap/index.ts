@@ -4,9 +4,16 @@
  * is the printer), sniff (receive only).
  */
 import { z } from "zod";
-import { type Decoder, defineDriver, type TapDecoder } from "../../src/driver-api/index.js";
+import { type Decoder, defineDriver, type Preview, type TapDecoder } from "../../src/driver-api/index.js";
 import { ENCODINGS } from "./codepages.js";
-import { codePageTable, createEscposDecoder, createEscposTapDecoder, type EscposDecoderConfig } from "./decode.js";
+import {
+  codePageTable,
+  createEscposDecoder,
+  createEscposTapDecoder,
+  type EscposDecoderConfig,
+  jobTexts,
+} from "./decode.js";
+import { renderPng } from "./raster.js";
 import { BUILTIN_TEMPLATES, type BuiltinTemplateName, compileTemplate, ReceiptTemplate } from "./template.js";
 
 const builtinNames = Object.keys(BUILTIN_TEMPLATES) as [BuiltinTemplateName, ...BuiltinTemplateName[]];
@@ -159,6 +166,11 @@ export const escposTap = defineDriver<EscposOptions>({
   options: escposOptions,
   createDecoder: (options: EscposOptions): Decoder => createEscposDecoder(escposConfig(options)),
   createTapDecoder: (options: EscposOptions): TapDecoder => createEscposTapDecoder(escposConfig(options)),
+  preview(options: EscposOptions, raw: Uint8Array): Preview {
+    const text = jobTexts(escposConfig(options), raw).join("\n✂\n");
+    const png = renderPng(raw);
+    return { ...(text.trim() === "" ? {} : { text }), ...(png ? { png } : {}) };
+  },
 });
 
 export { decodeText, ENCODINGS, type Encoding, EPSON_CODE_PAGES, encodeChar, stripDiacritics } from "./codepages.js";

@@ -6,6 +6,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { utf8Text } from "../driver-api/index.js";
+import type { JournalRange } from "../ingest/journal-sink.js";
 import { readInvoiceFacts } from "../invoice/index.js";
 import { vnDateTime } from "../shared/clock.js";
 import type { Lang } from "../shared/i18n.js";
@@ -14,6 +15,7 @@ import type { Db } from "../store/db.js";
 import { journalRangeOf } from "../store/journal.js";
 import { outboxStatus } from "../store/outbox.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
+import { heldDetail, previewOf } from "./held.js";
 import { hasJournal, journalSummary } from "./journal.js";
 import { HELD_SQL, NOTICE_SQL } from "./ledger.js";
 import { verifyStore } from "./verify-store.js";
@@ -64,6 +66,9 @@ const T = {
   intact: { vi: "Toàn vẹn", en: "Intact" },
   broken: { vi: "KHÔNG toàn vẹn", en: "NOT intact" },
   journal: { vi: "Nhật ký byte gốc", en: "Raw journal" },
+  printed: { vi: "Nội dung in ra", en: "As printed" },
+  picture: { vi: "Hình in ra", en: "Printed picture" },
+  releasedAs: { vi: "Đã lập hóa đơn sau", en: "Invoiced later as" },
   released: {
     vi: "Đã lập hóa đơn sau khi đọc lại (hoadon release-held)",
     en: "Invoiced after being read again (hoadon release-held)",
@@ -125,11 +130,11 @@ const RAW_SHOWN = 4096;
  * Raw bytes for reading: as text when they are printable UTF-8 (an ndjson line), else a hex dump with the printable
  * ASCII beside it (frames, ESC/POS), 16 bytes a line.
  */
-function rawView(bytes: Uint8Array): string {
+function rawView(bytes: Uint8Array): { text: string; hex: boolean } {
   const shown = bytes.subarray(0, RAW_SHOWN);
   const text = utf8Text(shown);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what make bytes unreadable as text
-  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return text;
+  if (text !== undefined && !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return { text, hex: false };
   let out = "";
   for (let i = 0; i < shown.length; i += 16) {
     const row = shown.subarray(i, i + 16);
@@ -137,7 +142,7 @@ function rawView(bytes: Uint8Array): string {
     const ascii = [...row].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : ".")).join("");
     out += `${i.toString(16).padStart(8, "0")}  ${hex.padEnd(47)}  |${ascii}|\n`;
   }
-  return out;
+  return { text: out, hex: true };
 }
 
 /** The request handler, separate from listening so tests can drive it directly. */
@@ -151,12 +156,27 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
   );
   const oneInvoice = db.prepare<
     [number],
-    InvoiceRow & StoredSignedXml & { qr: string; sha256: string; receipt_json: string; receipt_row: number }
+    InvoiceRow &
+      StoredSignedXml & { qr: string; sha256: string; receipt_json: string; receipt_row: number; driver: string }
   >(
-    `SELECT i.*, d.state, d.error, r.register_id, r.receipt_json FROM invoices i JOIN receipts r ON r.id = i.receipt_row
+    `SELECT i.*, d.state, d.error, r.register_id, r.receipt_json, r.driver FROM invoices i JOIN receipts r ON r.id = i.receipt_row
        LEFT JOIN deliveries d ON d.invoice_id = i.id WHERE i.id = ?`,
   );
   const receiptRaw = db.prepare<[number], { raw: Buffer }>("SELECT raw FROM receipts WHERE id = ?");
+  /** Raw bytes as kept: their size, where they lie in the journal, a download, and a readable view. */
+  const rawSection = (lang: Lang, href: string, raw: Uint8Array, source: JournalRange | undefined): string => {
+    const t = (k: keyof typeof T): string => T[k][lang];
+    return `<h2>${t("raw")}</h2><p id="source">${raw.length} byte${
+      source
+        ? ` · ${t("journalAt")} ${esc(source.registerId)} ${source.side}/${source.direction}, byte ${source.start}–${source.end}`
+        : ""
+    } · <a href="${href}">${t("rawDownload")}</a></p>${collapsed(rawView(raw), raw.length > RAW_SHOWN ? `\n${t("more")}` : "")}`;
+  };
+  /** Readable text stays open; a hex dump (frames, ESC/POS) folds away under its first line. */
+  const collapsed = (view: { text: string; hex: boolean }, more: string): string => {
+    const pre = `<pre id="raw">${esc(view.text)}${more}</pre>`;
+    return view.hex ? `<details><summary>hex</summary>${pre}</details>` : pre;
+  };
   const journaled = hasJournal(db);
   type QuarantineRow = { id: number; register_id: string; received_at: number; code: string; detail: string };
   // A register's own reports (day close, a receipt it cancelled) are kept in quarantine too, but hold nothing back.
@@ -191,7 +211,7 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
     const send = (status: number, body: string | Buffer, type = "text/html; charset=utf-8"): void => {
       res.writeHead(status, {
         "content-type": type,
-        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'",
+        "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'",
         "x-content-type-options": "nosniff",
         "cache-control": "no-store",
       });
@@ -273,6 +293,7 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
         const facts = readInvoiceFacts(xml);
         const raw = receiptRaw.get(row.receipt_row)?.raw ?? Buffer.alloc(0);
         const source = journaled ? journalRangeOf(db, "receipt", row.receipt_row) : undefined;
+        const printed = previewOf(row.driver, raw);
         const lines = facts.ok
           ? `<table><thead><tr><th>#</th><th>Tên / name</th><th>SL / qty</th><th>Đơn giá / price</th><th>Thành tiền / amount</th><th>Thuế suất / VAT</th></tr></thead><tbody>${facts.facts.lines
               .map(
@@ -286,21 +307,37 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
 <dt>${t("total")}</dt><dd>${formatDong(row.total)} đ</dd><dt>${t("state")}</dt><dd>${esc(STATE_WORDS[row.state ?? ""]?.[lang] ?? row.state)}</dd>
 <dt>DLQRCode</dt><dd><code>${esc(row.qr)}</code></dd><dt>sha256</dt><dd><code>${esc(row.sha256)}</code></dd></dl>
 ${lines}<p><a href="/invoices/${row.id}.xml">${t("download")}</a></p><pre>${esc(xml)}</pre>
-<h2>${t("raw")}</h2><p id="source">${raw.length} byte${
-          source
-            ? ` · ${t("journalAt")} ${esc(source.registerId)} ${source.side}/${source.direction}, byte ${source.start}–${source.end}`
-            : ""
-        } · <a href="/invoices/${row.id}.raw${q}">${t("rawDownload")}</a></p><pre id="raw">${esc(rawView(raw))}${
-          raw.length > RAW_SHOWN ? `\n${t("more")}` : ""
-        }</pre>`;
+${printed?.text ? `<h2>${t("printed")}</h2><pre id="printed">${esc(printed.text)}</pre>` : ""}${rawSection(lang, `/invoices/${row.id}.raw${q}`, raw, source)}`;
         return send(200, layout(lang, `${t("invoices")} ${row.mccqt}`, body));
+      }
+      const heldMatch = /^\/quarantine\/(\d+)(\.raw|\.png)?$/.exec(path);
+      if (heldMatch) {
+        const h = heldDetail(db, Number(heldMatch[1]));
+        if (!h) return send(404, layout(lang, t("notFound"), ""));
+        const preview = previewOf(h.driver, h.raw);
+        if (heldMatch[2] === ".raw") {
+          res.setHeader("content-disposition", `attachment; filename="held-${h.id}.bin"`);
+          return send(200, h.raw, "application/octet-stream");
+        }
+        if (heldMatch[2] === ".png") {
+          if (!preview?.png) return send(404, layout(lang, t("notFound"), ""));
+          return send(200, Buffer.from(preview.png), "image/png");
+        }
+        const body = `<dl><dt>#</dt><dd>${h.id}</dd><dt>${t("received")}</dt><dd>${esc(vnDateTime(h.receivedAt))}</dd>
+<dt>${t("register")}</dt><dd>${esc(h.registerId)} (${esc(h.driver)})</dd>
+<dt>${t("reason")}</dt><dd id="reason"><strong>${esc(h.code)}</strong> ${esc(h.detail)}</dd>${
+          h.releasedAs ? `<dt>${t("releasedAs")}</dt><dd id="released-as">${esc(h.releasedAs)}</dd>` : ""
+        }</dl>${preview?.png ? `<h2>${t("picture")}</h2><p><img id="picture" alt="${esc(t("picture"))}" src="/quarantine/${h.id}.png"></p>` : ""}${
+          preview?.text ? `<h2>${t("printed")}</h2><pre id="printed">${esc(preview.text)}</pre>` : ""
+        }${rawSection(lang, `/quarantine/${h.id}.raw${q}`, h.raw, h.source)}`;
+        return send(200, layout(lang, `${t("quarantine")} #${h.id}`, body));
       }
       if (path === "/quarantine") {
         const table = (id: string, rows: QuarantineRow[]): string =>
           `<table id="${id}"><thead><tr><th>#</th><th>${t("received")}</th><th>${t("register")}</th><th>${t("reason")}</th></tr></thead><tbody>${rows
             .map(
               (r) =>
-                `<tr><td>${r.id}</td><td>${esc(vnDateTime(r.received_at))}</td><td>${esc(r.register_id)}</td><td><strong>${esc(r.code)}</strong> ${esc(r.detail)}</td></tr>`,
+                `<tr><td><a href="/quarantine/${r.id}${q}">${r.id}</a></td><td>${esc(vnDateTime(r.received_at))}</td><td>${esc(r.register_id)}</td><td><strong>${esc(r.code)}</strong> ${esc(r.detail)}</td></tr>`,
             )
             .join("")}</tbody></table>`;
         const reported = listNotices.all();

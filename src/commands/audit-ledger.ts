@@ -147,12 +147,12 @@ export function auditShowCommand(key: string, v: Values, ctx: CommandContext): n
 }
 
 /** Where a receipt's bytes lie in the journal, in words. */
-function sourceText(r: JournalRange): string {
+export function sourceText(r: JournalRange): string {
   const stream = r.side === "device" ? "máy in / printer" : "máy tính tiền / register";
   return `nhật ký / journal ${r.registerId}, ${stream} ${r.direction === "in" ? "→ hoadon" : "← hoadon"}, byte ${r.start}–${r.end}`;
 }
 
-function writeOut(path: string, bytes: Uint8Array): void {
+export function writeOut(path: string, bytes: Uint8Array): void {
   try {
     mkdirSync(dirname(path), { recursive: true });
     // "wx": fail rather than overwrite, even if the file appeared after the check.

@@ -172,6 +172,19 @@ export interface Driver<Options = unknown> {
   createDecoder(options: Options): Decoder;
   /** For drivers with a tap or bridge role: a decoder fed from both sides (the session owns both ports). */
   createTapDecoder?(options: Options): TapDecoder;
+  /**
+   * For the auditor: what stored raw bytes show on paper, for protocols that are a print stream — the printed text
+   * and a PNG of their pictures. Pure and deterministic, so nothing of it needs storing.
+   */
+  preview?(options: Options, raw: Uint8Array): Preview;
+}
+
+/** What a print job looks like on paper ({@link Driver.preview}). */
+export interface Preview {
+  /** The printed text, print jobs separated by a line with ✂. */
+  readonly text?: string;
+  /** Its pictures (a logo, a receipt printed as an image) as one PNG. */
+  readonly png?: Uint8Array;
 }
 
 export const defineDriver = <O>(driver: Driver<O>): Driver<O> => driver;

@@ -249,6 +249,16 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
       expect(status.quarantined).toBe(0);
       expect(count("SELECT count(*) AS n FROM quarantine")).toBe(4);
       expect(count("SELECT count(*) AS n FROM events WHERE kind = 'quarantine-released'")).toBe(4);
+      // The auditor's view of those rows: each invoiced later, its print-out readable as printed.
+      const held = JSON.parse((await runHoadon(["audit", "held", "--db", db, "--json"])).stdout) as { state: string }[];
+      expect(held.map((h) => h.state)).toEqual(Array(4).fill(expect.stringMatching(/^đã lập hóa đơn .+ M1-26-/)));
+      const one = await runHoadon(["audit", "held", "--db", db, "#1"]);
+      expect(one.code, one.stderr).toBe(0);
+      expect(one.stdout).toMatch(/Nội dung in ra \/ as printed:\n {4}\S/);
+      expect(one.stdout).toContain("NO_TEMPLATE");
+      expect(one.stdout).toMatch(/invoiced later as M1-26-/);
+      const png = await runHoadon(["audit", "held", "--db", db, "#1", "--png", join(dir, "1.png")]);
+      expect(png.code).toBe(64); // a text print-out has no picture
       const again = await runHoadon(["release-held", "--config", fixed, "--register", "quay-1", "--yes"]);
       expect(again.stdout).toMatch(/no held print-out now reads as a valid sale/);
       expect(count("SELECT count(*) AS n FROM invoices")).toBe(4);

@@ -8,6 +8,8 @@ import Database from "better-sqlite3";
 import { chromium } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { startAuditHttp } from "../../src/audit/http.js";
+import { escposJobs } from "../../src/simulator/escpos.js";
+import { generateReceipts } from "../../src/simulator/generate.js";
 import { openStoreReadOnly } from "../../src/store/db.js";
 import { readSignedXml, type StoredSignedXml } from "../../src/store/signed-xml.js";
 import { runHoadon } from "../support/cli.js";
@@ -34,6 +36,15 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
       Date.now(),
       JSON.stringify({ quarantineId: Number(late), mccqt: "M1-26-A1B2C-00000000007" }),
     );
+    // A receipt an ESC/POS register printed as an image: held RASTER_ONLY, its picture shown to the auditor.
+    const [raster] = escposJobs(generateReceipts({ seed: 2, count: 1, startMs: Date.now() }), { codePage: ["raster"] });
+    const rasterId = Number(
+      w
+        .prepare(
+          "INSERT INTO quarantine (register_id, driver, received_at, code, detail, raw) VALUES ('quay-2', 'escpos-tap-v1', ?, 'RASTER_ONLY', 'in bằng hình / printed as an image', ?)",
+        )
+        .run(Date.now(), Buffer.from(raster!.bytes)).lastInsertRowid,
+    );
     w.close();
     const db = openStoreReadOnly(join(dir, "hoadon.sqlite"));
     const web = await startAuditHttp({ db, port: 0 });
@@ -49,14 +60,28 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
       expect(await page.textContent("#accepted")).toBe("6");
       expect(await page.textContent("#backlog")).toBe("0");
       // The Z report is the register's word, not a receipt held back: listed apart.
-      expect(await page.textContent("#held")).toBe("1");
+      expect(await page.textContent("#held")).toBe("2");
       await page.click('header a[href^="/quarantine"]');
       expect(await page.$$eval("#held tbody tr", (rows) => rows.map((r) => r.textContent))).toEqual([
+        expect.stringContaining("RASTER_ONLY"),
         expect.stringContaining("TOTAL_MISMATCH"),
       ]);
       expect(await page.textContent("h2")).toMatch(/^Máy tính tiền tự báo/); // the first h2
       expect(await page.textContent("#reported tbody")).toContain(zReport);
       expect(await page.textContent("#released tbody")).toMatch(/NO_TEMPLATE.*→ M1-26-A1B2C-00000000007/);
+      // The image receipt: its own page, the picture drawn from its bytes (allowed by the page's CSP, decoded by the
+      // browser), the bytes themselves.
+      await page.click(`#held a[href^="/quarantine/${rasterId}"]`);
+      expect(await page.textContent("#reason")).toContain("RASTER_ONLY");
+      await page.waitForSelector("#picture");
+      const size = await page.$eval("#picture", (img) => [
+        (img as unknown as { naturalWidth: number; naturalHeight: number }).naturalWidth,
+        (img as unknown as { naturalWidth: number; naturalHeight: number }).naturalHeight,
+      ]);
+      expect(size[0]).toBeGreaterThan(100);
+      expect(size[1]).toBeGreaterThan(100);
+      expect(await page.textContent("#source")).toMatch(new RegExp(`^${raster!.bytes.length} byte · `));
+      await page.screenshot({ path: join(dir, "held.png"), fullPage: true });
 
       await page.click('header a[href^="/invoices"]');
       await page.waitForSelector("tbody tr");
