@@ -120,10 +120,11 @@ export function rederive<O>(db: Db, driver: Driver<O>, options: O, span: Journal
         ? parsed.data.receiptId
         : ((e.receipt as { receiptId?: unknown })?.receiptId as string | undefined);
     const total = parsed.success ? parsed.data.total : totalOf(e.receipt);
+    // A resend the driver reads twice is the same receipt: only its first reading counts.
+    if (receiptId !== undefined && seen.has(receiptId)) continue;
+    if (receiptId !== undefined) seen.add(receiptId);
     const mine = receiptId === undefined ? undefined : byId.get(receiptId);
-    if (mine === undefined || (receiptId !== undefined && seen.has(receiptId))) {
-      // A resend the driver reads twice is the same receipt: only its first reading counts.
-      if (receiptId !== undefined && seen.has(receiptId)) continue;
+    if (mine === undefined) {
       const raw = Buffer.from(e.raw);
       receipts.push({
         status: "new",
@@ -136,10 +137,8 @@ export function rederive<O>(db: Db, driver: Driver<O>, options: O, span: Journal
         receipt: e.receipt,
         raw: toHex(e.raw),
       });
-      if (receiptId !== undefined) seen.add(receiptId);
       continue;
     }
-    seen.add(mine.receipt_id);
     const storedReceipt = JSON.parse(mine.receipt_json) as { kind?: string };
     const storedTotal = totalOf(storedReceipt);
     const sameBytes = Buffer.compare(mine.raw, Buffer.from(e.raw)) === 0;
