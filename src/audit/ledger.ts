@@ -215,6 +215,11 @@ export interface DayReport {
    */
   quarantined: number;
   /**
+   * Print-outs that arrived that day, were held, and were invoiced later by `hoadon release-held` (their invoices are
+   * counted on the day they were issued).
+   */
+  releasedLater: number;
+  /**
    * What the registers themselves reported that day (by arrival): their day closes (Z reports, with their own count
    * and takings) and the receipts they cancelled before payment — to set against the invoices above.
    */
@@ -273,6 +278,7 @@ export function dailyReport(db: Db, filter: LedgerFilter): DayReport[] {
         totalVat: 0,
         byRate: [],
         quarantined: 0,
+        releasedLater: 0,
         registerNotices: [],
         unreadable: 0,
       };
@@ -323,6 +329,13 @@ export function dailyReport(db: Db, filter: LedgerFilter): DayReport[] {
       )
       .all({ registerId }) as { day: string; n: number }[];
     for (const { day, n } of q) if (inRange(day)) dayOf(day).quarantined += n;
+    const released = db
+      .prepare(
+        `SELECT ${byDay} AS day, count(*) AS n FROM quarantine
+          WHERE (@registerId IS NULL OR register_id = @registerId) AND id IN (${RELEASED_SQL}) GROUP BY day`,
+      )
+      .all({ registerId }) as { day: string; n: number }[];
+    for (const { day, n } of released) if (inRange(day)) dayOf(day).releasedLater += n;
     const notices = db
       .prepare(
         `SELECT ${byDay} AS day, register_id AS registerId, code, received_at AS receivedAt, detail FROM quarantine

@@ -211,7 +211,8 @@ function reportLines(days: readonly DayReport[]): string[] {
     out.push(
       `  CQT đã nhận / accepted ${d.byState.accepted}, từ chối / rejected ${d.byState.rejected}, ` +
         `đang gửi / in flight ${d.byState.batched}, chờ gửi / pending ${d.byState.pending}; ` +
-        `phiếu bị giữ lại (chưa lập hóa đơn) / receipts held, not invoiced: ${d.quarantined}`,
+        `phiếu bị giữ lại (chưa lập hóa đơn) / receipts held, not invoiced: ${d.quarantined}` +
+        (d.releasedLater > 0 ? `; giữ lại rồi lập hóa đơn sau / held, invoiced later: ${d.releasedLater}` : ""),
     );
     if (d.unreadable > 0)
       out.push(`  KHÔNG ĐỌC ĐƯỢC (đã bị thay đổi) / UNREADABLE (altered): ${d.unreadable} hóa đơn / invoices`);

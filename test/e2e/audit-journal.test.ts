@@ -252,6 +252,12 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
       // The auditor's view of those rows: each invoiced later, its print-out readable as printed.
       const held = JSON.parse((await runHoadon(["audit", "held", "--db", db, "--json"])).stdout) as { state: string }[];
       expect(held.map((h) => h.state)).toEqual(Array(4).fill(expect.stringMatching(/^đã lập hóa đơn .+ M1-26-/)));
+      const days = JSON.parse((await runHoadon(["audit", "report", "--db", db, "--json"])).stdout) as {
+        quarantined: number;
+        releasedLater: number;
+      }[];
+      expect(days.reduce((n, d) => n + d.quarantined, 0)).toBe(0);
+      expect(days.reduce((n, d) => n + d.releasedLater, 0)).toBe(4);
       const one = await runHoadon(["audit", "held", "--db", db, "#1"]);
       expect(one.code, one.stderr).toBe(0);
       expect(one.stdout).toMatch(/Nội dung in ra \/ as printed:\n {4}\S/);
