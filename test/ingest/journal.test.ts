@@ -157,7 +157,7 @@ describe("journal retention (journal.keepDays)", () => {
   it("sheds old chunks behind a mark, and what is kept still verifies and continues", () => {
     const path = tempDb();
     const { db } = aged(path);
-    expect(pruneJournal(db, { keepDays: 25, now: NOW })).toEqual({ streams: 2, chunks: 3, bytes: 6 });
+    expect(pruneJournal(db, { keepDays: 25, now: NOW })).toEqual({ streams: 2, chunks: 3, bytes: 6, more: false });
     expect(db.prepare("SELECT up_to, keep_days, chunks, bytes FROM journal_pruned ORDER BY id").all()).toEqual([
       { up_to: 4, keep_days: 25, chunks: 2, bytes: 4 },
       { up_to: 2, keep_days: 25, chunks: 1, bytes: 2 },
@@ -166,7 +166,7 @@ describe("journal retention (journal.keepDays)", () => {
     expect(readJournalRange(db, { ...IN, start: 4, end: 8 })).toEqual(utf8("ccdd"));
     expect(readJournalRange(db, { ...IN, start: 2, end: 6 })).toBeUndefined(); // partly shed
     // Nothing more to shed at the same age; the OUT stream, now empty, goes on from its mark.
-    expect(pruneJournal(db, { keepDays: 25, now: NOW })).toEqual({ streams: 0, chunks: 0, bytes: 0 });
+    expect(pruneJournal(db, { keepDays: 25, now: NOW })).toEqual({ streams: 0, chunks: 0, bytes: 0, more: false });
     db.close();
     const again = openStore(path);
     const j = journalWriter(again);
@@ -181,9 +181,10 @@ describe("journal retention (journal.keepDays)", () => {
     const { db, j } = aged();
     j.append(IN, utf8("ee"), NOW - 50 * DAY); // a clock that went backwards once
     j.flush();
-    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 3 }); // 2 IN + 1 OUT
-    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 1 }); // "cc"
-    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 0 }); // "dd" is young
+    // Old enough: "aa" "bb" "cc" and OUT's "ok"; "ee" is older but behind the young "dd".
+    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 2, more: true });
+    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 2, more: true });
+    expect(pruneJournal(db, { keepDays: 10, now: NOW, maxChunks: 2 })).toMatchObject({ chunks: 0, more: false });
     expect(readJournalRange(db, { ...IN, start: 6, end: 10 })).toEqual(utf8("ddee"));
     expect(verifyJournal(db)).toMatchObject({ ok: true });
     db.close();

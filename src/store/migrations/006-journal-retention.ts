@@ -26,9 +26,12 @@ CREATE TABLE journal_pruned (
 ) STRICT;
 CREATE INDEX journal_pruned_by_stream ON journal_pruned (register_id, side, direction, up_to);
 
+-- The last chunk before up_to (one index seek, however long the stream) must end exactly there, with that chain.
 CREATE TRIGGER journal_pruned_at_a_chunk BEFORE INSERT ON journal_pruned
-  WHEN NOT EXISTS (SELECT 1 FROM journal WHERE register_id = new.register_id AND side = new.side
-                     AND direction = new.direction AND stream_offset + length(bytes) = new.up_to AND chain = new.chain)
+  WHEN NOT EXISTS (SELECT 1 FROM (SELECT stream_offset, length(bytes) AS n, chain FROM journal
+                                   WHERE register_id = new.register_id AND side = new.side AND direction = new.direction
+                                     AND stream_offset < new.up_to ORDER BY stream_offset DESC LIMIT 1) AS last
+                    WHERE last.stream_offset + last.n = new.up_to AND last.chain = new.chain)
   BEGIN SELECT RAISE(ABORT, 'a prune mark must sit at the end of a kept chunk, with its chain'); END;
 CREATE TRIGGER journal_pruned_forward BEFORE INSERT ON journal_pruned
   WHEN new.up_to <= coalesce((SELECT max(up_to) FROM journal_pruned WHERE register_id = new.register_id
