@@ -14,12 +14,11 @@ import type { RederiveReport } from "../../src/audit/rederive.js";
 import { driverCatalogue } from "../../src/catalogue.js";
 import { toHex, utf8 } from "../../src/driver-api/index.js";
 import { parseCapture, replayCapture } from "../../src/ingest/capture.js";
-import { createTestIdentity } from "../../src/sign/index.js";
 import { openStore } from "../../src/store/db.js";
 import { JOURNAL_GENESIS, journalWriter, nextChain } from "../../src/store/journal.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
-import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
-import { freePort } from "../support/net.js";
+import { startDaemon } from "../support/daemon.js";
+import { writeDemoConfig } from "../support/demo-config.js";
 import { tempDir } from "../support/tmp.js";
 
 const SALES = 4;
@@ -163,19 +162,11 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
   it("reads every print-out the old template held as a sale, and release-held invoices them while the daemon runs", {
     timeout: 120_000,
   }, async () => {
-    const dir = tempDir();
-    const port = await freePort();
-    const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-    const sandbox = await startDemoSandbox(identity, { replyDelayMs: 20 });
-    const register = (templates: string[]) => ({
-      id: "quay-1",
-      driver: "escpos-tap-v1",
-      port: `tcp-listen://127.0.0.1:${port}`,
-      options: { role: "sink", templates },
-    });
     // The shop first set up only the one-line layout, which the simulator's print-outs do not follow.
-    const { file } = writeDemoConfig(dir, { identity, authorityUrl: sandbox.url, registers: [register(["vn-basic"])] });
-    const daemon = spawnHoadon(["run", "--config", file]);
+    const { dir, port, file, sandbox, daemon } = await startDaemon("escpos-tap-v1", {
+      role: "sink",
+      templates: ["vn-basic"],
+    });
     const db = join(dir, "hoadon.sqlite");
     const count = (sql: string): number => {
       const store = new Database(db, { readonly: true });

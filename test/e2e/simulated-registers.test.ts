@@ -9,25 +9,8 @@ import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import type { DayReport } from "../../src/audit/ledger.js";
 import { formatDong } from "../../src/shared/i18n.js";
-import { createTestIdentity } from "../../src/sign/index.js";
-import { runHoadon, spawnHoadon } from "../support/cli.js";
-import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
-import { freePort } from "../support/net.js";
-import { tempDir } from "../support/tmp.js";
-
-/** The sandbox and `hoadon run` with one register of `driver` (datecs-isl: device role) on a free TCP port. */
-async function startDaemon(driver = "datecs-isl-v1") {
-  const dir = tempDir();
-  const port = await freePort();
-  const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-  const sandbox = await startDemoSandbox(identity, { replyDelayMs: 50 });
-  const { file } = writeDemoConfig(dir, {
-    identity,
-    authorityUrl: sandbox.url,
-    registers: [{ id: "quay-1", driver, port: `tcp-listen://127.0.0.1:${port}` }],
-  });
-  return { dir, port, sandbox, daemon: spawnHoadon(["run", "--config", file]) };
-}
+import { runHoadon } from "../support/cli.js";
+import { startDaemon } from "../support/daemon.js";
 
 /** Wait until `n` invoices are accepted by the sandbox. */
 async function waitAccepted(dir: string, n: number): Promise<void> {
@@ -172,18 +155,7 @@ describe("a noisy line to an ESC/POS sink (--faults)", () => {
   it("invoices every print-out that arrived whole and keeps the damaged ones for review", {
     timeout: 120_000,
   }, async () => {
-    const dir = tempDir();
-    const port = await freePort();
-    const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
-    const sandbox = await startDemoSandbox(identity, { replyDelayMs: 20 });
-    const { file } = writeDemoConfig(dir, {
-      identity,
-      authorityUrl: sandbox.url,
-      registers: [
-        { id: "quay-1", driver: "escpos-tap-v1", port: `tcp-listen://127.0.0.1:${port}`, options: { role: "sink" } },
-      ],
-    });
-    const daemon = spawnHoadon(["run", "--config", file]);
+    const { dir, port, sandbox, daemon } = await startDaemon("escpos-tap-v1", { role: "sink" });
     try {
       const truthFile = join(dir, "truth.jsonl");
       const faults = "truncate=0.25,garbage=0.25";

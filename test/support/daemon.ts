@@ -1,0 +1,22 @@
+import { createTestIdentity } from "../../src/sign/index.js";
+import { spawnHoadon } from "./cli.js";
+import { startDemoSandbox, writeDemoConfig } from "./demo-config.js";
+import { freePort } from "./net.js";
+import { tempDir } from "./tmp.js";
+
+/**
+ * The sandbox and `hoadon run` with one register `quay-1` of `driver` (with `options`) listening on a free TCP port,
+ * in a new temp dir holding the config (`file`) and the store (`hoadon.sqlite`).
+ */
+export async function startDaemon(driver = "datecs-isl-v1", options?: Record<string, unknown>) {
+  const dir = tempDir();
+  const port = await freePort();
+  const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
+  const sandbox = await startDemoSandbox(identity, { replyDelayMs: 50 });
+  const { file } = writeDemoConfig(dir, {
+    identity,
+    authorityUrl: sandbox.url,
+    registers: [{ id: "quay-1", driver, port: `tcp-listen://127.0.0.1:${port}`, ...(options ? { options } : {}) }],
+  });
+  return { dir, port, file, sandbox, daemon: spawnHoadon(["run", "--config", file]) };
+}
