@@ -9,6 +9,7 @@
  * invoice's transaction; the held row stays (append-only) and no longer counts as held. A sale the write path
  * refuses is not written at all (the refusal is printed), so running this twice never adds rows.
  */
+import { journalStreams } from "../audit/journal.js";
 import { type RederivedReceipt, rederive } from "../audit/rederive.js";
 import type { CommandContext } from "../cli.js";
 import { createRecorder } from "../record.js";
@@ -41,6 +42,13 @@ export function releaseHeldCommand(v: Values, ctx: CommandContext): number {
   const { driver } = driverWith(register.driver, register.options);
   const db = openStore(config.store.path);
   try {
+    // Held print-outs are read again from the journal: without it there is nothing to read.
+    if (!journalStreams(db).some((s) => s.registerId === registerId))
+      throw new DaemonError(
+        "USAGE",
+        `nhật ký byte gốc không có máy "${registerId}" (journal.enabled?) nên không đọc lại được / ` +
+          "the raw journal has no bytes of this register (journal.enabled?): nothing to read again",
+      );
     const report = rederive(db, driver, register.options, {
       registerId,
       ...(from === undefined ? {} : { from }),

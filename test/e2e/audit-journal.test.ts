@@ -276,6 +276,14 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
     }
   });
 
+  it("says so when the journal has no bytes of the register", async () => {
+    const dir = tempDir();
+    const { file } = writeDemoConfig(dir, {});
+    const run = await runHoadon(["release-held", "--config", file, "--register", "quay-1"]);
+    expect(run.code).toBe(64);
+    expect(run.stderr).toContain("the raw journal has no bytes of this register");
+  });
+
   it("reads a store's invoiced sales the same with the driver they were read with", async () => {
     const dir = tempDir();
     const demo = await runHoadon(["demo", "--sales", "3", "--via", "tcp", "--data", dir]);
