@@ -8,9 +8,8 @@ import { driverCatalogue } from "../catalogue.js";
 import type { Driver, Preview } from "../driver-api/index.js";
 import type { JournalRange } from "../ingest/journal-sink.js";
 import type { Db } from "../store/db.js";
-import { journalRangeOf } from "../store/journal.js";
-import { hasJournal } from "./journal.js";
-import { NOTICE_CODES } from "./ledger.js";
+import { journalSourceOf } from "./journal.js";
+import { NOTICE_CODES, releasedAsSql } from "./ledger.js";
 
 /** One held row, whole. */
 export interface HeldDetail {
@@ -41,17 +40,15 @@ export function heldDetail(db: Db, id: number): HeldDetail | undefined {
         code: string;
         detail: string;
         raw: Buffer;
+        released_as: string | null;
       }
-    >("SELECT id, register_id, driver, received_at, code, detail, raw FROM quarantine WHERE id = ?")
-    .get(id);
-  if (!row) return undefined;
-  const released = db
-    .prepare<[number], { mccqt: string | null }>(
-      `SELECT json_extract(detail, '$.mccqt') AS mccqt FROM events
-        WHERE kind = 'quarantine-released' AND json_extract(detail, '$.quarantineId') = ?`,
+    >(
+      `SELECT q.id, q.register_id, q.driver, q.received_at, q.code, q.detail, q.raw, ${releasedAsSql("q")} AS released_as
+         FROM quarantine q WHERE q.id = ?`,
     )
     .get(id);
-  const source = hasJournal(db) ? journalRangeOf(db, "quarantine", id) : undefined;
+  if (!row) return undefined;
+  const source = journalSourceOf(db, "quarantine", id);
   return {
     id: row.id,
     registerId: row.register_id,
@@ -62,7 +59,7 @@ export function heldDetail(db: Db, id: number): HeldDetail | undefined {
     raw: row.raw,
     notice: NOTICE_CODES.includes(row.code),
     ...(source ? { source } : {}),
-    ...(released?.mccqt ? { releasedAs: released.mccqt } : {}),
+    ...(row.released_as ? { releasedAs: row.released_as } : {}),
   };
 }
 

@@ -12,12 +12,11 @@ import { vnDateTime } from "../shared/clock.js";
 import type { Lang } from "../shared/i18n.js";
 import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
-import { journalRangeOf } from "../store/journal.js";
 import { outboxStatus } from "../store/outbox.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
 import { heldDetail, previewOf } from "./held.js";
-import { hasJournal, journalSummary } from "./journal.js";
-import { HELD_SQL, NOTICE_SQL } from "./ledger.js";
+import { journalSourceOf, journalSummary } from "./journal.js";
+import { HELD_SQL, NOTICE_SQL, RELEASED_SQL, receiptRawOf, releasedAsSql } from "./ledger.js";
 import { verifyStore } from "./verify-store.js";
 
 export interface AuditHttpOptions {
@@ -162,7 +161,6 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
     `SELECT i.*, d.state, d.error, r.register_id, r.receipt_json, r.driver FROM invoices i JOIN receipts r ON r.id = i.receipt_row
        LEFT JOIN deliveries d ON d.invoice_id = i.id WHERE i.id = ?`,
   );
-  const receiptRaw = db.prepare<[number], { raw: Buffer }>("SELECT raw FROM receipts WHERE id = ?");
   /** Raw bytes as kept: their size, where they lie in the journal, a download, and a readable view. */
   const rawSection = (lang: Lang, href: string, raw: Uint8Array, source: JournalRange | undefined): string => {
     const t = (k: keyof typeof T): string => T[k][lang];
@@ -177,7 +175,6 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
     const pre = `<pre id="raw">${esc(view.text)}${more}</pre>`;
     return view.hex ? `<details><summary>hex</summary>${pre}</details>` : pre;
   };
-  const journaled = hasJournal(db);
   type QuarantineRow = { id: number; register_id: string; received_at: number; code: string; detail: string };
   // A register's own reports (day close, a receipt it cancelled) are kept in quarantine too, but hold nothing back.
   const listQuarantine = db.prepare<[], QuarantineRow>(
@@ -186,9 +183,8 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
   );
   // Print-outs held once and invoiced later (`hoadon release-held`): the reason, then the invoice they became.
   const listReleased = db.prepare<[], QuarantineRow>(
-    `SELECT q.id, q.register_id, q.received_at, q.code, '→ ' || json_extract(e.detail, '$.mccqt') AS detail
-       FROM quarantine q JOIN events e ON e.kind = 'quarantine-released' AND json_extract(e.detail, '$.quarantineId') = q.id
-      ORDER BY q.id DESC LIMIT 200`,
+    `SELECT q.id, q.register_id, q.received_at, q.code, '→ ' || ${releasedAsSql("q")} AS detail
+       FROM quarantine q WHERE q.id IN (${RELEASED_SQL}) ORDER BY q.id DESC LIMIT 200`,
   );
   const listNotices = db.prepare<[], QuarantineRow>(
     `SELECT id, register_id, received_at, code, detail FROM quarantine WHERE code IN (${NOTICE_SQL})
@@ -283,7 +279,7 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
         const row = oneInvoice.get(Number(rawMatch[1]));
         if (!row) return send(404, layout(lang, t("notFound"), ""));
         res.setHeader("content-disposition", `attachment; filename="${row.mccqt}.bin"`);
-        return send(200, receiptRaw.get(row.receipt_row)?.raw ?? Buffer.alloc(0), "application/octet-stream");
+        return send(200, receiptRawOf(db, row.id), "application/octet-stream");
       }
       const detail = /^\/invoices\/(\d+)$/.exec(path);
       if (detail) {
@@ -291,8 +287,8 @@ export function auditHandler(opts: AuditHttpOptions): (req: IncomingMessage, res
         if (!row) return send(404, layout(lang, t("notFound"), ""));
         const xml = readSignedXml(row).toString("utf8");
         const facts = readInvoiceFacts(xml);
-        const raw = receiptRaw.get(row.receipt_row)?.raw ?? Buffer.alloc(0);
-        const source = journaled ? journalRangeOf(db, "receipt", row.receipt_row) : undefined;
+        const raw = receiptRawOf(db, row.id);
+        const source = journalSourceOf(db, "receipt", row.receipt_row);
         const printed = previewOf(row.driver, raw);
         const lines = facts.ok
           ? `<table><thead><tr><th>#</th><th>Tên / name</th><th>SL / qty</th><th>Đơn giá / price</th><th>Thành tiền / amount</th><th>Thuế suất / VAT</th></tr></thead><tbody>${facts.facts.lines
@@ -314,11 +310,11 @@ ${printed?.text ? `<h2>${t("printed")}</h2><pre id="printed">${esc(printed.text)
       if (heldMatch) {
         const h = heldDetail(db, Number(heldMatch[1]));
         if (!h) return send(404, layout(lang, t("notFound"), ""));
-        const preview = previewOf(h.driver, h.raw);
         if (heldMatch[2] === ".raw") {
           res.setHeader("content-disposition", `attachment; filename="held-${h.id}.bin"`);
           return send(200, h.raw, "application/octet-stream");
         }
+        const preview = previewOf(h.driver, h.raw);
         if (heldMatch[2] === ".png") {
           if (!preview?.png) return send(404, layout(lang, t("notFound"), ""));
           return send(200, Buffer.from(preview.png), "image/png");

@@ -6,9 +6,10 @@
  */
 import type { Side } from "../driver-api/index.js";
 import { formatCaptureChunk } from "../ingest/capture.js";
+import type { JournalRange } from "../ingest/journal-sink.js";
 import { vnDateTime } from "../shared/clock.js";
 import type { Db } from "../store/db.js";
-import { pruneMarks, readJournalRange, streamKey, verifyJournal } from "../store/journal.js";
+import { journalRangeOf, pruneMarks, readJournalRange, streamKey, verifyJournal } from "../store/journal.js";
 
 /** What {@link checkJournal} found. */
 export interface JournalCheck {
@@ -36,6 +37,11 @@ export function journalSummary(j: JournalCheck): { readonly vi: string; readonly
       `${j.streams} streams, ${j.chunks} chunks, ${j.bytes} bytes, chains whole; ${j.tied} receipts and held jobs tied ` +
       `to their bytes (${j.receipts} receipts stored${j.pruned > 0 ? `; ${j.pruned} whose journal bytes journal.keepDays shed` : ""})`,
   };
+}
+
+/** The journal range a receipt or held row came from; undefined when it has none or the store predates the journal. */
+export function journalSourceOf(db: Db, kind: "receipt" | "quarantine", rowId: number): JournalRange | undefined {
+  return hasJournal(db) ? journalRangeOf(db, kind, rowId) : undefined;
 }
 
 /** Whether the store has the journal tables (schema 4 on); an older store opened read-only has none. */

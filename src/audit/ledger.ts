@@ -8,14 +8,13 @@ import type { JournalRange } from "../ingest/journal-sink.js";
 import { readXmlTree, type XNode } from "../invoice/xml-read.js";
 import { VN_OFFSET_MS } from "../shared/clock.js";
 import type { Db } from "../store/db.js";
-import { journalRangeOf } from "../store/journal.js";
 import {
   readSignedXml,
   SignedXmlUnreadableError,
   type StoredSignedXml,
   signedXmlColumns,
 } from "../store/signed-xml.js";
-import { hasJournal } from "./journal.js";
+import { journalSourceOf } from "./journal.js";
 
 /** Where an invoice is on its way to the authority (the `deliveries.state` values). */
 export const DELIVERY_STATES = ["pending", "batched", "accepted", "rejected"] as const;
@@ -129,7 +128,7 @@ export function invoiceDetail(db: Db, row: LedgerRow): InvoiceDetail {
     rawBytes: number;
     batchId: number | null;
   };
-  const source = hasJournal(db) ? journalRangeOf(db, "receipt", r.receiptRow) : undefined;
+  const source = journalSourceOf(db, "receipt", r.receiptRow);
   const batch =
     r.batchId === null
       ? undefined
@@ -248,6 +247,11 @@ export const NOTICE_SQL = NOTICE_CODES.map((c) => `'${c}'`).join(", ");
 /** The quarantine ids invoiced later by `hoadon release-held` (one `quarantine-released` event each). */
 export const RELEASED_SQL =
   "SELECT json_extract(detail, '$.quarantineId') FROM events WHERE kind = 'quarantine-released'";
+
+/** The MCCQT `hoadon release-held` issued from quarantine row `<alias>.id`, as an SQL expression (NULL if none). */
+export const releasedAsSql = (alias: string): string =>
+  `(SELECT json_extract(e.detail, '$.mccqt') FROM events e WHERE e.kind = 'quarantine-released'
+      AND json_extract(e.detail, '$.quarantineId') = ${alias}.id)`;
 
 /** A quarantine row that still holds a sale back: not a register's own report, not invoiced since. */
 export const HELD_SQL = `code NOT IN (${NOTICE_SQL}) AND id NOT IN (${RELEASED_SQL})`;

@@ -4,10 +4,9 @@
  * journal, what it shows on paper (`--png FILE` writes a receipt printed as an image), `--raw FILE` its bytes.
  * Read-only over the store; never overwrites a file.
  */
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { heldDetail, previewOf } from "../audit/held.js";
-import { NOTICE_CODES } from "../audit/ledger.js";
+import { NOTICE_CODES, releasedAsSql } from "../audit/ledger.js";
 import type { CommandContext } from "../cli.js";
 import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
@@ -21,8 +20,7 @@ export function auditHeldCommand(key: string | undefined, v: Values, ctx: Comman
       const rows = db
         .prepare(
           `SELECT q.id, q.register_id AS registerId, q.received_at AS receivedAt, q.code, q.detail,
-                  (SELECT json_extract(e.detail, '$.mccqt') FROM events e WHERE e.kind = 'quarantine-released'
-                      AND json_extract(e.detail, '$.quarantineId') = q.id) AS releasedAs
+                  ${releasedAsSql("q")} AS releasedAs
              FROM quarantine q ORDER BY q.id`,
         )
         .all() as {
@@ -55,8 +53,6 @@ export function auditHeldCommand(key: string | undefined, v: Values, ctx: Comman
       if (bytes === undefined)
         throw new DaemonError("USAGE", `#${h.id} không có hình in / has no printed picture (--png)`);
       const out = resolve(file);
-      if (existsSync(out))
-        throw new DaemonError("USAGE", `${out} đã có, không ghi đè / already exists, not overwritten`);
       writeOut(out, bytes);
       ctx.out(`${out}: ${bytes.length} byte`);
     };

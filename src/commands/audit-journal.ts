@@ -15,17 +15,14 @@ import type { Config } from "../config/schema.js";
 import { vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { formatDong } from "../shared/i18n.js";
-import { withDb } from "./audit-ledger.js";
-import { parseAuditTime } from "./audit-outages.js";
+import { outputError, withDb } from "./audit-ledger.js";
+import { auditSpan } from "./audit-outages.js";
 import { driverWith, optionsJson } from "./decode.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
 export function auditJournalCommand(v: Values, ctx: CommandContext): number {
-  const from = typeof v.from === "string" ? parseAuditTime(v.from, "from", false) : undefined;
-  const to = typeof v.to === "string" ? parseAuditTime(v.to, "to", true) : undefined;
-  if (from !== undefined && to !== undefined && from > to)
-    throw new DaemonError("USAGE", "--from phải trước --to / --from must not be after --to");
+  const span = auditSpan(v);
   return withDb(v, (db) => {
     const streams = journalStreams(db);
     if (typeof v.register !== "string") {
@@ -47,11 +44,7 @@ export function auditJournalCommand(v: Values, ctx: CommandContext): number {
         "USAGE",
         `nhật ký không có máy "${registerId}"; có / known: ${[...new Set(streams.map((s) => s.registerId))].join(", ") || "—"}`,
       );
-    const pieces = journalCapture(db, {
-      registerId,
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-    });
+    const pieces = journalCapture(db, { registerId, ...span });
     if (typeof v.out !== "string") {
       for (const piece of pieces) ctx.out(piece.endsWith("\n") ? piece.slice(0, -1) : piece);
       return 0;
@@ -77,15 +70,7 @@ export function auditJournalCommand(v: Values, ctx: CommandContext): number {
         closeSync(fd);
       }
     } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      throw new DaemonError(
-        code === "EEXIST" ? "USAGE" : "OUTPUT_UNWRITABLE",
-        code === "EEXIST"
-          ? `${out} đã có, không ghi đè / already exists, not overwritten`
-          : `Không ghi được ${out}: ${(cause as Error).message}. Kiểm tra chỗ trống và quyền ghi / ` +
-              `cannot write it: check free space and permissions`,
-        { cause },
-      );
+      throw outputError(out, cause);
     }
     ctx.out(`${out}: ${bytes} byte; đọc lại / read again: hoadon decode --driver <driver> ${out}`);
     return 0;
@@ -100,8 +85,7 @@ export function auditJournalCommand(v: Values, ctx: CommandContext): number {
 export function auditRederiveCommand(v: Values, ctx: CommandContext): number {
   const registerId = typeof v.register === "string" ? v.register : undefined;
   if (!registerId) throw new DaemonError("USAGE", "thiếu --register / --register is required");
-  const from = typeof v.from === "string" ? parseAuditTime(v.from, "from", false) : undefined;
-  const to = typeof v.to === "string" ? parseAuditTime(v.to, "to", true) : undefined;
+  const span = auditSpan(v);
   let dbFile = typeof v.db === "string" ? v.db : undefined;
   let driverId = typeof v.driver === "string" ? v.driver : undefined;
   let options: unknown;
@@ -118,11 +102,7 @@ export function auditRederiveCommand(v: Values, ctx: CommandContext): number {
   return withDb({ db: dbFile }, (db) => {
     if (!journalStreams(db).some((s) => s.registerId === registerId))
       throw new DaemonError("USAGE", `nhật ký không có máy "${registerId}" / the journal has no such register`);
-    const report = rederive(db, driver, parsed, {
-      registerId,
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-    });
+    const report = rederive(db, driver, parsed, { registerId, ...span });
     if (v.json) {
       ctx.out(JSON.stringify(report));
       return 0;
@@ -157,8 +137,10 @@ export function registerIn(
   return { config, register };
 }
 
+/** An amount for a report line; "?" when the receipt had none that could be read. */
+export const money = (n: number | undefined): string => (n === undefined ? "?" : `${formatDong(n)} đ`);
+
 function rederivedLine(r: RederivedReceipt): string {
-  const money = (n: number | undefined): string => (n === undefined ? "?" : `${formatDong(n)} đ`);
   switch (r.status) {
     case "same":
       return `giống / same      ${r.receiptId}  ${money(r.total)}${r.mccqt ? `  ${r.mccqt}` : ""}`;

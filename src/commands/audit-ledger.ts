@@ -112,15 +112,11 @@ export function auditShowCommand(key: string, v: Values, ctx: CommandContext): n
     if (typeof v.raw === "string") {
       // The bytes the register sent for this sale, exactly as kept with the receipt (the print-out, the frames).
       const out = resolve(v.raw);
-      if (existsSync(out))
-        throw new DaemonError("USAGE", `${out} đã có, không ghi đè / already exists, not overwritten`);
       const raw = receiptRawOf(db, row.id);
       writeOut(out, raw);
       ctx.out(`${out}: ${raw.length} byte gốc / raw bytes${d.source ? `, ${sourceText(d.source)}` : ""}`);
     } else if (typeof v.out === "string") {
       const out = resolve(v.out);
-      if (existsSync(out))
-        throw new DaemonError("USAGE", `${out} đã có, không ghi đè / already exists, not overwritten`);
       writeOut(out, d.xml);
       ctx.out(`${out}: ${d.xml.length} byte, sha256 ${row.sha256}`);
     } else if (v.xml) ctx.out(d.xml.toString("utf8"));
@@ -152,19 +148,26 @@ export function sourceText(r: JournalRange): string {
   return `nhật ký / journal ${r.registerId}, ${stream} ${r.direction === "in" ? "→ hoadon" : "← hoadon"}, byte ${r.start}–${r.end}`;
 }
 
+/** Write a new file (never over an existing one, not even one that appeared meanwhile: flag "wx"). */
 export function writeOut(path: string, bytes: Uint8Array): void {
   try {
     mkdirSync(dirname(path), { recursive: true });
-    // "wx": fail rather than overwrite, even if the file appeared after the check.
     writeFileSync(path, bytes, { flag: "wx" });
   } catch (cause) {
-    throw new DaemonError(
-      "OUTPUT_UNWRITABLE",
-      `Không ghi được ${path}: ${(cause as Error).message}. Kiểm tra chỗ trống và quyền ghi / ` +
-        `cannot write it: check free space and permissions`,
-      { cause },
-    );
+    throw outputError(path, cause);
   }
+}
+
+/** What a failed write of `path` tells the user: it exists already (never overwritten), or it cannot be written. */
+export function outputError(path: string, cause: unknown): DaemonError {
+  return (cause as NodeJS.ErrnoException).code === "EEXIST"
+    ? new DaemonError("USAGE", `${path} đã có, không ghi đè / already exists, not overwritten`, { cause })
+    : new DaemonError(
+        "OUTPUT_UNWRITABLE",
+        `Không ghi được ${path}: ${(cause as Error).message}. Kiểm tra chỗ trống và quyền ghi / ` +
+          `cannot write it: check free space and permissions`,
+        { cause },
+      );
 }
 
 /** `hoadon audit export --out DIR`: the signed files byte for byte, a manifest and SHA256SUMS. */

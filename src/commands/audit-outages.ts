@@ -101,6 +101,15 @@ export function formatOutageReport(r: OutageReport): string[] {
   return lines;
 }
 
+/** `--from` / `--to` as epoch ms (only those given), refused when --from is after --to. */
+export function auditSpan(values: Record<string, string | boolean | undefined>): { from?: number; to?: number } {
+  const from = typeof values.from === "string" ? parseAuditTime(values.from, "from", false) : undefined;
+  const to = typeof values.to === "string" ? parseAuditTime(values.to, "to", true) : undefined;
+  if (from !== undefined && to !== undefined && from > to)
+    throw new DaemonError("USAGE", "--from phải trước --to / --from must not be after --to");
+  return { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
+}
+
 /** The command: `(values, positionals, ctx) → exit status`. */
 export async function auditOutagesCommand(
   values: Record<string, string | boolean | undefined>,
@@ -110,10 +119,7 @@ export async function auditOutagesCommand(
 ): Promise<number> {
   const db = typeof values.db === "string" && values.db !== "" ? values.db : undefined;
   if (!db) throw new DaemonError("USAGE", "thiếu --db / --db is required");
-  const from = typeof values.from === "string" ? parseAuditTime(values.from, "from", false) : undefined;
-  const to = typeof values.to === "string" ? parseAuditTime(values.to, "to", true) : undefined;
-  if (from !== undefined && to !== undefined && from > to)
-    throw new DaemonError("USAGE", "--from phải trước --to / --from must not be after --to");
+  const { from, to } = auditSpan(values);
   const store = openStoreReadOnly(db);
   try {
     const report = outageReport(store, { from, to, now: now() });

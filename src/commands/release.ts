@@ -10,12 +10,12 @@
  * refuses is not written at all (the refusal is printed), so running this twice never adds rows.
  */
 import { journalStreams } from "../audit/journal.js";
+import { RELEASED_SQL } from "../audit/ledger.js";
 import { type RederivedReceipt, rederive } from "../audit/rederive.js";
 import type { CommandContext } from "../cli.js";
 import { createRecorder } from "../record.js";
 import { systemClock, vnDateTime } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
-import { formatDong } from "../shared/i18n.js";
 import { silentLogger } from "../shared/log.js";
 import { createSigner, loadSigningIdentity } from "../sign/index.js";
 import { openStore } from "../store/db.js";
@@ -23,8 +23,8 @@ import { ingestStore } from "../store/ingest.js";
 import { journalRangeOf } from "../store/journal.js";
 import { writerConfig } from "../writer/config.js";
 import { recorderSettings } from "../writer/core.js";
-import { registerIn } from "./audit-journal.js";
-import { parseAuditTime } from "./audit-outages.js";
+import { money, registerIn } from "./audit-journal.js";
+import { auditSpan } from "./audit-outages.js";
 import { driverWith } from "./decode.js";
 
 type Values = Record<string, string | boolean | undefined>;
@@ -36,8 +36,7 @@ export function releaseHeldCommand(v: Values, ctx: CommandContext): number {
   if (typeof v.config !== "string") throw new DaemonError("USAGE", "thiếu --config / --config is required");
   const registerId = typeof v.register === "string" ? v.register : undefined;
   if (!registerId) throw new DaemonError("USAGE", "thiếu --register / --register is required");
-  const from = typeof v.from === "string" ? parseAuditTime(v.from, "from", false) : undefined;
-  const to = typeof v.to === "string" ? parseAuditTime(v.to, "to", true) : undefined;
+  const span = auditSpan(v);
   const { config, register } = registerIn(v.config, registerId);
   const { driver } = driverWith(register.driver, register.options);
   const db = openStore(config.store.path);
@@ -49,25 +48,12 @@ export function releaseHeldCommand(v: Values, ctx: CommandContext): number {
         `nhật ký byte gốc không có máy "${registerId}" (journal.enabled?) nên không đọc lại được / ` +
           "the raw journal has no bytes of this register (journal.enabled?): nothing to read again",
       );
-    const report = rederive(db, driver, register.options, {
-      registerId,
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-    });
-    const released = new Set(
-      (
-        db
-          .prepare("SELECT json_extract(detail, '$.quarantineId') AS id FROM events WHERE kind = 'quarantine-released'")
-          .all() as {
-          id: number;
-        }[]
-      ).map((r) => r.id),
-    );
+    const report = rederive(db, driver, register.options, { registerId, ...span });
+    const released = new Set(db.prepare(RELEASED_SQL).pluck().all() as number[]);
     const due = report.receipts.filter(
       (r): r is Extract<RederivedReceipt, { status: "new" }> =>
         r.status === "new" && r.valid && r.held.some((h) => !released.has(h.id)),
     );
-    const money = (n: number | undefined): string => (n === undefined ? "?" : `${formatDong(n)} đ`);
     if (due.length === 0) {
       ctx.out(
         `Không có phiếu bị giữ lại nào nay đọc được thành phiếu bán hợp lệ / no held print-out now reads as a valid sale ` +
@@ -99,6 +85,9 @@ export function releaseHeldCommand(v: Values, ctx: CommandContext): number {
     const heldRow = db.prepare<[number], { received_at: number; raw: Buffer }>(
       "SELECT received_at, raw FROM quarantine WHERE id = ?",
     );
+    const receiptRowOf = db
+      .prepare<[string, string], number>("SELECT id FROM receipts WHERE register_id = ? AND receipt_id = ?")
+      .pluck();
     let issued = 0;
     let refused = 0;
     for (const r of due) {
@@ -118,13 +107,7 @@ export function releaseHeldCommand(v: Values, ctx: CommandContext): number {
           });
           if (outcome.status !== "ok")
             throw new Refused(`${outcome.status}: ${"message" in outcome ? outcome.message : ""}`);
-          const receiptRow = (
-            db
-              .prepare("SELECT id FROM receipts WHERE register_id = ? AND receipt_id = ?")
-              .get(registerId, r.receiptId) as {
-              id: number;
-            }
-          ).id;
+          const receiptRow = receiptRowOf.get(registerId, r.receiptId!)!;
           store.event(systemClock.now(), "quarantine-released", registerId, {
             quarantineId: held.id,
             code: held.code,

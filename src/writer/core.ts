@@ -103,7 +103,7 @@ function readAuthorityPassword(config: WriterConfig, env: Readonly<Record<string
 }
 
 /**
- * How often retention sheds old journal chunks: at most 1000 per round (one transaction, ~4–5 ms on the writer,
+ * How often retention sheds old journal chunks: at most 1000 per round (one transaction, ~3–4 ms on the writer,
  * `npm run bench -- --only journal`), every 5 s while a backlog lasts, else once a minute.
  */
 const PRUNE_EVERY_MS = 60_000;
@@ -235,7 +235,7 @@ export function startWriter(deps: WriterDeps): Writer {
   const journal = config.journal.enabled ? journalWriter(db) : undefined;
   const stopJournal = journal?.autoFlush(config.journal.flushMs, (err) => log.error({ err }, "journal flush failed"));
   const pins = identityPins(db);
-  // Retention (journal.keepDays): a bounded slice of old chunks per stream each round, between receipts' commits.
+  // Retention (journal.keepDays): a bounded slice of old chunks each round, between receipts' commits.
   const keepDays = config.journal.enabled ? config.journal.keepDays : undefined;
   let pruning: NodeJS.Timeout | undefined;
   if (keepDays !== undefined) {
