@@ -39,20 +39,23 @@ export type ByteSchedule = readonly ScheduledBytes[];
 
 const int = (rnd: () => number, min: number, max: number): number => min + Math.floor(rnd() * (max - min + 1));
 
+/** Each fault and its field in a {@link FaultMix}, in the order {@link pickFault} draws them (part of the seed). */
+const FAULT_FIELDS: Readonly<Record<FaultKind, keyof FaultMix>> = {
+  "bit-flip": "bitFlip",
+  drop: "drop",
+  truncate: "truncate",
+  "wrong-bcc": "wrongBcc",
+  repeat: "repeat",
+  garbage: "garbage",
+};
+const FAULT_KINDS = Object.entries(FAULT_FIELDS) as [FaultKind, keyof FaultMix][];
+
 /** Pick the fault for one chunk (or none), by the mix's probabilities. */
 export function pickFault(mix: FaultMix, rnd: () => number): FaultKind | undefined {
   const r = rnd();
   let acc = 0;
-  const table: readonly [FaultKind, number | undefined][] = [
-    ["bit-flip", mix.bitFlip],
-    ["drop", mix.drop],
-    ["truncate", mix.truncate],
-    ["wrong-bcc", mix.wrongBcc],
-    ["repeat", mix.repeat],
-    ["garbage", mix.garbage],
-  ];
-  for (const [kind, p] of table) {
-    acc += p ?? 0;
+  for (const [kind, field] of FAULT_KINDS) {
+    acc += mix[field] ?? 0;
     if (r < acc) return kind;
   }
   return undefined;
@@ -134,15 +137,6 @@ export function splitChunks(schedule: ByteSchedule, maxCuts: number, seed: numbe
   return out;
 }
 
-const FAULT_FIELDS: Readonly<Record<FaultKind, keyof FaultMix>> = {
-  "bit-flip": "bitFlip",
-  drop: "drop",
-  truncate: "truncate",
-  "wrong-bcc": "wrongBcc",
-  repeat: "repeat",
-  garbage: "garbage",
-};
-
 /**
  * `bit-flip=0.02,repeat=0.05,…` (the `--faults` of `hoadon simulate register`) as a {@link FaultMix}. Throws a
  * RangeError naming the part that is wrong: an unknown fault, a probability outside 0–1, or a sum over 1.
@@ -155,7 +149,7 @@ export function parseFaultMix(text: string): FaultMix {
     .map((p) => p.trim())
     .filter((p) => p !== "")) {
     const m = /^([a-z-]+)=([0-9.]+)$/.exec(part);
-    const field = m ? FAULT_FIELDS[m[1] as FaultKind] : undefined;
+    const field = m && Object.hasOwn(FAULT_FIELDS, m[1]!) ? FAULT_FIELDS[m[1] as FaultKind] : undefined;
     const p = m ? Number(m[2]) : Number.NaN;
     if (!m || field === undefined)
       throw new RangeError(`"${part}": dùng / use ${Object.keys(FAULT_FIELDS).join(", ")} = 0..1`);
@@ -168,14 +162,8 @@ export function parseFaultMix(text: string): FaultMix {
 }
 
 /** A count of each fault, all zero. */
-export const noFaults = (): Record<FaultKind, number> => ({
-  "bit-flip": 0,
-  drop: 0,
-  truncate: 0,
-  "wrong-bcc": 0,
-  repeat: 0,
-  garbage: 0,
-});
+export const noFaults = (): Record<FaultKind, number> =>
+  Object.fromEntries(FAULT_KINDS.map(([kind]) => [kind, 0])) as Record<FaultKind, number>;
 
 /** The part of a connection {@link faultyWrites} needs. */
 interface Writes {
