@@ -307,6 +307,31 @@ describe("device role", () => {
     ]);
   });
 
+  it("keeps an open receipt and its last answer across an unplug (linkDown), as a fiscal printer does", () => {
+    const p = pos();
+    p.send(CMD.OPEN, "1,0000,1,A-4");
+    const sold = p.send(CMD.SALE, "Trà đá\tC5000.00");
+    // The cable goes mid-frame: the cut frame is the only loss.
+    const cut = encodeFrame("old", { seq: 0x30, cmd: CMD.SALE, data: ascii("Bánh mì\tC20000.00") }).subarray(0, 9);
+    expect(p.raw(cut)).toEqual([]);
+    expect(problemsOf(p.decoder.linkDown!(T0))).toMatchObject([{ code: "TRUNCATED", raw: cut }]);
+    // Back: the POS resends its unanswered frame (same SEQ): the cached answer, not a second line.
+    expect(p.resend(CMD.SALE, "Trà đá\tC5000.00")).toEqual(sold);
+    p.send(CMD.PAYMENT, "\t");
+    const [r] = receiptsOf(p.send(CMD.CLOSE));
+    expect(r?.receipt).toMatchObject({ receiptId: "A-4", lines: [{ name: "Trà đá", amount: 5000 }], total: 5000 });
+  });
+
+  it("ends an open receipt at idle (the stop), keeping its bytes as TRUNCATED", () => {
+    const p = pos();
+    p.send(CMD.OPEN, "1,0000,1,A-5");
+    p.send(CMD.SALE, "Trà đá\tC5000.00");
+    expect(problemsOf(p.decoder.linkDown!(T0))).toEqual([]);
+    expect(problemsOf(p.decoder.idle(T0))).toMatchObject([
+      { code: "TRUNCATED", detail: expect.stringContaining("left open") },
+    ]);
+  });
+
   it("executes a frame with the same SEQ but other content (a POS that restarted)", () => {
     const p = pos();
     p.send(CMD.OPEN, "1,0000,1,A-3");
@@ -728,6 +753,24 @@ describe("tap role", () => {
     expect(problemsOf(t.decoder.idle(T0))).toMatchObject([
       { code: "TRUNCATED", detail: expect.stringContaining("printer") },
     ]);
+  });
+
+  it("keeps following the printer's open receipt across the POS's unplug (linkDown)", () => {
+    const t = tap();
+    t.feed("register", host(0x21, CMD.OPEN, "1,0000,1,T-3"));
+    t.feed("device", dev(0x21, CMD.OPEN, "0001,0001"));
+    t.feed("register", host(0x22, CMD.SALE, "Kem đánh răng P/S 180g\tC32000.00*1#tuýp"));
+    const cut = host(0x23, CMD.PAYMENT, "\tP32000.00").subarray(0, 6);
+    t.feed("register", cut);
+    // The POS's cable goes; the printer's answer to the sale still arrives and applies.
+    expect(problemsOf(t.decoder.linkDown!(T0))).toMatchObject([{ code: "TRUNCATED", raw: cut }]);
+    t.feed("device", dev(0x22, CMD.SALE, ""));
+    // The POS is back and goes on with the receipt the printer kept open.
+    t.feed("register", host(0x23, CMD.PAYMENT, "\tP32000.00"));
+    t.feed("device", dev(0x23, CMD.PAYMENT, "R+0.00"));
+    t.feed("register", host(0x24, CMD.CLOSE, ""));
+    const [r] = receiptsOf(t.feed("device", dev(0x24, CMD.CLOSE, "0001,0001", st)));
+    expect(r?.receipt).toMatchObject({ receiptId: "T-3", total: 32000 });
   });
 
   it("applies only what the printer accepted, once", () => {

@@ -79,7 +79,7 @@ export function framingProblem(
   }
 }
 
-/** Create the device-role decoder (one per connection). */
+/** Create the device-role decoder (one per port: it outlives an unplug, see `linkDown`). */
 export function createDeviceDecoder(options: DeviceDecoderOptions): Decoder {
   const { framing } = options;
   const engine: Engine = createEngine(options);
@@ -174,6 +174,13 @@ export function createDeviceDecoder(options: DeviceDecoderOptions): Decoder {
     push(bytes: Uint8Array, nowMs: number): DecoderEvent[] {
       const out: DecoderEvent[] = [];
       handle(deframer.push(bytes), nowMs, out);
+      return out;
+    },
+    linkDown(nowMs: number): DecoderEvent[] {
+      // A fiscal printer keeps its open receipt and its last answer when the cable goes: the POS comes back, resends
+      // the unanswered frame (same SEQ: the cached answer) and goes on. Only a frame the unplug cut is lost.
+      const out: DecoderEvent[] = [];
+      handle(deframer.flush(), nowMs, out);
       return out;
     },
     idle(nowMs: number): DecoderEvent[] {

@@ -109,7 +109,7 @@ function createPassThrough(framing: Framing, maxFrameBytes: number) {
 const NEEDS_NO_RECEIPT = (framing: Framing): ReadonlySet<number> =>
   new Set([CMD.OPEN, stornoCmd(framing), CMD.SET_TIME, CMD.DAY_REPORT, CMD.SERVICE_OPEN]);
 
-/** Create the tap-role decoder (one per bridge connection). */
+/** Create the tap-role decoder (one per bridge session: it outlives the POS's unplug, see `linkDown`). */
 export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
   const { framing, maxFrameBytes } = options;
   const engine: Engine = createEngine(options);
@@ -294,6 +294,16 @@ export function createTapDecoder(options: TapDecoderOptions): TapDecoder {
     push(bytes: Uint8Array, nowMs: number, from: Side): DecoderEvent[] {
       const out: DecoderEvent[] = [];
       feed(bytes, nowMs, from, out);
+      return out;
+    },
+    linkDown(): DecoderEvent[] {
+      // The POS's cable went; the printer still has its open receipt and the POS will go on with it. Drop only the
+      // POS frame the unplug cut; an answer still on its way from the printer applies as usual.
+      const out: DecoderEvent[] = [];
+      for (const e of fromHost.flush()) {
+        const p = e.kind === "frame" ? undefined : sideProblem("register", e);
+        if (p) out.push(p);
+      }
       return out;
     },
     idle(): DecoderEvent[] {

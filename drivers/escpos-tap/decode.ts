@@ -137,7 +137,7 @@ interface CoreMode {
 }
 
 /** The decoder shared by every role; `push` takes the side the bytes came from. */
-function createCore(config: EscposDecoderConfig, mode: CoreMode): Required<TapDecoder> {
+function createCore(config: EscposDecoderConfig, mode: CoreMode): Required<Omit<TapDecoder, "linkDown">> {
   const tokenizer = createTokenizer({ maxDataBytes: Math.max(config.maxReceiptBytes, 1 << 20) });
   const window = new ByteWindow();
   let encoding: Encoding = config.defaultCodePage;

@@ -126,6 +126,13 @@ export interface Decoder {
   push(bytes: Uint8Array, nowMs: number): DecoderEvent[];
   /** The line was quiet for the driver's `idleMs`, or the port closed: flush whatever is complete. */
   idle(nowMs: number): DecoderEvent[];
+  /**
+   * The port closed and this decoder will read the next connection of the same port. A device keeps its state
+   * across a cable unplug (a fiscal printer's open receipt, its last answer per SEQ), so a decoder speaking for one
+   * drops only what the unplug cut: a partial frame. Without this method the session flushes with `idle` and starts
+   * a fresh decoder on every connection (right for line protocols). `idle` still ends the decoder at stop.
+   */
+  linkDown?(nowMs: number): DecoderEvent[];
 }
 
 /**
@@ -138,6 +145,11 @@ export interface TapDecoder {
   push(bytes: Uint8Array, nowMs: number, from: Side): DecoderEvent[];
   /** The register side was quiet for the driver's idle time, or its port closed: flush whatever is complete. */
   idle(nowMs: number): DecoderEvent[];
+  /**
+   * The register side's port closed and will come back (see {@link Decoder.linkDown}): the device behind the bridge
+   * still has its state, so keep the shadow of it. Without this method the session calls `idle`.
+   */
+  linkDown?(nowMs: number): DecoderEvent[];
   /**
    * A side's port came up or went down (the device unplugged, the printer switched off …). A bridge may answer for
    * an absent device, or release bytes it held for it.

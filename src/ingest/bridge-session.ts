@@ -108,6 +108,8 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
   let lastError: string | undefined;
   let droppedToDevice = 0;
   let idleTimer: NodeJS.Timeout | undefined;
+  /** The register side went down and the decoder kept its state for it (`linkDown`): the stop must end it. */
+  let registerLinkKept = false;
 
   let decoder = createTap();
   journals.register.in.restart();
@@ -308,8 +310,11 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
         if (side === "register") {
           if (idleTimer) clearTimeout(idleTimer);
           idleTimer = undefined;
-          // Flush what is complete; its answers to the register cannot go out any more.
-          events.push(decode(() => decoder.idle(downAt), undefined));
+          // Flush what is complete; its answers to the register cannot go out any more. A driver whose device keeps
+          // its state across the POS's unplug (`linkDown`) keeps its shadow of it until the POS is back, or the stop.
+          const d = decoder;
+          registerLinkKept = d.linkDown !== undefined && !signal.aborted;
+          events.push(decode(() => (registerLinkKept ? d.linkDown!(downAt) : d.idle(downAt)), undefined));
         } else {
           events.push(decode(() => decoder.link?.("device", false, downAt) ?? [], undefined));
         }
@@ -329,6 +334,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     runSide("device").catch((error: unknown) => log.error({ err: error, side: "device" }, "session crashed")),
   ]).then(async () => {
     if (idleTimer) clearTimeout(idleTimer);
+    if (registerLinkKept) events.push(decode(() => decoder.idle(clock.now()), undefined));
     if (linesTimer) clearInterval(linesTimer);
     await Promise.all(
       (["register", "device"] as const).map((side) =>

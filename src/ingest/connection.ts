@@ -59,6 +59,11 @@ export interface PortSource {
   open(signal: AbortSignal): Promise<PortConnection>;
   /** Release what the source holds between connections (a listening socket). Idempotent. */
   close(): Promise<void>;
+  /**
+   * `open` waits for the peer to connect (a listening socket). After a connection goes down the loop waits for the
+   * next one at once: a backoff there would only leave a reconnected register unanswered.
+   */
+  readonly waitsForPeer?: boolean;
 }
 
 /** What a transport does for {@link createConnection}. */

@@ -1,7 +1,8 @@
 /**
  * One port's life, shared by the one-port and the two-port session: open, serve until the connection goes down,
- * reopen with backoff (100 ms doubling to 5 s, ±20 % jitter; a connection that stayed up a while starts over), log
- * only when the error changes, stop when the signal aborts. Never throws out.
+ * reopen with backoff (100 ms doubling to 5 s, ±20 % jitter; a connection that stayed up a while starts over; none
+ * after a drop when the source listens, see `waitsForPeer`), log only when the error changes, stop when the signal
+ * aborts. Never throws out.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Clock } from "../shared/clock.js";
@@ -78,10 +79,12 @@ export async function runPortLoop(deps: PortLoopDeps): Promise<void> {
     loggedError = undefined;
     log.info({ port: conn.description }, "port up");
     let error: Error | undefined;
+    let failed = false;
     try {
       error = await deps.serve(conn, upAt);
     } catch (e) {
       // The driver failed to start (createDecoder threw): close this connection and retry later.
+      failed = true;
       error = e instanceof Error ? e : new Error(String(e));
       log.error({ err: error }, "session failed");
       await conn.close();
@@ -91,6 +94,8 @@ export async function runPortLoop(deps: PortLoopDeps): Promise<void> {
     if (signal.aborted) break;
     loggedError = error ? messageOf(error) : "closed";
     log.warn({ err: loggedError }, "port down");
+    // A listening source waits for the peer's next connection anyway: back off only when our side failed.
+    if (source.waitsForPeer && !failed) continue;
     // A connection that stayed up a while starts the backoff over; one that drops at once keeps growing it.
     if (downAt - upAt >= STABLE_MS) failures = 0;
     await sleep(backoffMs(failures++));

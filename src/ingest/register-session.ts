@@ -238,11 +238,19 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
     ? createCaptureTap({ dir: deps.capture.dir, registerId: register.id, driverId: driver.id, clock, log })
     : undefined;
 
+  /**
+   * The decoder: one per connection, or one for the port's life when the driver keeps a device's state across an
+   * unplug (`linkDown`); then the journal offsets it counts run on across connections too.
+   */
+  let decoder: Decoder | undefined;
+
   /** Serve one connection until it goes down or the session is aborted. */
   const serve = (conn: PortConnection): Promise<Error | undefined> =>
     new Promise<Error | undefined>((resolve) => {
-      let decoder: Decoder = driver.createDecoder(options);
-      inJournal.restart();
+      if (!decoder) {
+        decoder = driver.createDecoder(options);
+        inJournal.restart();
+      }
       let idleTimer: NodeJS.Timeout | undefined;
 
       const send = (bytes: Uint8Array): void => {
@@ -307,7 +315,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
         if (idleTimer) clearTimeout(idleTimer);
         idleTimer = setTimeout(() => {
           idleTimer = undefined;
-          decode(() => decoder.idle(clock.now()), undefined);
+          decode(() => decoder!.idle(clock.now()), undefined);
         }, idleMs);
       };
 
@@ -318,14 +326,19 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
       conn.onData((bytes) => {
         tap?.received(bytes);
         inJournal.append(bytes, clock.now());
-        decode(() => decoder.push(bytes, clock.now()), bytes);
+        decode(() => decoder!.push(bytes, clock.now()), bytes);
         armIdle();
       });
       conn.onClose((error) => {
         signal.removeEventListener("abort", onAbort);
         if (idleTimer) clearTimeout(idleTimer);
         // Flush what is complete; replies cannot go out any more, the register will resend.
-        decode(() => decoder.idle(clock.now()), undefined);
+        const d = decoder!;
+        if (d.linkDown && !signal.aborted) decode(() => d.linkDown!(clock.now()), undefined);
+        else {
+          decode(() => d.idle(clock.now()), undefined);
+          decoder = undefined;
+        }
         resolve(error);
       });
       if (signal.aborted) onAbort();
@@ -368,6 +381,16 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
     })
     .then(async () => {
       connected = false;
+      // Stopped while the port was down: a kept decoder (an open receipt waiting for its POS) ends here.
+      const left = decoder;
+      decoder = undefined;
+      let rest: DecoderEvent[] = [];
+      try {
+        rest = left?.idle(clock.now()) ?? [];
+      } catch (error) {
+        log.error({ err: error }, "decoder threw");
+      }
+      for (const e of rest) if (e.type === "problem") kit.onProblem(e, inJournal.rangeOf(e.raw, e.span));
       await source.close().catch((error: unknown) => log.warn({ err: error }, "port source close failed"));
       await tap?.close();
       flushJournal("stop");

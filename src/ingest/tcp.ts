@@ -132,6 +132,7 @@ export function tcpListenSource(
 
   return {
     description,
+    waitsForPeer: true,
     address: () => bound,
     async open(signal: AbortSignal): Promise<PortConnection> {
       if (signal.aborted) throw signal.reason;

@@ -25,6 +25,7 @@ afterEach(async () => {
 function startSession(
   port: string,
   wp: ReturnType<typeof fakeWritePath>,
+  backoff = { minMs: 10, maxMs: 100 },
 ): {
   events: SessionEvent[];
   state: () => ReturnType<ReturnType<typeof startRegisterSession>["state"]>;
@@ -41,7 +42,7 @@ function startSession(
     log: silent,
     signal: abort.signal,
     onEvent: (e) => events.push(e),
-    backoff: { minMs: 10, maxMs: 100 },
+    backoff,
   });
   cleanups.push(async () => {
     abort.abort();
@@ -73,6 +74,29 @@ describe("tcp-listen session", () => {
     expect(state()).toMatchObject({ connected: true, receipts: 8 });
     expect(events.filter((e) => e.type === "port-up")).toHaveLength(2);
   });
+});
+
+describe("tcp-listen session: no backoff between connections", () => {
+  it("serves the register's next connection at once after a drop, however often it drops", async () => {
+    const wp = fakeWritePath();
+    // A minute of backoff, were there any: the register (a device server reconnecting) must not wait for it.
+    const { events, state } = startSession("tcp-listen://127.0.0.1:0", wp, { minMs: 60_000, maxMs: 60_000 });
+    const listening = await vi.waitFor(() => {
+      const e = events.find((x) => x.type === "listening");
+      if (e?.type !== "listening") throw new Error("not yet");
+      return e;
+    });
+    const sim = await startSimulatedRegister({ endpoint: "tcp", address: `tcp-listen://${listening.address}` });
+    cleanups.push(() => sim.close());
+    for (const receipt of RECEIPTS.slice(0, 4)) {
+      // The sender gives up after 3 × 1 s without an answer; the session's backoff would be 60 s.
+      const report = await sim.send([receipt], { ackTimeoutMs: 1_000, maxAttempts: 3 });
+      expect(report).toMatchObject({ acked: 1, stoppedBy: "done" });
+      await sim.unplug();
+      await vi.waitFor(() => expect(state().connected).toBe(false));
+    }
+    expect(events.filter((e) => e.type === "port-up")).toHaveLength(4);
+  }, 20_000);
 });
 
 describe("tcp-listen source", () => {
