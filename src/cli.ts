@@ -106,7 +106,8 @@ const COMMANDS: Record<string, Command> = {
       "      ndjson: [--baud N] [--void-rate 0..1] [--day-close]\n" +
       "      datecs: [--framing old|x] [--baud N] [--storno-rate 0..1]\n" +
       "      [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write; escpos pos: bit-flip per\n" +
-      "      byte, garbage and truncate per receipt)",
+      "      byte, garbage and truncate per receipt)\n" +
+      "      ndjson, datecs: [--unplug EVERY_MS:FOR_MS] (tcp://: the link drops every EVERY_MS, back FOR_MS later)",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },
@@ -122,6 +123,7 @@ const COMMANDS: Record<string, Command> = {
       "void-rate": { type: "string" },
       "day-close": { type: "boolean" },
       faults: { type: "string" },
+      unplug: { type: "string" },
     },
     run: async (v, p, ctx) => {
       if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");

@@ -4,13 +4,15 @@
  * writes what was sent, one receipt JSON per line.
  */
 import { writeFileSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
 import type { CommandContext } from "../cli.js";
 import type { PortConnection } from "../ingest/index.js";
 import { portSourceFor } from "../ingest/index.js";
+import type { ReceiptInput } from "../receipt/model.js";
 import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
-import { datecsSender, truthJsonl } from "../simulator/datecs.js";
-import { type FaultMix, faultyWrites, parseFaultMix } from "../simulator/datecs-faults.js";
+import { type DatecsHost, datecsSender, truthJsonl } from "../simulator/datecs.js";
+import { type FaultMix, faultLayer, parseFaultMix } from "../simulator/datecs-faults.js";
 import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
@@ -34,6 +36,64 @@ async function open(port: string, baudRate: number): Promise<PortConnection> {
   }
 }
 
+/** `--unplug EVERY_MS:FOR_MS`: the cable goes every EVERY_MS of a connection and is back FOR_MS later. */
+interface Unplug {
+  readonly everyMs: number;
+  readonly forMs: number;
+}
+
+/** How long the simulator keeps trying to connect again after an unplug before it gives up. */
+const RECONNECT_FOR_MS = 10_000;
+
+function parseUnplug(v: string | boolean | undefined, port: string): Unplug | undefined {
+  if (v === undefined) return undefined;
+  const m = typeof v === "string" ? /^(\d+):(\d+)$/.exec(v) : null;
+  if (!m || Number(m[1]) < 1)
+    throw new DaemonError(
+      "USAGE",
+      "--unplug MỖI_MS:TRONG_MS, ví dụ 2000:500 / --unplug EVERY_MS:FOR_MS, e.g. 2000:500",
+    );
+  if (!port.startsWith("tcp://"))
+    throw new DaemonError(
+      "USAGE",
+      "--unplug chỉ dùng với --port tcp://… (cổng nối tiếp: rút cáp thật hoặc dừng socat) / " +
+        "--unplug needs a tcp:// port (on a serial line, pull the cable or stop socat)",
+    );
+  return { everyMs: Number(m[1]), forMs: Number(m[2]) };
+}
+
+/**
+ * Run `round` on one connection after another: each is closed `everyMs` after it opened (the unplug), the next
+ * opens `forMs` later; a round that ends other than `closed` is the last. Without `unplug`, one round.
+ */
+async function withUnplugs<R extends { readonly stoppedBy: string }>(
+  connect: () => Promise<PortConnection>,
+  unplug: Unplug | undefined,
+  round: (conn: PortConnection) => Promise<R>,
+): Promise<{ readonly last: R; readonly unplugs: number; readonly conn: PortConnection }> {
+  let unplugs = 0;
+  for (;;) {
+    let conn: PortConnection | undefined;
+    const giveUpAt = Date.now() + (unplugs > 0 ? RECONNECT_FOR_MS : 0);
+    while (!conn) {
+      try {
+        conn = await connect();
+      } catch (error) {
+        if (Date.now() >= giveUpAt) throw error;
+        await delay(200);
+      }
+    }
+    const c = conn;
+    const timer = unplug ? setTimeout(() => void c.close(), unplug.everyMs) : undefined;
+    const last = await round(c);
+    clearTimeout(timer);
+    if (!unplug || last.stoppedBy !== "closed") return { last, unplugs, conn: c };
+    unplugs++;
+    await c.close();
+    await delay(unplug.forMs);
+  }
+}
+
 const CODE_PAGES = new Set(["cp1258", "tcvn3", "viscii", "utf8", "raster"]);
 
 export async function simulateRegisterCommand(v: Values, ctx: CommandContext): Promise<number> {
@@ -54,6 +114,8 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   }
 
   if (protocol === "escpos") {
+    if (v.unplug !== undefined)
+      throw new DaemonError("USAGE", "--unplug: chỉ ndjson, datecs / only with ndjson or datecs");
     const role = v.role === "printer" ? "printer" : "pos";
     const codePages = typeof v["code-page"] === "string" ? v["code-page"].split(",") : undefined;
     if (codePages?.some((c) => !CODE_PAGES.has(c)))
@@ -77,26 +139,42 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     );
   }
 
+  const unplug = parseUnplug(v.unplug, port);
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
-  const connect = async (baud: number) => {
+  const faults = mix ? faultLayer(mix, seed) : undefined;
+  const baud = int(v.baud, "baud", 115_200);
+  const connect = async (): Promise<PortConnection> => {
     const conn = await open(port, baud);
-    return mix ? faultyWrites(conn, mix, seed) : { conn, faults: undefined };
+    return faults ? faults.wrap(conn) : conn;
   };
+  const counted = faults ? { faults: faults.faults } : {};
   if (protocol === "datecs") {
     const framing = v.framing === "x" ? "x" : "old";
     const rate = v["storno-rate"] === undefined ? 0 : Number(v["storno-rate"]);
     if (!(rate >= 0 && rate <= 1))
       throw new DaemonError("USAGE", "--storno-rate phải từ 0 đến 1 / must be between 0 and 1");
-    const { conn, faults } = await connect(int(v.baud, "baud", 115_200));
-    const report = await datecsSender(conn, receipts, {
-      driver: { framing },
-      // Now and then a storno of an earlier sale, which hoadon turns into a replacement invoice.
-      ...(rate > 0 ? { storno: { rate, seed } } : {}),
-      onResult: (r) => ctx.out(JSON.stringify(r)),
+    // One POS across unplugs: after each it resends its unanswered frame on the new connection.
+    let host: DatecsHost | undefined;
+    const {
+      last: report,
+      unplugs,
+      conn,
+    } = await withUnplugs(connect, unplug, async (c) => {
+      const r = await datecsSender(c, receipts, {
+        driver: { framing },
+        // Now and then a storno of an earlier sale, which hoadon turns into a replacement invoice.
+        ...(rate > 0 ? { storno: { rate, seed } } : {}),
+        ...(host ? { host } : {}),
+        onResult: (result) => ctx.out(JSON.stringify(result)),
+      });
+      host = r.host;
+      return r;
     });
     await conn.close();
     if (truth) writeFileSync(truth, truthJsonl(report.truth));
-    ctx.out(JSON.stringify({ ...report.stats, stoppedBy: report.stoppedBy, ...(faults ? { faults } : {}) }));
+    ctx.out(
+      JSON.stringify({ ...report.stats, stoppedBy: report.stoppedBy, ...counted, ...(unplug ? { unplugs } : {}) }),
+    );
     return report.stoppedBy === "done" ? 0 : 1;
   }
   if (protocol !== "ndjson")
@@ -108,9 +186,22 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   // Now and then the cashier voids the sale just made; hoadon replaces its invoice with a zero-total one.
   const messages = voidRate > 0 ? withVoids(receipts, { rate: voidRate, seed }) : receipts;
   if (truth) writeFileSync(truth, messages.map((r) => `${JSON.stringify(r)}\n`).join(""));
-  const { conn, faults } = await connect(int(v.baud, "baud", 115_200));
-  const report = await ndjsonSender(conn, messages, {
-    onResult: (r) => ctx.out(`${r.id}: ${r.status}${r.reply?.type === "ack" ? ` ${r.reply.mccqt}` : ""}`),
+  // After an unplug the register sends again what was not answered (hoadon answers `dup` to what it has).
+  let todo: readonly ReceiptInput[] = messages;
+  const sent = new Set<string>();
+  const sum = { acked: 0, dup: 0, nak: 0, unacked: 0 };
+  const {
+    last: report,
+    unplugs,
+    conn,
+  } = await withUnplugs(connect, unplug, async (c) => {
+    const r = await ndjsonSender(c, todo, {
+      onTransmit: (id) => sent.add(id),
+      onResult: (x) => ctx.out(`${x.id}: ${x.status}${x.reply?.type === "ack" ? ` ${x.reply.mccqt}` : ""}`),
+    });
+    for (const k of ["acked", "dup", "nak", "unacked"] as const) sum[k] += r[k];
+    todo = r.pending;
+    return r;
   });
   // The register's Z report over what it sold, once everything is answered.
   const close = v["day-close"] === true && report.stoppedBy === "done" ? dayCloseOf(messages, `Z-${seed}`) : undefined;
@@ -118,16 +209,14 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   await conn.close();
   ctx.out(
     JSON.stringify({
-      sent: report.sent,
-      acked: report.acked,
-      dup: report.dup,
-      nak: report.nak,
-      unacked: report.unacked,
+      sent: sent.size,
+      ...sum,
       ...(close ? { dayClose: { ...close, acked: closed } } : {}),
-      ...(faults ? { faults } : {}),
+      ...counted,
+      ...(unplug ? { unplugs } : {}),
     }),
   );
-  return report.acked + report.dup === messages.length && closed !== false ? 0 : 1;
+  return sum.acked + sum.dup === messages.length && closed !== false ? 0 : 1;
 }
 
 /**

@@ -179,15 +179,28 @@ export function faultyWrites<C extends Writes>(
   mix: FaultMix,
   seed: number,
 ): { readonly conn: C; readonly faults: Readonly<Record<FaultKind, number>> } {
+  const layer = faultLayer(mix, seed);
+  return { conn: layer.wrap(conn), faults: layer.faults };
+}
+
+/** {@link faultyWrites} over several connections one after another (a cable unplugged and back): one draw, one count. */
+export function faultLayer(
+  mix: FaultMix,
+  seed: number,
+): { wrap<C extends Writes>(conn: C): C; readonly faults: Readonly<Record<FaultKind, number>> } {
   const rnd = seededRandom(seed);
   const faults = noFaults();
-  const write = async (bytes: Uint8Array): Promise<void> => {
-    const kind = pickFault(mix, rnd);
-    if (kind === undefined) return conn.write(bytes);
-    faults[kind]++;
-    for (const piece of applyFault(kind, bytes, rnd)) await conn.write(piece);
+  return {
+    faults,
+    wrap<C extends Writes>(conn: C): C {
+      const write = async (bytes: Uint8Array): Promise<void> => {
+        const kind = pickFault(mix, rnd);
+        if (kind === undefined) return conn.write(bytes);
+        faults[kind]++;
+        for (const piece of applyFault(kind, bytes, rnd)) await conn.write(piece);
+      };
+      // The same connection in all else (its getters keep reading the real one).
+      return Object.create(conn, { write: { value: write } }) as C;
+    },
   };
-  // The same connection in all else (its getters keep reading the real one).
-  const wrapped = Object.create(conn, { write: { value: write } }) as C;
-  return { conn: wrapped, faults };
 }

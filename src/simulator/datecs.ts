@@ -112,6 +112,11 @@ export interface DatecsHost {
   receive(bytes: Uint8Array, nowMs: number): Uint8Array[];
   /** Time passed: call when `nowMs ≥ deadline`. */
   tick(nowMs: number): Uint8Array[];
+  /**
+   * The link is back after an unplug (the POS waited it out without ticking): send the unanswered frame again now,
+   * same SEQ, with a fresh count of attempts. The printer answers it from its cache if it had executed it.
+   */
+  relink(nowMs: number): Uint8Array[];
   /** When {@link DatecsHost.tick} must be called next, or `undefined` when nothing is awaited. */
   readonly deadline: number | undefined;
   readonly done: boolean;
@@ -363,6 +368,11 @@ export function createDatecsHost(receipts: readonly ReceiptInput[], options: Dat
       }
       return [];
     },
+    relink(nowMs: number): Uint8Array[] {
+      if (done || current === undefined) return [];
+      current.attempts = 1;
+      return write(current.frame, nowMs, true);
+    },
     get deadline(): number | undefined {
       return retryAt ?? deadline;
     },
@@ -593,10 +603,17 @@ export interface DatecsSenderOptions extends DatecsHostOptions {
   readonly signal?: AbortSignal;
   /** Each receipt's fate, as it is known. */
   readonly onResult?: (result: DatecsSendResult) => void;
+  /**
+   * Go on with this host after the link went down and came back (`stoppedBy: "closed"`): its unanswered frame goes
+   * out again at once ({@link DatecsHost.relink}); `receipts` and the host options are then the host's own.
+   */
+  readonly host?: DatecsHost;
 }
 
 /** How a {@link datecsSender} run ended. */
 export interface DatecsSenderReport {
+  /** The POS state machine, to go on with after an unplug ({@link DatecsSenderOptions.host}). */
+  readonly host: DatecsHost;
   readonly results: readonly DatecsSendResult[];
   readonly truth: readonly ReceiptInput[];
   readonly stats: DatecsHostStats;
@@ -605,18 +622,20 @@ export interface DatecsSenderReport {
 
 /**
  * Send `receipts` as a Datecs POS over `conn` (a pty, a serial port or TCP) on the real clock. Resolves when every
- * receipt is answered, the link goes down or `signal` aborts. Never rejects.
+ * receipt is answered, the link goes down or `signal` aborts. Never rejects. After `closed`, call again with the
+ * report's `host` on a new connection to go on where the POS was.
  */
 export function datecsSender(
   conn: PortConnection,
   receipts: readonly ReceiptInput[],
   options: DatecsSenderOptions = {},
 ): Promise<DatecsSenderReport> {
-  const host = createDatecsHost(receipts, options);
+  const resumed = options.host;
+  const host = resumed ?? createDatecsHost(receipts, options);
   const signal = options.signal;
   return new Promise<DatecsSenderReport>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
-    let reported = 0;
+    let reported = host.results.length;
     let finished = false;
     const finish = (stoppedBy: DatecsSenderReport["stoppedBy"]): void => {
       if (finished) return;
@@ -624,11 +643,12 @@ export function datecsSender(
       if (timer) clearTimeout(timer);
       stopListening();
       signal?.removeEventListener("abort", onAbort);
-      resolve({ results: host.results, truth: host.truth, stats: host.stats, stoppedBy });
+      resolve({ host, results: host.results, truth: host.truth, stats: host.stats, stoppedBy });
     };
     const after = (chunks: readonly Uint8Array[]): void => {
       for (const c of chunks) conn.write(c).catch(() => undefined);
-      while (reported < host.results.length) options.onResult?.(host.results[reported++]!);
+      // (`reported++` outside the optional call: without `onResult` its arguments are never evaluated.)
+      for (; reported < host.results.length; reported++) options.onResult?.(host.results[reported]!);
       if (host.done) {
         finish("done");
         return;
@@ -645,6 +665,6 @@ export function datecsSender(
       return;
     }
     signal?.addEventListener("abort", onAbort, { once: true });
-    after(host.start(Date.now()));
+    after(resumed ? host.relink(Date.now()) : host.start(Date.now()));
   });
 }

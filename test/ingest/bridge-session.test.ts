@@ -4,10 +4,12 @@
  * raw capture journal with the receipt's byte range, and the dispatcher that picks the session for a role.
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { datecsIsl } from "../../drivers/datecs-isl/index.js";
 import { escposTap } from "../../drivers/escpos-tap/index.js";
 import {
   concatBytes,
   type DecoderEvent,
+  type Driver,
   defineDriver,
   type RecordOutcome,
   type TapDecoder,
@@ -17,7 +19,9 @@ import { type BridgeSession, LINES_EVERY_MS } from "../../src/ingest/bridge-sess
 import type { DeviceIdentity, IdentityObservation } from "../../src/ingest/journal-sink.js";
 import type { RecordInput, SessionEvent } from "../../src/ingest/register-session.js";
 import { type SessionDeps, startSession } from "../../src/ingest/start-session.js";
+import type { ReceiptInput } from "../../src/receipt/model.js";
 import { systemClock } from "../../src/shared/clock.js";
+import { datecsSender } from "../../src/simulator/datecs.js";
 import { escposJobs, startPrinterEmulator } from "../../src/simulator/escpos.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
 import { openStore } from "../../src/store/db.js";
@@ -33,7 +37,12 @@ afterEach(async () => {
   stops = [];
 });
 
-function bridge(extra: Partial<SessionDeps> = {}, options: object = {}, printerDown = false) {
+function bridge(
+  extra: Partial<SessionDeps> = {},
+  options: object = {},
+  printerDown = false,
+  driver: Driver<unknown> = escposTap as Driver<unknown>,
+) {
   const pos = memoryPortSource("pos");
   const printer = memoryPortSource("printer");
   printer.down = printerDown;
@@ -42,8 +51,11 @@ function bridge(extra: Partial<SessionDeps> = {}, options: object = {}, printerD
   const abort = new AbortController();
   const session = startSession({
     register: { id: "quay1", port: "unused", devicePort: "unused" },
-    driver: escposTap,
-    options: escposTap.options.parse({ role: "bridge", ...options }),
+    driver,
+    options:
+      driver === (escposTap as Driver<unknown>)
+        ? escposTap.options.parse({ role: "bridge", ...options })
+        : driver.options.parse({ role: "tap", ...options }),
     record: wp.record,
     quarantine: wp.quarantine,
     clock: systemClock,
@@ -237,6 +249,41 @@ describe("bridge session", () => {
     expect(toHex(out!)).toBe(toHex(emulator.received()));
     expect(verifyJournal(db)).toMatchObject({ ok: true, streams: 4 });
     db.close();
+  });
+});
+
+describe("bridge session: a Datecs POS unplugged mid-receipt (tap role)", () => {
+  it("follows the receipt the printer kept open when the POS comes back, and invoices it once", async () => {
+    const { pos, printer, wp, session } = bridge({}, {}, false, datecsIsl as Driver<unknown>);
+    // The fiscal printer: hoadon's own device-role decoder, answering at once and storing every close.
+    const OK: RecordOutcome = {
+      status: "ok",
+      invoice: { mccqt: "M1-26-TEST0-00000000001", khmshdon: "1", khhdon: "C26MAB", shdon: 1, qr: "q" },
+    };
+    const printerSide = await printer.nextPeer();
+    const fiscal = datecsIsl.createDecoder(datecsIsl.options.parse({}));
+    printerSide.onData((bytes) => {
+      for (const e of fiscal.push(bytes, Date.now())) {
+        if (e.type === "reply") void printerSide.write(e.bytes);
+        if (e.type === "problem" && e.reply) void printerSide.write(e.reply);
+        if (e.type === "receipt") void printerSide.write(e.reply(OK)!);
+      }
+    });
+    await vi.waitFor(() => expect(session.state().deviceConnected).toBe(true));
+    const sales = generateReceipts({ seed: 8, count: 2, registerId: "QUAY1", startMs: Date.UTC(2026, 10, 20, 2) });
+    const first = await pos.nextPeer();
+    let answers = 0;
+    first.onData(() => {
+      if (++answers === 3) void first.close(); // set-time, open, the first line: the receipt is open
+    });
+    const cut = await datecsSender(first, sales, { timeoutMs: 300 });
+    expect(cut.stoppedBy).toBe("closed");
+    const second = await pos.nextPeer();
+    const rest = await datecsSender(second, [], { host: cut.host, timeoutMs: 300 });
+    expect(rest.results.map((r) => r.status)).toEqual(["ok", "ok"]);
+    await vi.waitFor(() => expect(wp.recorded).toHaveLength(2));
+    expect(wp.recorded.map((r) => (r.receipt as ReceiptInput).receiptId)).toEqual(rest.truth.map((r) => r.receiptId));
+    expect(wp.quarantined).toEqual([]);
   });
 });
 

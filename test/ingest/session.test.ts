@@ -6,12 +6,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { datecsIsl } from "../../drivers/datecs-isl/index.js";
 import { encodeReceipt, parseReply } from "../../drivers/ndjson/encode.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
 import {
   concatBytes,
   type Decoder,
   type DecoderEvent,
+  type Driver,
   defineDriver,
   lineFramer,
   utf8,
@@ -25,7 +27,9 @@ import {
   type SessionEvent,
   startRegisterSession,
 } from "../../src/ingest/register-session.js";
+import type { ReceiptInput } from "../../src/receipt/model.js";
 import { systemClock } from "../../src/shared/clock.js";
+import { datecsSender } from "../../src/simulator/datecs.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
 import { ndjsonSender } from "../../src/simulator/sender.js";
 import { fakeWritePath, memoryLogger, silent } from "./helpers.js";
@@ -319,6 +323,50 @@ describe("register session", () => {
     second.abort.abort();
     await second.session.stopped;
     expect(failing.opens).toBe(1);
+  });
+
+  it("keeps a Datecs device decoder across an unplug: the POS goes on with its receipt; the stop ends one left open", async () => {
+    const wp = fakeWritePath();
+    const source = memorySource();
+    const driverOptions = datecsIsl.options.parse({});
+    const { abort, session, events } = start({
+      ...wp,
+      source,
+      driver: datecsIsl as Driver<unknown>,
+      options: driverOptions,
+    });
+    const sales = generateReceipts({ seed: 3, count: 3, registerId: "QUAY1", startMs: Date.UTC(2026, 10, 20, 2) });
+    /** Unplug after the POS heard `n` answers: set-time, open, then the first line — mid-receipt. */
+    const unplugAfter = (conn: PortConnection, n: number): void => {
+      let answers = 0;
+      conn.onData(() => {
+        if (++answers === n) void conn.close();
+      });
+    };
+    const first = await source.nextRegisterSide();
+    unplugAfter(first, 3);
+    const cut = await datecsSender(first, sales.slice(0, 2), { timeoutMs: 200 });
+    expect(cut.stoppedBy).toBe("closed");
+    const second = await source.nextRegisterSide();
+    const rest = await datecsSender(second, [], { host: cut.host, timeoutMs: 200 });
+    expect(rest.stoppedBy).toBe("done");
+    expect(rest.results.map((r) => r.status)).toEqual(["ok", "ok"]);
+    expect(wp.recorded.map((r) => (r.receipt as ReceiptInput).receiptId)).toEqual(rest.truth.map((r) => r.receiptId));
+    expect(wp.quarantined).toEqual([]);
+
+    // A receipt open when the session stops with the POS away: its bytes are kept, nothing is invoiced.
+    await second.close();
+    const third = await source.nextRegisterSide();
+    // The cable stays out: the session is retrying the port when it is stopped.
+    source.failures.push(...Array.from({ length: 100 }, () => new Error("ENOENT")));
+    unplugAfter(third, 3);
+    expect((await datecsSender(third, sales.slice(2), { timeoutMs: 200 })).stoppedBy).toBe("closed");
+    await vi.waitFor(() => expect(events.at(-1)?.type).toBe("open-failed"));
+    expect(wp.quarantined).toEqual([]);
+    abort.abort();
+    await session.stopped;
+    expect(wp.recorded).toHaveLength(2);
+    expect(wp.quarantined).toMatchObject([{ code: "TRUNCATED", detail: expect.stringContaining("left open") }]);
   });
 
   it("keeps going when an onEvent listener throws", async () => {
