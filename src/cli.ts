@@ -104,7 +104,8 @@ const COMMANDS: Record<string, Command> = {
       "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson|escpos|datecs] [--count N] [--seed S] [--truth FILE]\n" +
       "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
       "      ndjson: [--baud N] [--void-rate 0..1] [--day-close]\n" +
-      "      datecs: [--framing old|x] [--baud N] [--storno-rate 0..1]\n" +
+      "      datecs: [--role pos|printer] [--framing old|x] [--baud N] [--storno-rate 0..1] [--paper ok|out] (printer: the\n" +
+      "      fiscal printer behind a hoadon tap, e.g. --port tcp-listen://127.0.0.1:9101; one JSON line per receipt closed)\n" +
       "      [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write; escpos pos: bit-flip per\n" +
       "      byte, garbage and truncate per receipt)\n" +
       "      ndjson, datecs: [--unplug EVERY_MS:FOR_MS] (tcp://: the link drops every EVERY_MS, back FOR_MS later)",

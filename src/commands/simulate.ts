@@ -13,6 +13,7 @@ import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { type DatecsHost, datecsSender, truthJsonl } from "../simulator/datecs.js";
 import { type FaultMix, faultLayer, parseFaultMix } from "../simulator/datecs-faults.js";
+import { type DatecsPaper, startDatecsPrinter } from "../simulator/datecs-printer.js";
 import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
@@ -148,7 +149,14 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     return faults ? faults.wrap(conn) : conn;
   };
   const counted = faults ? { faults: faults.faults } : {};
+  if (protocol === "datecs" && v.role === "printer") {
+    if (mix || unplug) throw new DaemonError("USAGE", "--faults, --unplug: chỉ cho máy POS / only for the POS role");
+    const paper = v.paper === undefined ? "ok" : v.paper;
+    if (paper !== "ok" && paper !== "out") throw new DaemonError("USAGE", "--paper ok|out");
+    return runDatecsPrinter(port, baud, { framing: v.framing === "x" ? "x" : "old", paper, truth }, ctx);
+  }
   if (protocol === "datecs") {
+    if (v.role !== undefined && v.role !== "pos") throw new DaemonError("USAGE", "--role pos|printer");
     const framing = v.framing === "x" ? "x" : "old";
     const rate = v["storno-rate"] === undefined ? 0 : Number(v["storno-rate"]);
     if (!(rate >= 0 && rate <= 1))
@@ -236,4 +244,51 @@ function escposFaults(mix: FaultMix, seed: number): EscposFaults {
     ...(mix.garbage ? { garbageRate: mix.garbage } : {}),
     ...(mix.truncate ? { truncateRate: mix.truncate } : {}),
   };
+}
+
+/**
+ * `--protocol datecs --role printer`: be the fiscal printer behind a hoadon tap (`--port tcp-listen://…` for a
+ * daemon whose `devicePort` is `tcp://…`), until the connection closes or SIGINT/SIGTERM. Each receipt it closes is
+ * one JSON line; `--truth` writes them; `--paper out` refuses every command (status 2.0, end of paper).
+ */
+async function runDatecsPrinter(
+  port: string,
+  baud: number,
+  o: { readonly framing: "old" | "x"; readonly paper: DatecsPaper; readonly truth: string | undefined },
+  ctx: CommandContext,
+): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const source = portSourceFor(port, { baudRate: baud, dataBits: 8, parity: "none", stopBits: 1 });
+    const conn = await source.open(stop.signal).catch((cause: unknown) => {
+      if (stop.signal.aborted) return undefined;
+      throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
+    });
+    const printer = conn
+      ? startDatecsPrinter(conn, {
+          driver: { framing: o.framing },
+          paper: o.paper,
+          onClosed: (r) => ctx.out(JSON.stringify({ closed: r.receiptId, total: r.total, kind: r.kind ?? "sale" })),
+        })
+      : undefined;
+    if (conn) {
+      await new Promise<void>((resolve) => {
+        conn.onClose(() => resolve());
+        stop.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      printer!.stop();
+      await conn.close();
+    }
+    await source.close();
+    const closed = printer?.closed ?? [];
+    if (o.truth) writeFileSync(o.truth, truthJsonl(closed));
+    ctx.out(JSON.stringify({ closed: closed.length, ...(printer ? printer.stats : { frames: 0, noPaper: 0 }) }));
+    return 0;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
 }

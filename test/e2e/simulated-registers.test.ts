@@ -9,8 +9,9 @@ import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
 import type { DayReport } from "../../src/audit/ledger.js";
 import { formatDong } from "../../src/shared/i18n.js";
-import { runHoadon } from "../support/cli.js";
+import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDaemon } from "../support/daemon.js";
+import { freePort } from "../support/net.js";
 
 /** Wait until `n` invoices are accepted by the sandbox. */
 async function waitAccepted(dir: string, n: number): Promise<void> {
@@ -97,6 +98,84 @@ describe("datecs-isl device role in the daemon", () => {
     } finally {
       daemon.kill("SIGTERM");
       await daemon.done;
+      await sandbox.close();
+    }
+  });
+});
+
+describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", () => {
+  /** The printer simulator listening on a free port, the daemon tapping the line to it. */
+  async function tapRig(paper: "ok" | "out") {
+    const printerPort = await freePort();
+    const printer = spawnHoadon([
+      ...["simulate", "register", "--protocol", "datecs", "--role", "printer", "--paper", paper],
+      ...["--port", `tcp-listen://127.0.0.1:${printerPort}`],
+    ]);
+    const rig = await startDaemon("datecs-isl-v1", { role: "tap" }, `tcp://127.0.0.1:${printerPort}`);
+    return { ...rig, printer };
+  }
+
+  it("invoices each receipt the printer closed, once, and the printer gets every frame", {
+    timeout: 120_000,
+  }, async () => {
+    const { dir, port, sandbox, daemon, printer } = await tapRig("ok");
+    try {
+      const truthFile = join(dir, "truth.jsonl");
+      const sim = await simulate(port, ["--protocol", "datecs", "--count", "10", "--seed", "17", "--truth", truthFile]);
+      expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+      const truth = readFileSync(truthFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { receiptId: string }).receiptId);
+      expect(truth).toHaveLength(10);
+      await waitAccepted(dir, 10);
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        const ids = db.prepare("SELECT receipt_id FROM receipts ORDER BY id").pluck().all();
+        expect(ids).toEqual(truth);
+        expect(db.prepare("SELECT count(*) FROM quarantine").pluck().get()).toBe(0);
+      } finally {
+        db.close();
+      }
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      // The daemon's device side closed: the printer says what it closed — the same receipts.
+      const printed = await printer.done;
+      const lines = printed.stdout.trim().split("\n");
+      expect(JSON.parse(lines.at(-1)!)).toMatchObject({ closed: 10, noPaper: 0 });
+      expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { closed: string }).closed)).toEqual(truth);
+    } finally {
+      daemon.kill("SIGTERM");
+      printer.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+
+  it("invoices nothing while the printer is out of paper: it refused every command", { timeout: 120_000 }, async () => {
+    const { dir, port, sandbox, daemon, printer } = await tapRig("out");
+    try {
+      const sim = await simulate(port, ["--protocol", "datecs", "--count", "3", "--seed", "17"]);
+      const lines = sim.stdout.trim().split("\n");
+      // The POS hears the printer's refusals through hoadon and gives each sale up (cancel refused too).
+      expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { status: string }).status)).toEqual([
+        "refused",
+        "refused",
+        "refused",
+      ]);
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        expect(db.prepare("SELECT count(*) FROM receipts").pluck().get()).toBe(0);
+        expect(db.prepare("SELECT count(*) FROM quarantine").pluck().get()).toBe(0);
+      } finally {
+        db.close();
+      }
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      printer.kill("SIGTERM");
+      const printed = await printer.done;
+      expect(JSON.parse(printed.stdout.trim().split("\n").at(-1)!)).toMatchObject({ closed: 0 });
       await sandbox.close();
     }
   });

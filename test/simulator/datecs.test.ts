@@ -25,6 +25,7 @@ import {
   seededRandom,
   splitChunks,
 } from "../../src/simulator/datecs-faults.js";
+import { startDatecsPrinter } from "../../src/simulator/datecs-printer.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
 
 const START = Date.parse("2026-11-20T07:30:00+07:00");
@@ -331,6 +332,24 @@ describe("datecsSender on a connection", () => {
     expect(report.stats.timeouts).toBeGreaterThan(0);
     expect([...ids]).toEqual(receipts.map((r) => r.receiptId));
     await pos.close();
+  });
+
+  it("drives a simulated fiscal printer, which refuses everything without paper and takes receipts again after", async () => {
+    for (const framing of ["old", "x"] as const) {
+      const { a: pos, b: line } = createMemoryLink();
+      const printer = startDatecsPrinter(line, { driver: { framing }, paper: "out" });
+      const receipts = generateReceipts({ seed: 14, count: 3, startMs: START });
+      const refused = await datecsSender(pos, receipts.slice(0, 1), { driver: { framing }, timeoutMs: 40 });
+      expect(refused.results.map((r) => r.status)).toEqual(["refused"]);
+      expect(printer.closed).toEqual([]);
+      expect(printer.stats.noPaper).toBe(refused.stats.frames);
+      printer.setPaper("ok");
+      const sold = await datecsSender(pos, receipts.slice(1), { driver: { framing }, timeoutMs: 40 });
+      expect(sold.results.map((r) => r.status)).toEqual(["ok", "ok"]);
+      expect(printer.closed.map((r) => r.receiptId)).toEqual(sold.truth.map((r) => r.receiptId));
+      printer.stop();
+      await pos.close();
+    }
   });
 
   it("stops when the link goes down", async () => {

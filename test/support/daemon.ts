@@ -5,10 +5,10 @@ import { freePort } from "./net.js";
 import { tempDir } from "./tmp.js";
 
 /**
- * The sandbox and `hoadon run` with one register `quay-1` of `driver` (with `options`) listening on a free TCP port,
- * in a new temp dir holding the config (`file`) and the store (`hoadon.sqlite`).
+ * The sandbox and `hoadon run` with one register `quay-1` of `driver` (with `options`, and `devicePort` for a
+ * two-port role) listening on a free TCP port, in a new temp dir holding the config (`file`) and the store (`hoadon.sqlite`).
  */
-export async function startDaemon(driver = "datecs-isl-v1", options?: Record<string, unknown>) {
+export async function startDaemon(driver = "datecs-isl-v1", options?: Record<string, unknown>, devicePort?: string) {
   const dir = tempDir();
   const port = await freePort();
   const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
@@ -16,7 +16,15 @@ export async function startDaemon(driver = "datecs-isl-v1", options?: Record<str
   const { file } = writeDemoConfig(dir, {
     identity,
     authorityUrl: sandbox.url,
-    registers: [{ id: "quay-1", driver, port: `tcp-listen://127.0.0.1:${port}`, ...(options ? { options } : {}) }],
+    registers: [
+      {
+        id: "quay-1",
+        driver,
+        port: `tcp-listen://127.0.0.1:${port}`,
+        ...(devicePort ? { devicePort } : {}),
+        ...(options ? { options } : {}),
+      },
+    ],
   });
   return { dir, port, file, sandbox, daemon: spawnHoadon(["run", "--config", file]) };
 }
