@@ -51,15 +51,20 @@ function startSession(
   return { events, state: s.state };
 }
 
+/** The address the session reported it listens on. */
+function listeningOn(events: readonly SessionEvent[]): Promise<Extract<SessionEvent, { type: "listening" }>> {
+  return vi.waitFor(() => {
+    const e = events.find((x) => x.type === "listening");
+    if (e?.type !== "listening") throw new Error("not yet");
+    return e;
+  });
+}
+
 describe("tcp-listen session", () => {
   it("takes receipts from the simulator over TCP, across a dropped connection", async () => {
     const wp = fakeWritePath();
     const { events, state } = startSession("tcp-listen://127.0.0.1:0", wp);
-    const listening = await vi.waitFor(() => {
-      const e = events.find((x) => x.type === "listening");
-      if (e?.type !== "listening") throw new Error("not yet");
-      return e;
-    });
+    const listening = await listeningOn(events);
     const sim = await startSimulatedRegister({ endpoint: "tcp", address: `tcp-listen://${listening.address}` });
     cleanups.push(() => sim.close());
     const results: string[] = [];
@@ -81,11 +86,7 @@ describe("tcp-listen session: no backoff between connections", () => {
     const wp = fakeWritePath();
     // A minute of backoff, were there any: the register (a device server reconnecting) must not wait for it.
     const { events, state } = startSession("tcp-listen://127.0.0.1:0", wp, { minMs: 60_000, maxMs: 60_000 });
-    const listening = await vi.waitFor(() => {
-      const e = events.find((x) => x.type === "listening");
-      if (e?.type !== "listening") throw new Error("not yet");
-      return e;
-    });
+    const listening = await listeningOn(events);
     const sim = await startSimulatedRegister({ endpoint: "tcp", address: `tcp-listen://${listening.address}` });
     cleanups.push(() => sim.close());
     for (const receipt of RECEIPTS.slice(0, 4)) {
