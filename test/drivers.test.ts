@@ -90,8 +90,11 @@ function mergeForwards(events: readonly DecoderEvent[]): DecoderEvent[] {
 function rechunk(capture: Capture, cuts: readonly number[]): Capture {
   const sorted = [...new Set(cuts)].sort((a, b) => a - b);
   const chunks: Capture["chunks"][number][] = [];
+  /** Where each original chunk starts among the new ones (a link note before it stays before it). */
+  const startOf: number[] = [];
   let base = 0;
   for (const chunk of capture.chunks) {
+    startOf.push(chunks.length);
     const inside = sorted.filter((c) => c > base && c < base + chunk.bytes.length).map((c) => c - base);
     const points = [0, ...inside, chunk.bytes.length];
     for (let i = 1; i < points.length; i++) {
@@ -103,7 +106,8 @@ function rechunk(capture: Capture, cuts: readonly number[]): Capture {
     }
     base += chunk.bytes.length;
   }
-  return { headers: capture.headers, chunks };
+  startOf.push(chunks.length);
+  return { headers: capture.headers, chunks, links: capture.links.map((l) => ({ ...l, before: startOf[l.before]! })) };
 }
 
 describe("captures", () => {

@@ -32,11 +32,21 @@ export interface CaptureChunk {
   readonly bytes: Uint8Array;
 }
 
+/** A port going down or coming back, as the capture tap notes it (`# disconnected: …`, `# device connected: …`). */
+export interface CaptureLinkNote {
+  /** Index of the first chunk after the note (`chunks.length` when none follows). */
+  readonly before: number;
+  readonly side: Side;
+  readonly up: boolean;
+}
+
 /** A parsed capture file. */
 export interface Capture {
   /** `# key: value` comments before the first chunk (keys lower-cased). */
   readonly headers: Readonly<Record<string, string>>;
   readonly chunks: readonly CaptureChunk[];
+  /** Where a port went down or came back, in order (see {@link replayCapture}). */
+  readonly links: readonly CaptureLinkNote[];
 }
 
 /** A capture file that does not follow the format; `line` is 1-based. */
@@ -53,17 +63,29 @@ export class CaptureFormatError extends Error {
 const CHUNK = /^\+(\d+)\s+([<>])(d?)((?:\s+[0-9a-fA-F]{2})*)\s*(?:#.*)?$/;
 const CONTINUATION = /^\s+((?:[0-9a-fA-F]{2}\s*)+)(?:#.*)?$/;
 const HEADER = /^#\s*([A-Za-z][A-Za-z0-9 _-]*):\s*(.*?)\s*$/;
+/** The tap's notes: `# connected: …` / `# disconnected: …`, a bridge's with `register ` or `device ` before them. */
+const LINK_NOTE = /^#\s*(?:(register|device)\s+)?(connected|disconnected):/;
 
 /** Parse capture text. Throws {@link CaptureFormatError} with the line number on a malformed line. */
 export function parseCapture(text: string): Capture {
   const headers: Record<string, string> = {};
   const chunks: { deltaMs: number; atMs: number; direction: "in" | "out"; side: Side; hex: string[] }[] = [];
+  const links: CaptureLinkNote[] = [];
   let at = 0;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     if (line.trim() === "") continue;
     if (line.startsWith("#")) {
+      const link = LINK_NOTE.exec(line);
+      if (link) {
+        links.push({
+          before: chunks.length,
+          side: link[1] === "device" ? "device" : "register",
+          up: link[2] === "connected",
+        });
+        continue;
+      }
       const h = chunks.length === 0 ? HEADER.exec(line) : null;
       if (h) headers[h[1]!.toLowerCase()] = h[2]!;
       continue;
@@ -90,6 +112,7 @@ export function parseCapture(text: string): Capture {
   }
   return {
     headers,
+    links,
     chunks: chunks.map((c) => ({
       deltaMs: c.deltaMs,
       atMs: c.atMs,
@@ -131,21 +154,42 @@ export function idleMsOf<O>(driver: Driver<O>, options: O): number | undefined {
  * Replay a capture through a fresh decoder, as the session would: `idle()` when a register-side gap reaches the
  * driver's idle time, and once at the end (the port closed). One-port captures feed the `<` chunks to
  * `createDecoder`; `# decoder: tap` captures feed `<` (register) and `<d` (device) chunks to `createTapDecoder`.
- * `>` chunks (what we wrote) are not replayed.
+ * `>` chunks (what we wrote) are not replayed. Where the tap noted the register's port going down, the decoder's
+ * `linkDown` runs, or `idle` and a fresh decoder for the next connection (one port) — what the session does; a
+ * device port going down or up in a tap capture is told to the decoder's `link`.
  */
 export function replayCapture<O>(driver: Driver<O>, options: O, capture: string | Capture): DecoderEvent[] {
   const parsed = typeof capture === "string" ? parseCapture(capture) : capture;
   const tap = parsed.headers["decoder"] === "tap";
   if (tap && !driver.createTapDecoder) throw new TypeError(`driver ${driver.id} has no tap decoder`);
   const tapDecoder: TapDecoder | undefined = tap ? driver.createTapDecoder!(options) : undefined;
-  const decoder: Decoder | undefined = tap ? undefined : driver.createDecoder(options);
+  let decoder: Decoder | undefined = tap ? undefined : driver.createDecoder(options);
   const push = (bytes: Uint8Array, at: number, side: Side): DecoderEvent[] =>
     tapDecoder ? tapDecoder.push(bytes, at, side) : decoder!.push(bytes, at);
   const idle = (at: number): DecoderEvent[] => (tapDecoder ? tapDecoder.idle(at) : decoder!.idle(at));
+  const linkChanged = (note: CaptureLinkNote, at: number): DecoderEvent[] => {
+    if (tapDecoder) {
+      if (note.side === "device") return tapDecoder.link?.("device", note.up, at) ?? [];
+      if (note.up) return [];
+      return tapDecoder.linkDown ? tapDecoder.linkDown(at) : tapDecoder.idle(at);
+    }
+    if (note.up || note.side !== "register") return [];
+    if (decoder!.linkDown) return decoder!.linkDown(at);
+    const flushed = decoder!.idle(at);
+    decoder = driver.createDecoder(options);
+    return flushed;
+  };
   const idleMs = idleMsOf(driver, options);
   const events: DecoderEvent[] = [];
   let last: number | undefined;
-  for (const chunk of parsed.chunks) {
+  let link = 0;
+  const linksBefore = (index: number, at: number): void => {
+    for (; link < parsed.links.length && parsed.links[link]!.before <= index; link++) {
+      events.push(...linkChanged(parsed.links[link]!, at));
+    }
+  };
+  for (const [index, chunk] of parsed.chunks.entries()) {
+    linksBefore(index, last ?? chunk.atMs);
     if (chunk.direction !== "in") continue;
     if (chunk.side === "device" && !tapDecoder) continue;
     if (chunk.side === "register") {
@@ -155,6 +199,7 @@ export function replayCapture<O>(driver: Driver<O>, options: O, capture: string 
     }
     events.push(...push(chunk.bytes, chunk.atMs, chunk.side));
   }
+  linksBefore(parsed.chunks.length, last ?? 0);
   events.push(...idle(last ?? 0));
   return events;
 }

@@ -410,6 +410,37 @@ describe("register session", () => {
     }
   });
 
+  it("writes a capture that replays across an unplug as the session read it (a cut line is not glued to the next)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hoadon-cap-"));
+    try {
+      const wp = fakeWritePath();
+      const source = memorySource();
+      const { abort, session } = start({ ...wp, source, capture: { dir } });
+      const first = await source.nextRegisterSide();
+      await first.write(encodeReceipt(RECEIPTS[0]!).subarray(0, 60));
+      await vi.waitFor(() => expect(session.state().connected).toBe(true));
+      await first.close();
+      const second = await source.nextRegisterSide();
+      expect(await ndjsonSender(second, RECEIPTS.slice(1, 2))).toMatchObject({ acked: 1 });
+      abort.abort();
+      await session.stopped;
+      expect(wp.quarantined.map((q) => q.code)).toEqual(["TRUNCATED"]);
+      const text = readFileSync(join(dir, readdirSync(dir)[0]!), "utf8");
+      expect(text).toMatch(/^# disconnected: /m);
+      const replayed = replayCapture(ndjson, ndjson.options.parse({}), text);
+      expect(replayed.filter((e) => e.type === "problem").map((e) => e.type === "problem" && e.code)).toEqual([
+        "TRUNCATED",
+      ]);
+      expect(
+        replayed
+          .filter((e) => e.type === "receipt")
+          .map((e) => e.type === "receipt" && (e.receipt as ReceiptInput).receiptId),
+      ).toEqual([RECEIPTS[1]!.receiptId]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses a malformed port address at start (a config error)", () => {
     const wp = fakeWritePath();
     expect(() =>
