@@ -9,7 +9,15 @@ import { formatCaptureChunk } from "../ingest/capture.js";
 import type { JournalRange } from "../ingest/journal-sink.js";
 import { vnDateTime } from "../shared/clock.js";
 import type { Db } from "../store/db.js";
-import { journalRangeOf, pruneMarks, readJournalRange, streamKey, verifyJournal } from "../store/journal.js";
+import {
+  hasStarts,
+  journalRangeOf,
+  pruneMarks,
+  readJournalRange,
+  startsOf,
+  streamKey,
+  verifyJournal,
+} from "../store/journal.js";
 
 /** What {@link checkJournal} found. */
 export interface JournalCheck {
@@ -191,6 +199,21 @@ interface ChunkRow {
   at: number;
   stream_offset: number;
   bytes: Buffer;
+  starts: number;
+}
+
+/**
+ * The capture notes before a chunk that begins a connection (migration 007), in the live tap's words, so a replay
+ * resets its decoder where the session did: a reconnect is the port going down and up; hoadon starting again is
+ * `# started:` (for a bridged printer's side, only its link coming up: the register side's start reset the decoder).
+ */
+function connectionNotes(c: ChunkRow, tap: boolean): string {
+  const starts = c.direction === "in" ? startsOf(c.starts) : undefined;
+  if (starts === undefined) return "";
+  const side = tap ? `${c.side} ` : "";
+  if (starts === "session" && c.side === "register") return "# started: hoadon (journal)\n";
+  if (starts === "session") return `# ${side}connected: (journal)\n`;
+  return `# ${side}disconnected: (journal)\n# ${side}connected: (journal)\n`;
 }
 
 interface TieRow {
@@ -207,8 +230,9 @@ interface TieRow {
  * The journal of one register as capture text, one piece at a time (it can be large): its chunks in the order they
  * were read or written, with the real gaps between them (so a replay sees the same idle times), `<d`/`>d` for a
  * bridged printer's side (then `# decoder: tap`), and after the chunk that ends a receipt or held print job a
- * comment naming it. Replaying it (`hoadon decode`) gives the receipts again; a connection's start is not in the
- * journal, so a receipt cut by a disconnect may read differently from how the session read it.
+ * comment naming it, and before a chunk that began a connection the tap's notes for it. Replaying it (`hoadon
+ * decode`) gives the receipts again, a receipt cut by a disconnect read as the session read it (journals written
+ * before migration 007 have no connection starts: there a cut line may be glued to the next connection's bytes).
  */
 export function* journalCapture(db: Db, opts: JournalCaptureOptions): Generator<string> {
   const { registerId } = opts;
@@ -256,7 +280,7 @@ export function* journalCapture(db: Db, opts: JournalCaptureOptions): Generator<
 
   const chunks = db
     .prepare(
-      `SELECT side, direction, at, stream_offset, bytes FROM journal
+      `SELECT side, direction, at, stream_offset, bytes, ${hasStarts(db) ? "starts" : "0 AS starts"} FROM journal
         WHERE register_id = ? AND at >= ? AND at <= ? ORDER BY at, id`,
     )
     .iterate(registerId, from, to) as IterableIterator<ChunkRow>;
@@ -268,6 +292,7 @@ export function* journalCapture(db: Db, opts: JournalCaptureOptions): Generator<
     let i = nextTie.get(k) ?? 0;
     // Ties that ended before this chunk (before `from`) are not in this capture.
     while (list && i < list.length && list[i]!.end_offset <= c.stream_offset) i++;
+    yield connectionNotes(c, tap);
     yield formatCaptureChunk(last === undefined ? 0 : c.at - last, c.direction, c.bytes, 32, c.side);
     last = c.at;
     while (list && i < list.length && list[i]!.end_offset <= end) {

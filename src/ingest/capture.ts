@@ -32,12 +32,15 @@ export interface CaptureChunk {
   readonly bytes: Uint8Array;
 }
 
-/** A port going down or coming back, as the capture tap notes it (`# disconnected: …`, `# device connected: …`). */
+/**
+ * A port going down or coming back, as the capture tap notes it (`# disconnected: …`, `# device connected: …`), or
+ * hoadon starting again in the middle of a file (`# file opened: …` after a chunk; the journal export's `# started:`).
+ */
 export interface CaptureLinkNote {
   /** Index of the first chunk after the note (`chunks.length` when none follows). */
   readonly before: number;
   readonly side: Side;
-  readonly up: boolean;
+  readonly event: "up" | "down" | "start";
 }
 
 /** A parsed capture file. */
@@ -65,6 +68,8 @@ const CONTINUATION = /^\s+((?:[0-9a-fA-F]{2}\s*)+)(?:#.*)?$/;
 const HEADER = /^#\s*([A-Za-z][A-Za-z0-9 _-]*):\s*(.*?)\s*$/;
 /** The tap's notes: `# connected: …` / `# disconnected: …`, a bridge's with `register ` or `device ` before them. */
 const LINK_NOTE = /^#\s*(?:(register|device)\s+)?(connected|disconnected):/;
+/** hoadon (re)started: the tap's file header written again after chunks, or the journal export's note. */
+const START_NOTE = /^#\s*(?:file opened|started):/;
 
 /** Parse capture text. Throws {@link CaptureFormatError} with the line number on a malformed line. */
 export function parseCapture(text: string): Capture {
@@ -82,8 +87,12 @@ export function parseCapture(text: string): Capture {
         links.push({
           before: chunks.length,
           side: link[1] === "device" ? "device" : "register",
-          up: link[2] === "connected",
+          event: link[2] === "connected" ? "up" : "down",
         });
+        continue;
+      }
+      if (chunks.length > 0 && START_NOTE.test(line)) {
+        links.push({ before: chunks.length, side: "register", event: "start" });
         continue;
       }
       const h = chunks.length === 0 ? HEADER.exec(line) : null;
@@ -156,24 +165,32 @@ export function idleMsOf<O>(driver: Driver<O>, options: O): number | undefined {
  * `createDecoder`; `# decoder: tap` captures feed `<` (register) and `<d` (device) chunks to `createTapDecoder`.
  * `>` chunks (what we wrote) are not replayed. Where the tap noted the register's port going down, the decoder's
  * `linkDown` runs, or `idle` and a fresh decoder for the next connection (one port) — what the session does; a
- * device port going down or up in a tap capture is told to the decoder's `link`.
+ * device port going down or up in a tap capture is told to the decoder's `link`; where hoadon started again, `idle`
+ * and a fresh decoder.
  */
 export function replayCapture<O>(driver: Driver<O>, options: O, capture: string | Capture): DecoderEvent[] {
   const parsed = typeof capture === "string" ? parseCapture(capture) : capture;
   const tap = parsed.headers["decoder"] === "tap";
   if (tap && !driver.createTapDecoder) throw new TypeError(`driver ${driver.id} has no tap decoder`);
-  const tapDecoder: TapDecoder | undefined = tap ? driver.createTapDecoder!(options) : undefined;
+  let tapDecoder: TapDecoder | undefined = tap ? driver.createTapDecoder!(options) : undefined;
   let decoder: Decoder | undefined = tap ? undefined : driver.createDecoder(options);
   const push = (bytes: Uint8Array, at: number, side: Side): DecoderEvent[] =>
     tapDecoder ? tapDecoder.push(bytes, at, side) : decoder!.push(bytes, at);
   const idle = (at: number): DecoderEvent[] => (tapDecoder ? tapDecoder.idle(at) : decoder!.idle(at));
   const linkChanged = (note: CaptureLinkNote, at: number): DecoderEvent[] => {
+    if (note.event === "start") {
+      // hoadon started again: nothing of the decoder before survives.
+      const flushed = idle(at);
+      if (tapDecoder) tapDecoder = driver.createTapDecoder!(options);
+      else decoder = driver.createDecoder(options);
+      return flushed;
+    }
     if (tapDecoder) {
-      if (note.side === "device") return tapDecoder.link?.("device", note.up, at) ?? [];
-      if (note.up) return [];
+      if (note.side === "device") return tapDecoder.link?.("device", note.event === "up", at) ?? [];
+      if (note.event === "up") return [];
       return tapDecoder.linkDown ? tapDecoder.linkDown(at) : tapDecoder.idle(at);
     }
-    if (note.up || note.side !== "register") return [];
+    if (note.event === "up" || note.side !== "register") return [];
     if (decoder!.linkDown) return decoder!.linkDown(at);
     const flushed = decoder!.idle(at);
     decoder = driver.createDecoder(options);

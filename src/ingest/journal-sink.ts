@@ -17,13 +17,19 @@ export interface JournalRange extends JournalStream {
   readonly end: number;
 }
 
+/**
+ * What a chunk begins, besides bytes: `connection`, the first bytes of a new connection of the port (the one before
+ * went down); `session`, the first since hoadon started. A replay resets the decoder there as the session did.
+ */
+export type ChunkStarts = "connection" | "session";
+
 /** The journal, as sessions write it. */
 export interface JournalSink {
   /**
    * Keep `bytes` (a chunk as read or written) at the end of `stream`; returns the chunk's stream offset. Buffered in
    * memory until {@link JournalSink.flush}; never throws.
    */
-  append(stream: JournalStream, bytes: Uint8Array, at: number): number;
+  append(stream: JournalStream, bytes: Uint8Array, at: number, starts?: ChunkStarts): number;
   /** The stream's length so far (the offset its next chunk gets). */
   offset(stream: JournalStream): number;
   /** Make everything appended durable (one SQLite transaction). Throws when the store cannot write. */

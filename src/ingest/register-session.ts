@@ -10,6 +10,7 @@ import type { Logger } from "../shared/log.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
 import type { PortConnection, PortSource } from "./connection.js";
 import type {
+  ChunkStarts,
   DeviceIdentity,
   IdentityObservation,
   IdentityPins,
@@ -144,6 +145,11 @@ export interface RegisterSession {
 export interface StreamJournal {
   /** A new decoder starts here (its span offsets count from the next byte). */
   restart(): void;
+  /**
+   * A connection of the port came up: the next chunk is marked as its start (`session` for the first one since
+   * hoadon started), so a replay of the journal resets its decoder where the session did.
+   */
+  connected(starts: ChunkStarts): void;
   /** A chunk was read (or written). */
   append(bytes: Uint8Array, at: number): void;
   /** The journal range of an event's bytes, or undefined when unknown. */
@@ -155,8 +161,9 @@ const RECENT_BYTES = 1 << 20;
 
 /** {@link StreamJournal} over a sink (or a no-op without one). */
 export function streamJournal(sink: JournalSink | undefined, stream: JournalStream): StreamJournal {
-  if (!sink) return { restart: () => {}, append: () => {}, rangeOf: () => undefined };
+  if (!sink) return { restart: () => {}, connected: () => {}, append: () => {}, rangeOf: () => undefined };
   let base = sink.offset(stream);
+  let starts: ChunkStarts | undefined;
   // Chunks since the last located receipt (no span), to find the next one's bytes in.
   let chunks: Uint8Array[] = [];
   let chunksStart = base;
@@ -178,8 +185,14 @@ export function streamJournal(sink: JournalSink | undefined, stream: JournalStre
       chunksLength = 0;
       searchFrom = base;
     },
+    connected(kind: ChunkStarts): void {
+      // A session start outranks a reconnect that brought no bytes before it.
+      starts = starts === "session" ? starts : kind;
+    },
     append(bytes: Uint8Array, at: number): void {
-      const offset = sink.append(stream, bytes, at);
+      if (bytes.length === 0) return;
+      const offset = sink.append(stream, bytes, at, starts);
+      starts = undefined;
       if (offset !== chunksStart + chunksLength) {
         chunks = [];
         chunksStart = offset;
@@ -243,6 +256,8 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
    * unplug (`linkDown`); then the journal offsets it counts run on across connections too.
    */
   let decoder: Decoder | undefined;
+  /** A connection was served before this one (else the next is the first since hoadon started). */
+  let servedBefore = false;
 
   /** Serve one connection until it goes down or the session is aborted. */
   const serve = (conn: PortConnection): Promise<Error | undefined> =>
@@ -251,6 +266,8 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
         decoder = driver.createDecoder(options);
         inJournal.restart();
       }
+      inJournal.connected(servedBefore ? "connection" : "session");
+      servedBefore = true;
       let idleTimer: NodeJS.Timeout | undefined;
 
       const send = (bytes: Uint8Array): void => {

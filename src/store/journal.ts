@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type {
+  ChunkStarts,
   DeviceIdentity,
   IdentityObservation,
   JournalRange,
@@ -33,11 +34,28 @@ export interface JournalChunk {
   readonly offset: number;
   readonly bytes: Uint8Array;
   readonly chain: string;
+  /** The chunk begins a connection (`journal.starts`, migration 007). */
+  readonly starts?: ChunkStarts;
 }
 
-/** The chain value after `bytes`, from the one before them (the same formula {@link verifyJournal} checks). */
-export const nextChain = (chain: string, bytes: Uint8Array): string =>
-  createHash("sha256").update(chain).update(bytes).digest("hex");
+/** `journal.starts` for a chunk's {@link ChunkStarts}. */
+export const startsColumn = (starts: ChunkStarts | undefined): 0 | 1 | 2 =>
+  starts === "connection" ? 1 : starts === "session" ? 2 : 0;
+
+/** The {@link ChunkStarts} of a `journal.starts` value. */
+export const startsOf = (column: number | undefined): ChunkStarts | undefined =>
+  column === 1 ? "connection" : column === 2 ? "session" : undefined;
+
+/**
+ * The chain value after `bytes`, from the one before them (the same formula {@link verifyJournal} checks). A chunk
+ * that begins a connection chains its `starts` too (so it cannot be changed unseen); any other chunk chains as
+ * before migration 007.
+ */
+export const nextChain = (chain: string, bytes: Uint8Array, starts?: ChunkStarts): string => {
+  const hash = createHash("sha256").update(chain);
+  if (starts !== undefined) hash.update(`\u0000starts:${starts}\u0000`);
+  return hash.update(bytes).digest("hex");
+};
 
 /**
  * Assigns offsets and chain values to appended bytes, from stream heads given by `head` (read from the store the
@@ -49,18 +67,19 @@ export function journalCursor(
   push: (chunk: JournalChunk) => void,
 ): Pick<JournalSink, "append" | "offset"> {
   return {
-    append(stream, bytes, at): number {
+    append(stream, bytes, at, starts): number {
       const h = head(stream);
       const offset = h.offset;
       if (bytes.length === 0) return offset;
       const copy = bytes.slice();
-      const chain = nextChain(h.chain, copy);
+      const chain = nextChain(h.chain, copy, starts);
       push({
         stream: { registerId: stream.registerId, side: stream.side, direction: stream.direction },
         at,
         offset,
         bytes: copy,
         chain,
+        ...(starts ? { starts } : {}),
       });
       h.offset += copy.length;
       h.chain = chain;
@@ -109,12 +128,13 @@ export function journalWriter(db: Db): JournalWriter {
   );
   const marks = pruneMarks(db);
   const insert = db.prepare(
-    `INSERT INTO journal (register_id, side, direction, at, stream_offset, bytes, chain)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO journal (register_id, side, direction, at, stream_offset, bytes, chain, starts)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const writeAll = db.transaction((chunks: readonly JournalChunk[]) => {
     for (const c of chunks) {
-      insert.run(c.stream.registerId, c.stream.side, c.stream.direction, c.at, c.offset, Buffer.from(c.bytes), c.chain);
+      const { registerId, side, direction } = c.stream;
+      insert.run(registerId, side, direction, c.at, c.offset, Buffer.from(c.bytes), c.chain, startsColumn(c.starts));
     }
   });
 
@@ -322,6 +342,11 @@ export type JournalVerdict =
       readonly reason: string;
     };
 
+/** The journal has `starts` (migration 007); a read-only store opened by an older hoadon's file may not. */
+export function hasStarts(db: Db): boolean {
+  return db.prepare("SELECT 1 FROM pragma_table_info('journal') WHERE name = 'starts'").get() !== undefined;
+}
+
 /** Re-compute every stream's chain and check that its offsets are contiguous; names the first broken chunk. */
 export function verifyJournal(db: Db): JournalVerdict {
   const heads = new Map<string, JournalHead>();
@@ -340,10 +365,11 @@ export function verifyJournal(db: Db): JournalVerdict {
         stream_offset: number;
         bytes: Buffer;
         chain: string;
+        starts: number;
       }
     >(
-      `SELECT id, register_id, side, direction, stream_offset, bytes, chain FROM journal
-        ORDER BY register_id, side, direction, stream_offset`,
+      `SELECT id, register_id, side, direction, stream_offset, bytes, chain, ${hasStarts(db) ? "starts" : "0 AS starts"}
+         FROM journal ORDER BY register_id, side, direction, stream_offset`,
     )
     .iterate();
   for (const row of rows) {
@@ -357,7 +383,7 @@ export function verifyJournal(db: Db): JournalVerdict {
         id: row.id,
         reason: `thiếu byte: khúc bắt đầu ở ${row.stream_offset}, cần ${h.offset} / gap: chunk starts at ${row.stream_offset}, expected ${h.offset}`,
       };
-    const chain = nextChain(h.chain, row.bytes);
+    const chain = nextChain(h.chain, row.bytes, startsOf(row.starts));
     if (chain !== row.chain)
       return { ok: false, stream, id: row.id, reason: "chuỗi băm không khớp / hash chain does not match" };
     heads.set(k, { offset: h.offset + row.bytes.length, chain });

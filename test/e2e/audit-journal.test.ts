@@ -15,7 +15,7 @@ import { driverCatalogue } from "../../src/catalogue.js";
 import { toHex, utf8 } from "../../src/driver-api/index.js";
 import { parseCapture, replayCapture } from "../../src/ingest/capture.js";
 import { openStore } from "../../src/store/db.js";
-import { JOURNAL_GENESIS, journalWriter, nextChain } from "../../src/store/journal.js";
+import { JOURNAL_GENESIS, journalWriter, nextChain, startsOf } from "../../src/store/journal.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDaemon } from "../support/daemon.js";
 import { writeDemoConfig } from "../support/demo-config.js";
@@ -140,15 +140,20 @@ describe("hoadon audit verify / journal / show --raw over the raw capture journa
       };
       const rows = t
         .prepare(
-          "SELECT id, stream_offset, bytes FROM journal WHERE register_id = ? AND side = ? AND direction = ? ORDER BY stream_offset",
+          "SELECT id, stream_offset, bytes, starts FROM journal WHERE register_id = ? AND side = ? AND direction = ? ORDER BY stream_offset",
         )
-        .all(s.register_id, s.side, s.direction) as { id: number; stream_offset: number; bytes: Buffer }[];
+        .all(s.register_id, s.side, s.direction) as {
+        id: number;
+        stream_offset: number;
+        bytes: Buffer;
+        starts: number;
+      }[];
       let chain = JOURNAL_GENESIS;
       for (const r of rows) {
         const bytes = Buffer.from(r.bytes);
         const at = s.start_offset - r.stream_offset;
         if (at >= 0 && at < bytes.length) bytes[at] = bytes[at]! ^ 0x20;
-        chain = nextChain(chain, bytes);
+        chain = nextChain(chain, bytes, startsOf(r.starts));
         t.prepare("UPDATE journal SET bytes = ?, chain = ? WHERE id = ?").run(bytes, chain, r.id);
       }
     });

@@ -234,7 +234,7 @@ describe("an unplugged cable (hoadon simulate register --unplug)", () => {
   it("goes on with a Datecs receipt the unplug cut in two: every sale invoiced once, none abandoned", {
     timeout: 120_000,
   }, async () => {
-    const { dir, port, sandbox, daemon } = await startDaemon();
+    const { dir, port, file, sandbox, daemon } = await startDaemon();
     try {
       const truthFile = join(dir, "truth.jsonl");
       // The link drops every 60 ms of a connection (a few receipts) and is back 100 ms later: most drops fall inside a
@@ -268,6 +268,10 @@ describe("an unplugged cable (hoadon simulate register --unplug)", () => {
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
       const check = JSON.parse(verify.stdout) as { journal: { tied: number; receipts: number } };
       expect(check.journal).toMatchObject({ receipts: 24, tied: 24 });
+      // The journal, read again with the connections it records, gives the same receipts.
+      const again = await runHoadon(["audit", "rederive", "--config", file, "--register", "quay-1", "--json"]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(JSON.parse(again.stdout)).toMatchObject({ counts: { same: 24, differs: 0, new: 0, missing: 0 } });
     } finally {
       daemon.kill("SIGTERM");
       await daemon.done;

@@ -139,3 +139,39 @@ describe("two-port captures", () => {
     expect(seen).toEqual(["register@0:1", "device@50:1", "idle@100", "register@150:1", "idle@150"]);
   });
 });
+
+describe("connection notes in captures", () => {
+  it("reads the tap's link notes and hoadon's restarts, and replays a cut line apart from the next connection", () => {
+    const line = utf8('{"receiptId":"A-1"');
+    const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+    const text = [
+      "# register: q1",
+      "# connected: tcp at 2026-11-20 09:00:00+07:00",
+      `+0 < ${hex(line)}`,
+      "# disconnected: closed",
+      "# device disconnected: gone",
+      "# device connected: back",
+      `+5 < ${hex(utf8("garbage"))}`,
+      "# file opened: 2026-11-20 09:01:00+07:00",
+      `+5 < ${hex(utf8("more"))}`,
+      "# started: hoadon (journal)",
+    ].join("\n");
+    const parsed = parseCapture(text);
+    expect(parsed.links).toEqual([
+      { before: 0, side: "register", event: "up" },
+      { before: 1, side: "register", event: "down" },
+      { before: 1, side: "device", event: "down" },
+      { before: 1, side: "device", event: "up" },
+      { before: 2, side: "register", event: "start" },
+      { before: 3, side: "register", event: "start" },
+    ]);
+    expect(parsed.headers).toMatchObject({ register: "q1" });
+    // Each cut is flushed where the session flushed it (unplug, restart, end): three problems, none glued together.
+    const problems = replayCapture(ndjson, ndjson.options.parse({}), parsed).filter((e) => e.type === "problem");
+    expect(problems.map((p) => p.type === "problem" && new TextDecoder().decode(p.raw))).toEqual([
+      '{"receiptId":"A-1"',
+      "garbage",
+      "more",
+    ]);
+  });
+});

@@ -12,10 +12,12 @@ import { bareCommand, hostFrame, nextSeq, receiptCommands } from "../../drivers/
 import { datecsIsl } from "../../drivers/datecs-isl/index.js";
 import { encodeReceipt } from "../../drivers/ndjson/encode.js";
 import { ndjson } from "../../drivers/ndjson/index.js";
-import { checkJournal, rawFromRange } from "../../src/audit/journal.js";
+import { checkJournal, journalCapture, rawFromRange } from "../../src/audit/journal.js";
 import { concatBytes, type Driver, toHex, utf8 } from "../../src/driver-api/index.js";
+import { replayCapture } from "../../src/ingest/capture.js";
 import type { JournalStream } from "../../src/ingest/journal-sink.js";
 import { startRegisterSession, streamJournal } from "../../src/ingest/register-session.js";
+import type { ReceiptInput } from "../../src/receipt/model.js";
 import { systemClock } from "../../src/shared/clock.js";
 import { datecsEncodeOptions } from "../../src/simulator/datecs.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
@@ -26,6 +28,7 @@ import {
   journalRangeOf,
   journalWriter,
   linkJournal,
+  nextChain,
   pruneJournal,
   readJournalRange,
   verifyJournal,
@@ -69,7 +72,7 @@ async function journaledSession<O>(driver: Driver<O>) {
     abort.abort();
     await s.stopped;
   };
-  return { db, journal, wp, peer, stop };
+  return { db, journal, wp, peer, pos, stop };
 }
 
 describe("journal writer", () => {
@@ -275,6 +278,41 @@ describe("stream journal", () => {
     // What we wrote back (the acks) is journaled too.
     expect(journal.offset(OUT)).toBeGreaterThan(0);
     expect(verifyJournal(db)).toMatchObject({ ok: true, streams: 2 });
+    db.close();
+  });
+});
+
+describe("connection starts in the journal (migration 007)", () => {
+  it("marks where each connection began, so the journal replays as the session read it across an unplug", async () => {
+    const { db, journal, wp, peer, pos, stop } = await journaledSession(ndjson);
+    const receipts = generateReceipts({ seed: 4, count: 2, startMs: Date.UTC(2026, 10, 20, 2) });
+    const cut = encodeReceipt(receipts[0]!).subarray(0, 40);
+    await peer.write(cut);
+    await vi.waitFor(() => expect(journal.offset(IN)).toBe(cut.length));
+    await peer.close();
+    const second = await pos.nextPeer();
+    await second.write(encodeReceipt(receipts[1]!));
+    await vi.waitFor(() => expect(wp.recorded).toHaveLength(1));
+    await stop();
+    // The session: the cut line held as TRUNCATED, the next connection's sale invoiced.
+    expect(wp.quarantined.map((q) => q.code)).toEqual(["TRUNCATED"]);
+    const rows = db
+      .prepare("SELECT starts, chain, bytes FROM journal WHERE direction = 'in' ORDER BY stream_offset")
+      .all() as { starts: number; chain: string; bytes: Buffer }[];
+    expect(rows.map((r) => r.starts)).toEqual([2, 1]);
+    // The mark is chained: the second chunk's chain is not the one of its bytes alone.
+    expect(rows[1]!.chain).toBe(nextChain(rows[0]!.chain, rows[1]!.bytes, "connection"));
+    expect(rows[1]!.chain).not.toBe(nextChain(rows[0]!.chain, rows[1]!.bytes));
+    expect(verifyJournal(db)).toMatchObject({ ok: true });
+    // The journal as a capture replays to what the session read (before: the cut line glued to the sale, lost).
+    const text = [...journalCapture(db, { registerId: "quay1" })].join("");
+    expect(text).toMatch(/^# started: /m);
+    expect(text).toMatch(/^# disconnected: /m);
+    const events = replayCapture(ndjson, ndjson.options.parse({}), text);
+    expect(events.flatMap((e) => (e.type === "problem" ? [e.code] : []))).toEqual(["TRUNCATED"]);
+    expect(events.flatMap((e) => (e.type === "receipt" ? [(e.receipt as ReceiptInput).receiptId] : []))).toEqual([
+      receipts[1]!.receiptId,
+    ]);
     db.close();
   });
 });

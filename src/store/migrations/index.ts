@@ -4,6 +4,7 @@ import { m003ForwardEvidence } from "./003-forward-evidence.js";
 import { m004Journal } from "./004-journal.js";
 import { m005CompactAndOverdue } from "./005-compact-and-overdue.js";
 import { m006JournalRetention } from "./006-journal-retention.js";
+import { m007JournalConnections } from "./007-journal-connections.js";
 
 /** Numbered migrations, applied in order and tracked with PRAGMA user_version. Never edit one that shipped. */
 export const MIGRATIONS: readonly string[] = [
@@ -13,4 +14,5 @@ export const MIGRATIONS: readonly string[] = [
   m004Journal,
   m005CompactAndOverdue,
   m006JournalRetention,
+  m007JournalConnections,
 ];
