@@ -1,7 +1,8 @@
 /**
  * `hoadon simulate register`: a simulated register on a serial path or TCP, speaking ndjson, ESC/POS (a POS that
- * prints, or a printer emulator) or Datecs (a POS driving a fiscal printer). Seeded Vietnamese receipts; `--truth`
- * writes what was sent, one receipt JSON per line.
+ * prints, or a printer emulator) or Datecs (a POS driving a fiscal printer, or the fiscal printer behind a hoadon
+ * tap). Seeded Vietnamese receipts; `--truth` writes what was sent (the printer: what it closed), one receipt JSON
+ * per line. A noisy cable (`--faults`) and an unplugged one (`--unplug`, over TCP) for the register's side.
  */
 import { writeFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
