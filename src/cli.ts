@@ -108,7 +108,8 @@ const COMMANDS: Record<string, Command> = {
       "      fiscal printer behind a hoadon tap, e.g. --port tcp-listen://127.0.0.1:9101; one JSON line per receipt closed)\n" +
       "      [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write; escpos pos: bit-flip per\n" +
       "      byte, garbage and truncate per receipt)\n" +
-      "      ndjson, datecs: [--unplug EVERY_MS:FOR_MS] (tcp://: the link drops every EVERY_MS, back FOR_MS later)",
+      "      ndjson, datecs: [--unplug EVERY_MS:FOR_MS] (TCP: the link drops EVERY_MS into each connection, back FOR_MS\n" +
+      "      later; the datecs printer is then absent, refusing connections)",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },

@@ -14,7 +14,7 @@ import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
 import { type DatecsHost, datecsSender, truthJsonl } from "../simulator/datecs.js";
 import { type FaultMix, faultLayer, parseFaultMix } from "../simulator/datecs-faults.js";
-import { type DatecsPaper, startDatecsPrinter } from "../simulator/datecs-printer.js";
+import { createDatecsPrinter, type DatecsPaper } from "../simulator/datecs-printer.js";
 import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
@@ -55,11 +55,11 @@ function parseUnplug(v: string | boolean | undefined, port: string): Unplug | un
       "USAGE",
       "--unplug MỖI_MS:TRONG_MS, ví dụ 2000:500 / --unplug EVERY_MS:FOR_MS, e.g. 2000:500",
     );
-  if (!port.startsWith("tcp://"))
+  if (!/^tcp(-listen)?:\/\//.test(port))
     throw new DaemonError(
       "USAGE",
-      "--unplug chỉ dùng với --port tcp://… (cổng nối tiếp: rút cáp thật hoặc dừng socat) / " +
-        "--unplug needs a tcp:// port (on a serial line, pull the cable or stop socat)",
+      "--unplug chỉ dùng với --port tcp://… hoặc tcp-listen://… (cổng nối tiếp: rút cáp thật hoặc dừng socat) / " +
+        "--unplug needs a TCP port (on a serial line, pull the cable or stop socat)",
     );
   return { everyMs: Number(m[1]), forMs: Number(m[2]) };
 }
@@ -151,10 +151,10 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   };
   const counted = faults ? { faults: faults.faults } : {};
   if (protocol === "datecs" && v.role === "printer") {
-    if (mix || unplug) throw new DaemonError("USAGE", "--faults, --unplug: chỉ cho máy POS / only for the POS role");
+    if (mix) throw new DaemonError("USAGE", "--faults: chỉ cho máy POS / only for the POS role");
     const paper = v.paper === undefined ? "ok" : v.paper;
     if (paper !== "ok" && paper !== "out") throw new DaemonError("USAGE", "--paper ok|out");
-    return runDatecsPrinter(port, baud, { framing: v.framing === "x" ? "x" : "old", paper, truth }, ctx);
+    return runDatecsPrinter(port, baud, { framing: v.framing === "x" ? "x" : "old", paper, truth, unplug }, ctx);
   }
   if (protocol === "datecs") {
     if (v.role !== undefined && v.role !== "pos") throw new DaemonError("USAGE", "--role pos|printer");
@@ -250,43 +250,65 @@ function escposFaults(mix: FaultMix, seed: number): EscposFaults {
 /**
  * `--protocol datecs --role printer`: be the fiscal printer behind a hoadon tap (`--port tcp-listen://…` for a
  * daemon whose `devicePort` is `tcp://…`), until the connection closes or SIGINT/SIGTERM. Each receipt it closes is
- * one JSON line; `--truth` writes them; `--paper out` refuses every command (status 2.0, end of paper).
+ * one JSON line; `--truth` writes them; `--paper out` refuses every command (status 2.0, end of paper). With
+ * `--unplug EVERY_MS:FOR_MS` the printer drops the line EVERY_MS after each connection opens and is absent for
+ * FOR_MS (its port refuses connections), keeping its state, until SIGINT/SIGTERM or the daemon closes the line.
  */
 async function runDatecsPrinter(
   port: string,
   baud: number,
-  o: { readonly framing: "old" | "x"; readonly paper: DatecsPaper; readonly truth: string | undefined },
+  o: {
+    readonly framing: "old" | "x";
+    readonly paper: DatecsPaper;
+    readonly truth: string | undefined;
+    readonly unplug: Unplug | undefined;
+  },
   ctx: CommandContext,
 ): Promise<number> {
   const stop = new AbortController();
   const onSignal = (): void => stop.abort();
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  const printer = createDatecsPrinter({
+    driver: { framing: o.framing },
+    paper: o.paper,
+    onClosed: (r) => ctx.out(JSON.stringify({ closed: r.receiptId, total: r.total, kind: r.kind ?? "sale" })),
+  });
+  let unplugs = 0;
   try {
     const source = portSourceFor(port, { baudRate: baud, dataBits: 8, parity: "none", stopBits: 1 });
-    const conn = await source.open(stop.signal).catch((cause: unknown) => {
-      if (stop.signal.aborted) return undefined;
-      throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
-    });
-    const printer = conn
-      ? startDatecsPrinter(conn, {
-          driver: { framing: o.framing },
-          paper: o.paper,
-          onClosed: (r) => ctx.out(JSON.stringify({ closed: r.receiptId, total: r.total, kind: r.kind ?? "sale" })),
-        })
-      : undefined;
-    if (conn) {
-      await new Promise<void>((resolve) => {
-        conn.onClose(() => resolve());
-        stop.signal.addEventListener("abort", () => resolve(), { once: true });
-      });
-      printer!.stop();
-      await conn.close();
+    try {
+      while (!stop.signal.aborted) {
+        const conn = await source.open(stop.signal).catch((cause: unknown) => {
+          if (stop.signal.aborted) return undefined;
+          throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
+        });
+        if (!conn) break;
+        printer.attach(conn);
+        let unplugged = false;
+        const timer = o.unplug
+          ? setTimeout(() => {
+              unplugged = true;
+              void conn.close();
+            }, o.unplug.everyMs)
+          : undefined;
+        await new Promise<void>((resolve) => {
+          conn.onClose(() => resolve());
+          stop.signal.addEventListener("abort", () => resolve(), { once: true });
+        });
+        clearTimeout(timer);
+        await conn.close();
+        if (!unplugged || !o.unplug) break; // the daemon closed the line, or we were stopped
+        unplugs++;
+        await source.close(); // absent: the port refuses connections
+        await delay(o.unplug.forMs, undefined, { signal: stop.signal }).catch(() => undefined);
+      }
+    } finally {
+      printer.stop();
+      await source.close();
     }
-    await source.close();
-    const closed = printer?.closed ?? [];
-    if (o.truth) writeFileSync(o.truth, truthJsonl(closed));
-    ctx.out(JSON.stringify({ closed: closed.length, ...(printer ? printer.stats : { frames: 0, noPaper: 0 }) }));
+    if (o.truth) writeFileSync(o.truth, truthJsonl(printer.closed));
+    ctx.out(JSON.stringify({ closed: printer.closed.length, ...printer.stats, ...(o.unplug ? { unplugs } : {}) }));
     return 0;
   } finally {
     process.off("SIGINT", onSignal);

@@ -1,8 +1,8 @@
 /**
  * One port's life, shared by the one-port and the two-port session: open, serve until the connection goes down,
- * reopen with backoff (100 ms doubling to 5 s, ±20 % jitter; a connection that stayed up a while starts over; none
- * after a drop when the source listens, see `waitsForPeer`), log only when the error changes, stop when the signal
- * aborts. Never throws out.
+ * reopen with backoff (100 ms doubling to 5 s, ±20 % jitter; a connection that stayed up a while or carried bytes
+ * starts over; none after a drop when the source listens, see `waitsForPeer`), log only when the error changes, stop
+ * when the signal aborts. Never throws out.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Clock } from "../shared/clock.js";
@@ -80,8 +80,14 @@ export async function runPortLoop(deps: PortLoopDeps): Promise<void> {
     log.info({ port: conn.description }, "port up");
     let error: Error | undefined;
     let failed = false;
+    let carried = false;
     try {
-      error = await deps.serve(conn, upAt);
+      const served = deps.serve(conn, upAt);
+      // After `serve` has subscribed (synchronously): bytes that came before any listener go to the first one only.
+      conn.onData(() => {
+        carried = true;
+      });
+      error = await served;
     } catch (e) {
       // The driver failed to start (createDecoder threw): close this connection and retry later.
       failed = true;
@@ -96,8 +102,10 @@ export async function runPortLoop(deps: PortLoopDeps): Promise<void> {
     log.warn({ err: loggedError }, "port down");
     // A listening source waits for the peer's next connection anyway: back off only when our side failed.
     if (source.waitsForPeer && !failed) continue;
-    // A connection that stayed up a while starts the backoff over; one that drops at once keeps growing it.
-    if (downAt - upAt >= STABLE_MS) failures = 0;
+    // A connection that stayed up a while, or carried bytes, starts the backoff over (a flapping line that works
+    // between drops — a printer switched off and on, a device server's link — comes back in 100 ms); one that drops
+    // at once with nothing on it keeps growing it.
+    if (downAt - upAt >= STABLE_MS || carried) failures = 0;
     await sleep(backoffMs(failures++));
   }
 }

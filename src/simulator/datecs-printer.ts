@@ -30,7 +30,12 @@ export interface DatecsPrinter {
   /** Frames answered in all, and those refused for want of paper. */
   readonly stats: { readonly frames: number; readonly noPaper: number };
   setPaper(paper: DatecsPaper): void;
-  /** Stop answering (the connection is the caller's). */
+  /**
+   * Answer on `conn` from now on (the connection is the caller's). The printer's state (an open receipt, its last
+   * answer) goes on from the connection before, as a real printer's does across a cable unplug.
+   */
+  attach(conn: PortConnection): void;
+  /** Stop answering. */
   stop(): void;
 }
 
@@ -48,17 +53,27 @@ function noPaperStatus(framing: Framing): Uint8Array {
 
 /** Be a Datecs fiscal printer on `conn`. */
 export function startDatecsPrinter(conn: PortConnection, options: DatecsPrinterOptions = {}): DatecsPrinter {
+  const printer = createDatecsPrinter(options);
+  printer.attach(conn);
+  return printer;
+}
+
+/** A Datecs fiscal printer, not yet on a line ({@link DatecsPrinter.attach}). */
+export function createDatecsPrinter(options: DatecsPrinterOptions = {}): DatecsPrinter {
   const parsed = datecsIsl.options.parse({ ...(options.driver as object | undefined), role: "device" });
   const { framing } = resolveOptions(parsed);
   const decoder = datecsIsl.createDecoder(parsed);
+  const newDeframer = () => createDeframer({ framing, source: "host", maxFrameBytes: 4096 });
   // Frames are cut out here first, so a printer without paper can refuse each one whole; with paper each frame's
   // bytes (and any noise, which the decoder NAKs or drops) go to the decoder as they came.
-  const frames = createDeframer({ framing, source: "host", maxFrameBytes: 4096 });
+  let frames = newDeframer();
   const closed: ReceiptInput[] = [];
   const stats = { frames: 0, noPaper: 0 };
   let paper: DatecsPaper = options.paper ?? "ok";
+  let conn: PortConnection | undefined;
+  let stopListening: (() => void) | undefined;
   const write = (bytes: Uint8Array): void => {
-    conn.write(bytes).catch(() => undefined);
+    conn?.write(bytes).catch(() => undefined);
   };
 
   const execute = (raw: Uint8Array): void => {
@@ -75,7 +90,7 @@ export function startDatecsPrinter(conn: PortConnection, options: DatecsPrinterO
     }
   };
 
-  const stopListening = conn.onData((bytes) => {
+  const onBytes = (bytes: Uint8Array): void => {
     for (const e of frames.push(bytes)) {
       if (e.kind !== "frame" || paper === "ok") {
         execute(e.raw);
@@ -96,7 +111,7 @@ export function startDatecsPrinter(conn: PortConnection, options: DatecsPrinterO
         }),
       );
     }
-  });
+  };
 
   return {
     closed,
@@ -104,6 +119,19 @@ export function startDatecsPrinter(conn: PortConnection, options: DatecsPrinterO
     setPaper(p: DatecsPaper): void {
       paper = p;
     },
-    stop: stopListening,
+    attach(next: PortConnection): void {
+      stopListening?.();
+      if (conn) {
+        // A frame the last connection cut off is lost, as on a real line; the printer's state is not.
+        frames = newDeframer();
+        decoder.linkDown?.(Date.now());
+      }
+      conn = next;
+      stopListening = next.onData(onBytes);
+    },
+    stop(): void {
+      stopListening?.();
+      stopListening = undefined;
+    },
   };
 }

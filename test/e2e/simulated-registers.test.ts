@@ -105,11 +105,11 @@ describe("datecs-isl device role in the daemon", () => {
 
 describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", () => {
   /** The printer simulator listening on a free port, the daemon tapping the line to it. */
-  async function tapRig(paper: "ok" | "out") {
+  async function tapRig(paper: "ok" | "out", printerArgs: readonly string[] = []) {
     const printerPort = await freePort();
     const printer = spawnHoadon([
       ...["simulate", "register", "--protocol", "datecs", "--role", "printer", "--paper", paper],
-      ...["--port", `tcp-listen://127.0.0.1:${printerPort}`],
+      ...["--port", `tcp-listen://127.0.0.1:${printerPort}`, ...printerArgs],
     ]);
     const rig = await startDaemon("datecs-isl-v1", { role: "tap" }, `tcp://127.0.0.1:${printerPort}`);
     return { ...rig, printer };
@@ -147,6 +147,46 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
     } finally {
       daemon.kill("SIGTERM");
       printer.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+
+  it("goes on when the printer is absent for a while: the POS resends, every sale printed and invoiced once", {
+    timeout: 120_000,
+  }, async () => {
+    // The printer drops the line 400 ms into each connection and refuses connections for the next 300 ms.
+    const { dir, port, sandbox, daemon, printer } = await tapRig("ok", ["--unplug", "400:300"]);
+    try {
+      const truthFile = join(dir, "truth.jsonl");
+      const sim = await simulate(port, ["--protocol", "datecs", "--count", "16", "--seed", "23", "--truth", truthFile]);
+      expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+      const lines = sim.stdout.trim().split("\n");
+      expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { status: string }).status)).toEqual(Array(16).fill("ok"));
+      const truth = readFileSync(truthFile, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { receiptId: string }).receiptId);
+      await waitAccepted(dir, 16);
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        expect(db.prepare("SELECT receipt_id FROM receipts ORDER BY id").pluck().all()).toEqual(truth);
+        // At most a frame the drop cut is kept; no receipt was lost or invoiced twice.
+        const held = db.prepare("SELECT detail FROM quarantine").pluck().all() as string[];
+        expect(held.filter((d) => !/frame cut off/.test(d))).toEqual([]);
+      } finally {
+        db.close();
+      }
+      printer.kill("SIGTERM");
+      const printed = await printer.done;
+      const out = printed.stdout.trim().split("\n");
+      const summary = JSON.parse(out.at(-1)!) as { closed: number; unplugs: number };
+      expect(summary.unplugs, out.at(-1)).toBeGreaterThanOrEqual(1);
+      // The printer closed each sale once, across its absences.
+      expect(out.slice(0, -1).map((l) => (JSON.parse(l) as { closed: string }).closed)).toEqual(truth);
+    } finally {
+      printer.kill("SIGTERM");
+      daemon.kill("SIGTERM");
       await daemon.done;
       await sandbox.close();
     }
