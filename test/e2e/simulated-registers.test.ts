@@ -13,6 +13,14 @@ import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDaemon } from "../support/daemon.js";
 import { freePort } from "../support/net.js";
 
+/** The receipts a `--truth` file lists, one JSON per line. */
+function truthOf<T>(file: string): T[] {
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as T);
+}
+
 /** Wait until `n` invoices are accepted by the sandbox. */
 async function waitAccepted(dir: string, n: number): Promise<void> {
   await vi.waitFor(
@@ -63,10 +71,7 @@ describe("datecs-isl device role in the daemon", () => {
         ...["--protocol", "datecs", "--count", "16", "--seed", "11", "--storno-rate", "0.5", "--truth", truthFile],
       ]);
       expect(sim.code, sim.stderr).toBe(0);
-      const truth = readFileSync(truthFile, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as { kind?: string; receiptId: string; replaces?: { receiptId?: string } });
+      const truth = truthOf<{ kind?: string; receiptId: string; replaces?: { receiptId?: string } }>(truthFile);
       const refunds = truth.filter((r) => r.kind === "refund");
       // Seed 11 at rate 0.5 makes some stornos; without them this test proves nothing.
       expect(refunds.length).toBeGreaterThan(0);
@@ -123,10 +128,7 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
       const truthFile = join(dir, "truth.jsonl");
       const sim = await simulate(port, ["--protocol", "datecs", "--count", "10", "--seed", "17", "--truth", truthFile]);
       expect(sim.code, sim.stdout + sim.stderr).toBe(0);
-      const truth = readFileSync(truthFile, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => (JSON.parse(l) as { receiptId: string }).receiptId);
+      const truth = truthOf<{ receiptId: string }>(truthFile).map((r) => r.receiptId);
       expect(truth).toHaveLength(10);
       await waitAccepted(dir, 10);
       const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
@@ -163,10 +165,7 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
       expect(sim.code, sim.stdout + sim.stderr).toBe(0);
       const lines = sim.stdout.trim().split("\n");
       expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { status: string }).status)).toEqual(Array(16).fill("ok"));
-      const truth = readFileSync(truthFile, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => (JSON.parse(l) as { receiptId: string }).receiptId);
+      const truth = truthOf<{ receiptId: string }>(truthFile).map((r) => r.receiptId);
       await waitAccepted(dir, 16);
       const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
       try {
@@ -387,10 +386,7 @@ describe("ndjson register in the daemon: voids and the day close", () => {
         ...["--truth", truthFile],
       ]);
       expect(sim.code, sim.stderr + sim.stdout).toBe(0);
-      const truth = readFileSync(truthFile, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as { kind?: string; receiptId: string; total: number });
+      const truth = truthOf<{ kind?: string; receiptId: string; total: number }>(truthFile);
       const voids = truth.filter((r) => r.kind === "refund");
       // Seed 7 at rate 0.4 voids some sales; without them this test proves nothing.
       expect(voids.length).toBeGreaterThan(0);
