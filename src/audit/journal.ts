@@ -10,11 +10,11 @@ import type { JournalRange } from "../ingest/journal-sink.js";
 import { vnDateTime } from "../shared/clock.js";
 import type { Db } from "../store/db.js";
 import {
-  hasStarts,
   journalRangeOf,
   pruneMarks,
   readJournalRange,
   startsOf,
+  startsSelect,
   streamKey,
   verifyJournal,
 } from "../store/journal.js";
@@ -280,7 +280,7 @@ export function* journalCapture(db: Db, opts: JournalCaptureOptions): Generator<
 
   const chunks = db
     .prepare(
-      `SELECT side, direction, at, stream_offset, bytes, ${hasStarts(db) ? "starts" : "0 AS starts"} FROM journal
+      `SELECT side, direction, at, stream_offset, bytes, ${startsSelect(db)} FROM journal
         WHERE register_id = ? AND at >= ? AND at <= ? ORDER BY at, id`,
     )
     .iterate(registerId, from, to) as IterableIterator<ChunkRow>;

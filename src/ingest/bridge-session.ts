@@ -105,8 +105,6 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     : undefined;
 
   const conns: Record<Side, PortConnection | undefined> = { register: undefined, device: undefined };
-  /** Each side's connections since hoadon started (the first one is marked as a session start in the journal). */
-  const servedBefore: Record<Side, boolean> = { register: false, device: false };
   let lastError: string | undefined;
   let droppedToDevice = 0;
   let idleTimer: NodeJS.Timeout | undefined;
@@ -286,8 +284,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
       },
       serve: (conn, upAt) => {
         conns[side] = conn;
-        journals[side].in.connected(servedBefore[side] ? "connection" : "session");
-        servedBefore[side] = true;
+        journals[side].in.connected();
         // A port opens with DTR and RTS raised: what the register sees must be set again.
         if (side === "register") shownLines = undefined;
         tap?.note(`${side} connected: ${conn.description}`);

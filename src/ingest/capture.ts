@@ -177,24 +177,22 @@ export function replayCapture<O>(driver: Driver<O>, options: O, capture: string 
   const push = (bytes: Uint8Array, at: number, side: Side): DecoderEvent[] =>
     tapDecoder ? tapDecoder.push(bytes, at, side) : decoder!.push(bytes, at);
   const idle = (at: number): DecoderEvent[] => (tapDecoder ? tapDecoder.idle(at) : decoder!.idle(at));
+  /** Flush and start a fresh decoder. */
+  const restart = (at: number): DecoderEvent[] => {
+    const flushed = idle(at);
+    if (tapDecoder) tapDecoder = driver.createTapDecoder!(options);
+    else decoder = driver.createDecoder(options);
+    return flushed;
+  };
   const linkChanged = (note: CaptureLinkNote, at: number): DecoderEvent[] => {
-    if (note.event === "start") {
-      // hoadon started again: nothing of the decoder before survives.
-      const flushed = idle(at);
-      if (tapDecoder) tapDecoder = driver.createTapDecoder!(options);
-      else decoder = driver.createDecoder(options);
-      return flushed;
-    }
+    if (note.event === "start") return restart(at); // hoadon started again: nothing of the decoder survives
     if (tapDecoder) {
       if (note.side === "device") return tapDecoder.link?.("device", note.event === "up", at) ?? [];
       if (note.event === "up") return [];
       return tapDecoder.linkDown ? tapDecoder.linkDown(at) : tapDecoder.idle(at);
     }
     if (note.event === "up" || note.side !== "register") return [];
-    if (decoder!.linkDown) return decoder!.linkDown(at);
-    const flushed = decoder!.idle(at);
-    decoder = driver.createDecoder(options);
-    return flushed;
+    return decoder!.linkDown ? decoder!.linkDown(at) : restart(at);
   };
   const idleMs = idleMsOf(driver, options);
   const events: DecoderEvent[] = [];

@@ -147,9 +147,9 @@ export interface StreamJournal {
   restart(): void;
   /**
    * A connection of the port came up: the next chunk is marked as its start (`session` for the first one since
-   * hoadon started), so a replay of the journal resets its decoder where the session did.
+   * hoadon started, `connection` after), so a replay of the journal resets its decoder where the session did.
    */
-  connected(starts: ChunkStarts): void;
+  connected(): void;
   /** A chunk was read (or written). */
   append(bytes: Uint8Array, at: number): void;
   /** The journal range of an event's bytes, or undefined when unknown. */
@@ -164,6 +164,7 @@ export function streamJournal(sink: JournalSink | undefined, stream: JournalStre
   if (!sink) return { restart: () => {}, connected: () => {}, append: () => {}, rangeOf: () => undefined };
   let base = sink.offset(stream);
   let starts: ChunkStarts | undefined;
+  let connectedBefore = false;
   // Chunks since the last located receipt (no span), to find the next one's bytes in.
   let chunks: Uint8Array[] = [];
   let chunksStart = base;
@@ -185,9 +186,10 @@ export function streamJournal(sink: JournalSink | undefined, stream: JournalStre
       chunksLength = 0;
       searchFrom = base;
     },
-    connected(kind: ChunkStarts): void {
-      // A session start outranks a reconnect that brought no bytes before it.
-      starts = starts === "session" ? starts : kind;
+    connected(): void {
+      // A connection that brought no bytes leaves its mark to the next one (a session start outranks a reconnect).
+      starts = connectedBefore ? (starts ?? "connection") : "session";
+      connectedBefore = true;
     },
     append(bytes: Uint8Array, at: number): void {
       if (bytes.length === 0) return;
@@ -256,8 +258,6 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
    * unplug (`linkDown`); then the journal offsets it counts run on across connections too.
    */
   let decoder: Decoder | undefined;
-  /** A connection was served before this one (else the next is the first since hoadon started). */
-  let servedBefore = false;
 
   /** Serve one connection until it goes down or the session is aborted. */
   const serve = (conn: PortConnection): Promise<Error | undefined> =>
@@ -266,8 +266,7 @@ export function startRegisterSession(deps: RegisterSessionDeps): RegisterSession
         decoder = driver.createDecoder(options);
         inJournal.restart();
       }
-      inJournal.connected(servedBefore ? "connection" : "session");
-      servedBefore = true;
+      inJournal.connected();
       let idleTimer: NodeJS.Timeout | undefined;
 
       const send = (bytes: Uint8Array): void => {

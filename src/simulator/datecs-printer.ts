@@ -3,7 +3,7 @@
  * device-role decoder answers the POS, stores every receipt it closes, and can run out of paper. With it a tap can be
  * tested end to end without hardware: POS simulator → hoadon (tap) → this printer.
  */
-import { CMD } from "../../drivers/datecs-isl/engine.js";
+import { CMD, X_ERROR_CODES } from "../../drivers/datecs-isl/engine.js";
 import { createDeframer, encodeFrame, type Framing } from "../../drivers/datecs-isl/frame.js";
 import { datecsIsl, resolveOptions } from "../../drivers/datecs-isl/index.js";
 import type { RecordOutcome } from "../driver-api/index.js";
@@ -100,7 +100,7 @@ export function createDatecsPrinter(options: DatecsPrinterOptions = {}): DatecsP
       stats.frames++;
       stats.noPaper++;
       // X framing answers carry an ErrorCode first; the device role's "general error" code is reused.
-      const data = framing === "x" ? new TextEncoder().encode("-100005\t") : new Uint8Array();
+      const data = framing === "x" ? new TextEncoder().encode(`${X_ERROR_CODES.general}\t`) : new Uint8Array();
       const status = noPaperStatus(framing);
       write(
         encodeFrame(framing, {

@@ -342,9 +342,13 @@ export type JournalVerdict =
       readonly reason: string;
     };
 
-/** The journal has `starts` (migration 007); a read-only store opened by an older hoadon's file may not. */
-export function hasStarts(db: Db): boolean {
-  return db.prepare("SELECT 1 FROM pragma_table_info('journal') WHERE name = 'starts'").get() !== undefined;
+/**
+ * `journal.starts` as a SELECT column: the column (migration 007), or 0 for a read-only store an older hoadon wrote,
+ * which has none.
+ */
+export function startsSelect(db: Db): string {
+  const has = db.prepare("SELECT 1 FROM pragma_table_info('journal') WHERE name = 'starts'").get() !== undefined;
+  return has ? "starts" : "0 AS starts";
 }
 
 /** Re-compute every stream's chain and check that its offsets are contiguous; names the first broken chunk. */
@@ -368,7 +372,7 @@ export function verifyJournal(db: Db): JournalVerdict {
         starts: number;
       }
     >(
-      `SELECT id, register_id, side, direction, stream_offset, bytes, chain, ${hasStarts(db) ? "starts" : "0 AS starts"}
+      `SELECT id, register_id, side, direction, stream_offset, bytes, chain, ${startsSelect(db)}
          FROM journal ORDER BY register_id, side, direction, stream_offset`,
     )
     .iterate();
