@@ -251,8 +251,9 @@ function escposFaults(mix: FaultMix, seed: number): EscposFaults {
  * `--protocol datecs --role printer`: be the fiscal printer behind a hoadon tap (`--port tcp-listen://…` for a
  * daemon whose `devicePort` is `tcp://…`), until the connection closes or SIGINT/SIGTERM. Each receipt it closes is
  * one JSON line; `--truth` writes them; `--paper out` refuses every command (status 2.0, end of paper). With
- * `--unplug EVERY_MS:FOR_MS` the printer drops the line EVERY_MS after each connection opens and is absent for
- * FOR_MS (its port refuses connections), keeping its state, until SIGINT/SIGTERM or the daemon closes the line.
+ * `--unplug EVERY_MS:FOR_MS` the printer drops the line EVERY_MS after the first bytes of each connection and is
+ * absent for FOR_MS (its port refuses connections), keeping its state, until SIGINT/SIGTERM or the daemon closes
+ * the line.
  */
 async function runDatecsPrinter(
   port: string,
@@ -286,12 +287,17 @@ async function runDatecsPrinter(
         if (!conn) break;
         printer.attach(conn);
         let unplugged = false;
-        const timer = o.unplug
-          ? setTimeout(() => {
+        let timer: NodeJS.Timeout | undefined;
+        // Counted from the line's first bytes, so the printer goes away in the middle of sales, not while the line is
+        // idle (hoadon backs off further from a device that drops with nothing said: its hot-loop guard).
+        const stopArming = conn.onData(() => {
+          stopArming();
+          if (o.unplug)
+            timer = setTimeout(() => {
               unplugged = true;
               void conn.close();
-            }, o.unplug.everyMs)
-          : undefined;
+            }, o.unplug.everyMs);
+        });
         await new Promise<void>((resolve) => {
           conn.onClose(() => resolve());
           stop.signal.addEventListener("abort", () => resolve(), { once: true });

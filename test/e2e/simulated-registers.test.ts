@@ -157,7 +157,7 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
   it("goes on when the printer is absent for a while: the POS resends, every sale printed and invoiced once", {
     timeout: 120_000,
   }, async () => {
-    // The printer drops the line 400 ms into each connection and refuses connections for the next 300 ms.
+    // The printer drops the line 400 ms after the first bytes of each connection and refuses connections for 300 ms.
     const { dir, port, sandbox, daemon, printer } = await tapRig("ok", ["--unplug", "400:300"]);
     try {
       const truthFile = join(dir, "truth.jsonl");
