@@ -101,15 +101,17 @@ const COMMANDS: Record<string, Command> = {
   simulate: {
     summary: "register: máy tính tiền giả lập (ndjson, escpos, datecs) / simulated register",
     usage:
-      "hoadon simulate register --port PATH|tcp://HOST:PORT [--protocol ndjson|escpos|datecs] [--count N] [--seed S] [--truth FILE]\n" +
+      "hoadon simulate register --port PATH|tcp://HOST:PORT|pty[:LINK] [--protocol ndjson|escpos|datecs] [--count N] [--seed S]\n" +
+      "      [--truth FILE]   pty[:LINK]: its own virtual cable (socat); hoadon's register port: is LINK (said on stderr),\n" +
+      "      the simulator starts once hoadon has opened it\n" +
       "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
       "      ndjson: [--baud N] [--void-rate 0..1] [--day-close]\n" +
       "      datecs: [--role pos|printer] [--framing old|x] [--baud N] [--storno-rate 0..1] [--paper ok|out] (printer: the\n" +
       "      fiscal printer behind a hoadon tap, e.g. --port tcp-listen://127.0.0.1:9101; one JSON line per receipt closed)\n" +
       "      [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write; escpos pos: bit-flip per\n" +
       "      byte, garbage and truncate per receipt)\n" +
-      "      ndjson, datecs: [--unplug EVERY_MS:FOR_MS] (TCP: the link drops EVERY_MS into each connection, back FOR_MS\n" +
-      "      later; the datecs printer is then absent, refusing connections)",
+      "      ndjson, datecs: [--unplug EVERY_MS:FOR_MS] (pty or TCP: the link drops EVERY_MS into each connection, back\n" +
+      "      FOR_MS later; a pty's LINK is gone meanwhile; the datecs printer is then absent, refusing connections)",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },

@@ -7,8 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import type { CommandContext } from "../cli.js";
-import type { PortConnection } from "../ingest/index.js";
-import { portSourceFor } from "../ingest/index.js";
+import type { PortConnection, PortSource } from "../ingest/index.js";
 import type { ReceiptInput } from "../receipt/model.js";
 import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
@@ -18,6 +17,7 @@ import { createDatecsPrinter, type DatecsPaper } from "../simulator/datecs-print
 import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
+import { isPtyPort, simulatorPortSource } from "../simulator/pty-source.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -28,11 +28,26 @@ function int(v: string | boolean | undefined, name: string, dflt: number): numbe
   return n;
 }
 
-async function open(port: string, baudRate: number): Promise<PortConnection> {
+/** The simulator's port (`pty[:LINK]` makes its own cable and says where hoadon reads, on stderr). */
+function simulatorPort(port: string, baudRate: number, ctx: CommandContext): PortSource {
   try {
-    return await portSourceFor(port, { baudRate, dataBits: 8, parity: "none", stopBits: 1 }).open(
-      new AbortController().signal,
+    return simulatorPortSource(
+      port,
+      { baudRate, dataBits: 8, parity: "none", stopBits: 1 },
+      { onPty: (link) => ctx.err(ptyMessage(link)) },
     );
+  } catch (error) {
+    throw new DaemonError("USAGE", `--port: ${(error as Error).message}`);
+  }
+}
+
+function ptyMessage(link: string): string {
+  return `Cáp ảo sẵn sàng: đặt port: ${link} cho máy tính tiền trong cấu hình hoadon / virtual cable ready: set the register's port: ${link}`;
+}
+
+async function open(source: PortSource, port: string, signal = new AbortController().signal): Promise<PortConnection> {
+  try {
+    return await source.open(signal);
   } catch (cause) {
     throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
   }
@@ -55,11 +70,11 @@ function parseUnplug(v: string | boolean | undefined, port: string): Unplug | un
       "USAGE",
       "--unplug MỖI_MS:TRONG_MS, ví dụ 2000:500 / --unplug EVERY_MS:FOR_MS, e.g. 2000:500",
     );
-  if (!/^tcp(-listen)?:\/\//.test(port))
+  if (!/^tcp(-listen)?:\/\//.test(port) && !isPtyPort(port))
     throw new DaemonError(
       "USAGE",
-      "--unplug chỉ dùng với --port tcp://… hoặc tcp-listen://… (cổng nối tiếp: rút cáp thật hoặc dừng socat) / " +
-        "--unplug needs a TCP port (on a serial line, pull the cable or stop socat)",
+      "--unplug chỉ dùng với --port pty[:LINK], tcp://… hoặc tcp-listen://… (cổng nối tiếp thật: rút cáp) / " +
+        "--unplug needs --port pty[:LINK] or a TCP port (on a real serial line, pull the cable)",
     );
   return { everyMs: Number(m[1]), forMs: Number(m[2]) };
 }
@@ -69,8 +84,9 @@ function parseUnplug(v: string | boolean | undefined, port: string): Unplug | un
  * opens `forMs` later; a round that ends other than `closed` is the last. Without `unplug`, one round.
  */
 async function withUnplugs<R extends { readonly stoppedBy: string }>(
-  connect: () => Promise<PortConnection>,
+  connect: (signal: AbortSignal) => Promise<PortConnection>,
   unplug: Unplug | undefined,
+  signal: AbortSignal,
   round: (conn: PortConnection) => Promise<R>,
 ): Promise<{ readonly last: R; readonly unplugs: number; readonly conn: PortConnection }> {
   let unplugs = 0;
@@ -79,9 +95,9 @@ async function withUnplugs<R extends { readonly stoppedBy: string }>(
     const giveUpAt = Date.now() + (unplugs > 0 ? RECONNECT_FOR_MS : 0);
     while (!conn) {
       try {
-        conn = await connect();
+        conn = await connect(signal);
       } catch (error) {
-        if (Date.now() >= giveUpAt) throw error;
+        if (Date.now() >= giveUpAt || signal.aborted) throw error;
         await delay(200);
       }
     }
@@ -89,7 +105,7 @@ async function withUnplugs<R extends { readonly stoppedBy: string }>(
     const timer = unplug ? setTimeout(() => void c.close(), unplug.everyMs) : undefined;
     const last = await round(c);
     clearTimeout(timer);
-    if (!unplug || last.stoppedBy !== "closed") return { last, unplugs, conn: c };
+    if (!unplug || last.stoppedBy !== "closed" || signal.aborted) return { last, unplugs, conn: c };
     unplugs++;
     await c.close();
     await delay(unplug.forMs);
@@ -136,6 +152,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
         ...(truth ? { truth } : {}),
         ...(v.paper === "near-end" || v.paper === "out" ? { paper: v.paper } : {}),
         ...(mix ? { faults: escposFaults(mix, seed) } : {}),
+        onPty: (link) => ctx.err(ptyMessage(link)),
       },
       ctx.out,
     );
@@ -143,19 +160,68 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
 
   const unplug = parseUnplug(v.unplug, port);
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
-  const faults = mix ? faultLayer(mix, seed) : undefined;
   const baud = int(v.baud, "baud", 115_200);
-  const connect = async (): Promise<PortConnection> => {
-    const conn = await open(port, baud);
-    return faults ? faults.wrap(conn) : conn;
-  };
-  const counted = faults ? { faults: faults.faults } : {};
   if (protocol === "datecs" && v.role === "printer") {
     if (mix) throw new DaemonError("USAGE", "--faults: chỉ cho máy POS / only for the POS role");
     const paper = v.paper === undefined ? "ok" : v.paper;
     if (paper !== "ok" && paper !== "out") throw new DaemonError("USAGE", "--paper ok|out");
-    return runDatecsPrinter(port, baud, { framing: v.framing === "x" ? "x" : "old", paper, truth, unplug }, ctx);
+    return runDatecsPrinter(
+      port,
+      simulatorPort(port, baud, ctx),
+      { framing: v.framing === "x" ? "x" : "old", paper, truth, unplug },
+      ctx,
+    );
   }
+  const source = simulatorPort(port, baud, ctx);
+  // SIGINT/SIGTERM: unplug and report what was answered (a pty's socat must not outlive us).
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    stop.abort();
+    void source.close();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await simulateSender(
+      protocol,
+      v,
+      { source, port, receipts, unplug, mix, seed, truth, signal: stop.signal },
+      ctx,
+    );
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+    // Stopped while waiting for the line (hoadon had not opened the pty, or the TCP port refused).
+    ctx.err("Đã dừng khi chưa kết nối được / stopped before the line was up");
+    return 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await source.close();
+  }
+}
+
+async function simulateSender(
+  protocol: string,
+  v: Values,
+  o: {
+    readonly source: PortSource;
+    readonly port: string;
+    readonly receipts: readonly ReceiptInput[];
+    readonly unplug: Unplug | undefined;
+    readonly mix: FaultMix | undefined;
+    readonly seed: number;
+    readonly truth: string | undefined;
+    readonly signal: AbortSignal;
+  },
+  ctx: CommandContext,
+): Promise<number> {
+  const { source, port, receipts, unplug, mix, seed, truth, signal } = o;
+  const faults = mix ? faultLayer(mix, seed) : undefined;
+  const connect = async (): Promise<PortConnection> => {
+    const conn = await open(source, port, signal);
+    return faults ? faults.wrap(conn) : conn;
+  };
+  const counted = faults ? { faults: faults.faults } : {};
   if (protocol === "datecs") {
     if (v.role !== undefined && v.role !== "pos") throw new DaemonError("USAGE", "--role pos|printer");
     const framing = v.framing === "x" ? "x" : "old";
@@ -168,7 +234,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
       last: report,
       unplugs,
       conn,
-    } = await withUnplugs(connect, unplug, async (c) => {
+    } = await withUnplugs(connect, unplug, signal, async (c) => {
       const r = await datecsSender(c, receipts, {
         driver: { framing },
         // Now and then a storno of an earlier sale, which hoadon turns into a replacement invoice.
@@ -203,7 +269,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     last: report,
     unplugs,
     conn,
-  } = await withUnplugs(connect, unplug, async (c) => {
+  } = await withUnplugs(connect, unplug, signal, async (c) => {
     const r = await ndjsonSender(c, todo, {
       onTransmit: (id) => sent.add(id),
       onResult: (x) => ctx.out(`${x.id}: ${x.status}${x.reply?.type === "ack" ? ` ${x.reply.mccqt}` : ""}`),
@@ -257,7 +323,7 @@ function escposFaults(mix: FaultMix, seed: number): EscposFaults {
  */
 async function runDatecsPrinter(
   port: string,
-  baud: number,
+  source: PortSource,
   o: {
     readonly framing: "old" | "x";
     readonly paper: DatecsPaper;
@@ -277,7 +343,6 @@ async function runDatecsPrinter(
   });
   let unplugs = 0;
   try {
-    const source = portSourceFor(port, { baudRate: baud, dataBits: 8, parity: "none", stopBits: 1 });
     try {
       while (!stop.signal.aborted) {
         const conn = await source.open(stop.signal).catch((cause: unknown) => {

@@ -5,17 +5,19 @@
  */
 import { writeFileSync } from "node:fs";
 import type { CutStyle } from "../../drivers/escpos-tap/index.js";
-import { portSourceFor } from "../ingest/port-source.js";
 import { DaemonError } from "../shared/errors.js";
 import { type EscposFaults, type EscposSimCodePage, escposJobs, escposPos, startPrinterEmulator } from "./escpos.js";
 import { generateReceipts } from "./generate.js";
+import { simulatorPortSource } from "./pty-source.js";
 
 /** Parsed flags. */
 export interface EscposSimulateArgs {
   /** `pos`: print receipts to `port`; `printer`: be the printer on `port`. */
   readonly role: "pos" | "printer";
-  /** Serial path, `tcp://host:port` or `tcp-listen://host:port`. */
+  /** Serial path, `tcp://host:port`, `tcp-listen://host:port`, or `pty[:LINK]` (a socat pair of its own). */
   readonly port: string;
+  /** A `pty` port was made: hoadon reads at `link`. */
+  readonly onPty?: (link: string) => void;
   readonly count?: number;
   readonly seed?: number;
   /** Code pages used in turn (`cp1258`, `tcvn3`, `viscii`, `utf8`, `raster`). */
@@ -44,8 +46,9 @@ const SERIAL = { baudRate: 9_600, dataBits: 8, parity: "none", stopBits: 1 } as 
 /** Run the simulator; resolves to the exit status (0: every receipt printed / the printer ran until stopped). */
 export async function runEscposSimulator(args: EscposSimulateArgs, out: (line: string) => void): Promise<number> {
   const serial = { ...SERIAL, ...(args.baudRate ? { baudRate: args.baudRate } : {}) };
-  const source = portSourceFor(args.port, serial);
+  const source = simulatorPortSource(args.port, serial, args.onPty ? { onPty: args.onPty } : {});
   const conn = await source.open(args.signal ?? new AbortController().signal).catch((cause: unknown) => {
+    void source.close();
     throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${args.port} / cannot open the port`, { cause });
   });
   try {

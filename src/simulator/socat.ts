@@ -31,8 +31,15 @@ export interface SocatOptions {
   /** Paths of the two links; no commas, colons or spaces (socat's address syntax). */
   readonly a: string;
   readonly b: string;
-  /** Give up after this long (default 5 s). */
+  /** Give up after this long (default 5 s; with `waitForA`, no limit unless given). */
   readonly timeoutMs?: number;
+  /**
+   * Start the transfer only once a process has opened A (socat's `wait-slave`): link A exists at once, link B only
+   * when A's peer is there. A simulator that owns the cable so learns when hoadon opened its end.
+   */
+  readonly waitForA?: boolean;
+  /** Give up (kill socat) when this aborts. */
+  readonly signal?: AbortSignal;
 }
 
 /** Every socat we started, killed if this process exits without stopping them. */
@@ -54,7 +61,9 @@ export function startSocatPair(options: SocatOptions): Promise<SocatPair> {
     process.once("exit", killAll);
     exitHookInstalled = true;
   }
-  const child = spawn("socat", ["-d", "-d", `pty,raw,echo=0,link=${options.a}`, `pty,raw,echo=0,link=${options.b}`], {
+  // pty-interval: how often socat looks whether A was opened (default 1 s).
+  const a = `pty,raw,echo=0,link=${options.a}${options.waitForA ? ",wait-slave,pty-interval=0.02" : ""}`;
+  const child = spawn("socat", ["-d", "-d", a, `pty,raw,echo=0,link=${options.b}`], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   running.add(child);
@@ -71,17 +80,29 @@ export function startSocatPair(options: SocatOptions): Promise<SocatPair> {
   let stderr = "";
   return new Promise<SocatPair>((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(
-      () => fail(new Error(`socat không khởi động kịp / socat did not start in time: ${stderr.trim()}`)),
-      options.timeoutMs ?? 5_000,
-    );
+    const timeoutMs = options.timeoutMs ?? (options.waitForA ? undefined : 5_000);
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () => fail(new Error(`socat không khởi động kịp / socat did not start in time: ${stderr.trim()}`)),
+            timeoutMs,
+          );
+    const onAbort = (): void => fail(options.signal?.reason ?? new Error("aborted"));
     const fail = (error: Error): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      child.kill("SIGKILL");
+      options.signal?.removeEventListener("abort", onAbort);
+      // SIGTERM: socat removes its links (SIGKILL would leave them dangling for the next start).
+      child.kill("SIGTERM");
       reject(error);
     };
+    if (options.signal?.aborted) {
+      fail(options.signal.reason ?? new Error("aborted"));
+      return;
+    }
+    options.signal?.addEventListener("abort", onAbort, { once: true });
     const check = (): void => {
       if (settled || !stderr.includes("starting data transfer loop")) return;
       if (!existsSync(options.a) || !existsSync(options.b)) {
@@ -90,6 +111,7 @@ export function startSocatPair(options: SocatOptions): Promise<SocatPair> {
       }
       settled = true;
       clearTimeout(timer);
+      options.signal?.removeEventListener("abort", onAbort);
       resolve({
         a: options.a,
         b: options.b,

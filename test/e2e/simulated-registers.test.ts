@@ -3,7 +3,7 @@
  * Datecs fiscal printer where the printer is hoadon (device role), every receipt it closed invoiced once and
  * accepted, its stornos turned into replacements; an ndjson register that voids some sales and closes its day.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
@@ -12,6 +12,7 @@ import { formatDong } from "../../src/shared/i18n.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDaemon } from "../support/daemon.js";
 import { freePort } from "../support/net.js";
+import { tempDir } from "../support/tmp.js";
 
 /** The receipts a `--truth` file lists, one JSON per line. */
 function truthOf<T>(file: string): T[] {
@@ -110,13 +111,16 @@ describe("datecs-isl device role in the daemon", () => {
 
 describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", () => {
   /** The printer simulator listening on a free port, the daemon tapping the line to it. */
-  async function tapRig(paper: "ok" | "out", printerArgs: readonly string[] = []) {
+  /** The printer simulator on TCP (a device server), or on a serial line: its own pty, hoadon's devicePort LINK. */
+  async function tapRig(paper: "ok" | "out", printerArgs: readonly string[] = [], line: "tcp" | "pty" = "tcp") {
     const printerPort = await freePort();
+    const link = join(tempDir("hoadon-printer-"), "printer");
     const printer = spawnHoadon([
       ...["simulate", "register", "--protocol", "datecs", "--role", "printer", "--paper", paper],
-      ...["--port", `tcp-listen://127.0.0.1:${printerPort}`, ...printerArgs],
+      ...["--port", line === "tcp" ? `tcp-listen://127.0.0.1:${printerPort}` : `pty:${link}`, ...printerArgs],
     ]);
-    const rig = await startDaemon("datecs-isl-v1", { role: "tap" }, `tcp://127.0.0.1:${printerPort}`);
+    const devicePort = line === "tcp" ? `tcp://127.0.0.1:${printerPort}` : link;
+    const rig = await startDaemon("datecs-isl-v1", { role: "tap" }, devicePort);
     return { ...rig, printer };
   }
 
@@ -154,42 +158,58 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
     }
   });
 
-  it("goes on when the printer is absent for a while: the POS resends, every sale printed and invoiced once", {
-    timeout: 120_000,
-  }, async () => {
-    // The printer drops the line 400 ms after the first bytes of each connection and refuses connections for 300 ms.
-    const { dir, port, sandbox, daemon, printer } = await tapRig("ok", ["--unplug", "400:300"]);
-    try {
-      const truthFile = join(dir, "truth.jsonl");
-      const sim = await simulate(port, ["--protocol", "datecs", "--count", "16", "--seed", "23", "--truth", truthFile]);
-      expect(sim.code, sim.stdout + sim.stderr).toBe(0);
-      const lines = sim.stdout.trim().split("\n");
-      expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { status: string }).status)).toEqual(Array(16).fill("ok"));
-      const truth = truthOf<{ receiptId: string }>(truthFile).map((r) => r.receiptId);
-      await waitAccepted(dir, 16);
-      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+  it.each(["tcp", "pty"] as const)(
+    "goes on when the printer (%s) is absent for a while: the POS resends, every sale printed and invoiced once",
+    {
+      timeout: 120_000,
+    },
+    async (line) => {
+      // The printer drops the line 400 ms after the first bytes of each connection and refuses connections for 300 ms
+      // (on a pty: socat and the link are gone meanwhile).
+      const { dir, port, sandbox, daemon, printer } = await tapRig("ok", ["--unplug", "400:300"], line);
       try {
-        expect(db.prepare("SELECT receipt_id FROM receipts ORDER BY id").pluck().all()).toEqual(truth);
-        // At most a frame the drop cut is kept; no receipt was lost or invoiced twice.
-        const held = db.prepare("SELECT detail FROM quarantine").pluck().all() as string[];
-        expect(held.filter((d) => !/frame cut off/.test(d))).toEqual([]);
+        const truthFile = join(dir, "truth.jsonl");
+        const sim = await simulate(port, [
+          "--protocol",
+          "datecs",
+          "--count",
+          "16",
+          "--seed",
+          "23",
+          "--truth",
+          truthFile,
+        ]);
+        expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+        const lines = sim.stdout.trim().split("\n");
+        expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { status: string }).status)).toEqual(
+          Array(16).fill("ok"),
+        );
+        const truth = truthOf<{ receiptId: string }>(truthFile).map((r) => r.receiptId);
+        await waitAccepted(dir, 16);
+        const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+        try {
+          expect(db.prepare("SELECT receipt_id FROM receipts ORDER BY id").pluck().all()).toEqual(truth);
+          // At most a frame the drop cut is kept; no receipt was lost or invoiced twice.
+          const held = db.prepare("SELECT detail FROM quarantine").pluck().all() as string[];
+          expect(held.filter((d) => !/frame cut off/.test(d))).toEqual([]);
+        } finally {
+          db.close();
+        }
+        printer.kill("SIGTERM");
+        const printed = await printer.done;
+        const out = printed.stdout.trim().split("\n");
+        const summary = JSON.parse(out.at(-1)!) as { closed: number; unplugs: number };
+        expect(summary.unplugs, out.at(-1)).toBeGreaterThanOrEqual(1);
+        // The printer closed each sale once, across its absences.
+        expect(out.slice(0, -1).map((l) => (JSON.parse(l) as { closed: string }).closed)).toEqual(truth);
       } finally {
-        db.close();
+        printer.kill("SIGTERM");
+        daemon.kill("SIGTERM");
+        await daemon.done;
+        await sandbox.close();
       }
-      printer.kill("SIGTERM");
-      const printed = await printer.done;
-      const out = printed.stdout.trim().split("\n");
-      const summary = JSON.parse(out.at(-1)!) as { closed: number; unplugs: number };
-      expect(summary.unplugs, out.at(-1)).toBeGreaterThanOrEqual(1);
-      // The printer closed each sale once, across its absences.
-      expect(out.slice(0, -1).map((l) => (JSON.parse(l) as { closed: string }).closed)).toEqual(truth);
-    } finally {
-      printer.kill("SIGTERM");
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
-    }
-  });
+    },
+  );
 
   it("invoices nothing while the printer is out of paper: it refused every command", { timeout: 120_000 }, async () => {
     const { dir, port, sandbox, daemon, printer } = await tapRig("out");
@@ -335,6 +355,83 @@ describe("an unplugged cable (hoadon simulate register --unplug)", () => {
       await daemon.done;
       await sandbox.close();
     }
+  });
+});
+
+describe("the simulator's own virtual cable (--port pty:LINK)", () => {
+  it("a Datecs POS on a pty unplugged again and again (socat gone, LINK gone): every sale invoiced once", {
+    timeout: 120_000,
+  }, async () => {
+    // The simulator first: it makes the cable and waits for hoadon to open its end.
+    const link = (dir: string) => join(dir, "quay1");
+    let sim: ReturnType<typeof spawnHoadon> | undefined;
+    let truthFile = "";
+    const { dir, sandbox, daemon } = await startDaemon("datecs-isl-v1", undefined, undefined, (d) => {
+      truthFile = join(d, "truth.jsonl");
+      sim = spawnHoadon([
+        ...["simulate", "register", "--port", `pty:${link(d)}`, "--protocol", "datecs"],
+        ...["--count", "30", "--seed", "17", "--unplug", "60:100", "--truth", truthFile],
+      ]);
+      return link(d);
+    });
+    try {
+      const run = await sim!.done;
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      expect(run.stderr).toContain(`port: ${link(dir)}`);
+      const lines = run.stdout.trim().split("\n");
+      const summary = JSON.parse(lines.at(-1)!) as { unplugs: number };
+      expect(summary.unplugs, lines.at(-1)).toBeGreaterThanOrEqual(2);
+      expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { status: string }).status)).toEqual(Array(30).fill("ok"));
+      const truth = truthOf<{ receiptId: string }>(truthFile);
+      await waitAccepted(dir, 30);
+      const db = new Database(join(dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        const ids = db.prepare("SELECT receipt_id FROM receipts ORDER BY id").all() as { receipt_id: string }[];
+        expect(ids.map((r) => r.receipt_id)).toEqual(truth.map((r) => r.receiptId));
+        const held = db.prepare("SELECT code, detail FROM quarantine").all() as { code: string; detail: string }[];
+        expect(held.filter((h) => !/frame cut off/.test(h.detail))).toEqual([]);
+      } finally {
+        db.close();
+      }
+      // socat removed the links when it went; the cable is gone with the simulator.
+      expect(existsSync(link(dir))).toBe(false);
+    } finally {
+      sim?.kill("SIGTERM");
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+
+  it("an ndjson register started after hoadon: it waits for hoadon to open LINK, then every sale is acked", {
+    timeout: 120_000,
+  }, async () => {
+    const { dir, sandbox, daemon } = await startDaemon("ndjson-v1", undefined, undefined, (d) => join(d, "quay1"));
+    try {
+      const run = await runHoadon([
+        ...["simulate", "register", "--port", `pty:${join(dir, "quay1")}`, "--count", "10", "--seed", "3"],
+      ]);
+      expect(run.code, run.stdout + run.stderr).toBe(0);
+      const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!);
+      expect(summary).toMatchObject({ sent: 10, acked: 10, unacked: 0 });
+      await waitAccepted(dir, 10);
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+
+  it("stops cleanly on SIGTERM while waiting for hoadon, leaving no cable behind", { timeout: 30_000 }, async () => {
+    const dir = tempDir("hoadon-pty-");
+    const sim = spawnHoadon(["simulate", "register", "--port", `pty:${join(dir, "quay1")}`, "--count", "3"]);
+    await vi.waitFor(() => expect(existsSync(join(dir, "quay1"))).toBe(true), { timeout: 10_000 });
+    sim.kill("SIGTERM");
+    const run = await sim.done;
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain("stopped before the line was up");
+    expect(existsSync(join(dir, "quay1"))).toBe(false);
+    expect(existsSync(join(dir, "quay1.sim"))).toBe(false);
   });
 });
 

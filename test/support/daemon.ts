@@ -6,9 +6,15 @@ import { tempDir } from "./tmp.js";
 
 /**
  * The sandbox and `hoadon run` with one register `quay-1` of `driver` (with `options`, and `devicePort` for a
- * two-port role) listening on a free TCP port, in a new temp dir holding the config (`file`) and the store (`hoadon.sqlite`).
+ * two-port role) listening on a free TCP port (or reading `registerPort`), in a new temp dir holding the config
+ * (`file`) and the store (`hoadon.sqlite`).
  */
-export async function startDaemon(driver = "datecs-isl-v1", options?: Record<string, unknown>, devicePort?: string) {
+export async function startDaemon(
+  driver = "datecs-isl-v1",
+  options?: Record<string, unknown>,
+  devicePort?: string,
+  registerPort?: (dir: string) => string,
+) {
   const dir = tempDir();
   const port = await freePort();
   const identity = createTestIdentity({ commonName: "Quán thử", taxCode: "0100000001" });
@@ -20,7 +26,7 @@ export async function startDaemon(driver = "datecs-isl-v1", options?: Record<str
       {
         id: "quay-1",
         driver,
-        port: `tcp-listen://127.0.0.1:${port}`,
+        port: registerPort ? registerPort(dir) : `tcp-listen://127.0.0.1:${port}`,
         ...(devicePort ? { devicePort } : {}),
         ...(options ? { options } : {}),
       },
