@@ -216,6 +216,8 @@ async function simulateSender(
   ctx: CommandContext,
 ): Promise<number> {
   const { source, port, receipts, unplug, mix, seed, truth, signal } = o;
+  // `--baud` paces what the register writes (a pty takes bytes at any rate); without it, as fast as the port takes them.
+  const paced = v.baud === undefined ? undefined : int(v.baud, "baud", 115_200);
   const faults = mix ? faultLayer(mix, seed) : undefined;
   const connect = async (): Promise<PortConnection> => {
     const conn = await open(source, port, signal);
@@ -237,6 +239,7 @@ async function simulateSender(
     } = await withUnplugs(connect, unplug, signal, async (c) => {
       const r = await datecsSender(c, receipts, {
         driver: { framing },
+        ...(paced ? { baudRate: paced } : {}),
         // Now and then a storno of an earlier sale, which hoadon turns into a replacement invoice.
         ...(rate > 0 ? { storno: { rate, seed } } : {}),
         ...(host ? { host } : {}),
@@ -271,6 +274,7 @@ async function simulateSender(
     conn,
   } = await withUnplugs(connect, unplug, signal, async (c) => {
     const r = await ndjsonSender(c, todo, {
+      ...(paced ? { baudRate: paced } : {}),
       onTransmit: (id) => sent.add(id),
       onResult: (x) => ctx.out(`${x.id}: ${x.status}${x.reply?.type === "ack" ? ` ${x.reply.mccqt}` : ""}`),
     });

@@ -36,6 +36,7 @@ import {
   seededRandom,
   splitChunks,
 } from "./datecs-faults.js";
+import { pacedWriter } from "./pacing.js";
 
 export {
   applyFault,
@@ -608,6 +609,11 @@ export interface DatecsSenderOptions extends DatecsHostOptions {
    * out again at once ({@link DatecsHost.relink}); `receipts` and the host options are then the host's own.
    */
   readonly host?: DatecsHost;
+  /**
+   * Pace what the POS writes like a real line at this baud rate, 8N1 (ptys ignore baud rates). The POS's answer
+   * timeout counts from when a frame is handed over, so keep it at 9600 or more (a 200-byte frame: 210 ms).
+   */
+  readonly baudRate?: number;
 }
 
 /** How a {@link datecsSender} run ended. */
@@ -633,6 +639,7 @@ export function datecsSender(
   const resumed = options.host;
   const host = resumed ?? createDatecsHost(receipts, options);
   const signal = options.signal;
+  const write = pacedWriter(conn, options.baudRate);
   return new Promise<DatecsSenderReport>((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     let reported = host.results.length;
@@ -646,7 +653,7 @@ export function datecsSender(
       resolve({ host, results: host.results, truth: host.truth, stats: host.stats, stoppedBy });
     };
     const after = (chunks: readonly Uint8Array[]): void => {
-      for (const c of chunks) conn.write(c).catch(() => undefined);
+      for (const c of chunks) write(c).catch(() => undefined);
       // (`reported++` outside the optional call: without `onResult` its arguments are never evaluated.)
       for (; reported < host.results.length; reported++) options.onResult?.(host.results[reported]!);
       if (host.done) {

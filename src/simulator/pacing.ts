@@ -5,6 +5,20 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type { PortConnection } from "../ingest/connection.js";
 
+/**
+ * Writes that go out one after another, each paced at `baudRate` (a paced write awaits between its pieces, so two
+ * started at once would interleave). Undefined baud: straight to the port.
+ */
+export function pacedWriter(conn: PortConnection, baudRate?: number): (bytes: Uint8Array) => Promise<void> {
+  if (baudRate === undefined) return (bytes) => conn.write(bytes);
+  let tail: Promise<void> = Promise.resolve();
+  return (bytes) => {
+    const next = tail.then(() => writePaced(conn, bytes, baudRate));
+    tail = next.catch(() => undefined);
+    return next;
+  };
+}
+
 /** Write `bytes` no faster than `baudRate` (8N1: 10 bits a byte); undefined: as fast as the port takes them. */
 export async function writePaced(conn: PortConnection, bytes: Uint8Array, baudRate?: number): Promise<void> {
   if (baudRate === undefined) {
