@@ -15,6 +15,8 @@ import {
   type BridgeSession,
   type IdentityPins,
   type JournalSink,
+  type PortLogEntry,
+  portLog,
   portsNeeded,
   type QuarantineInput,
   type RecordInput,
@@ -51,6 +53,7 @@ interface SessionWriter {
   readonly record: (input: RecordInput) => Promise<RecordOutcome>;
   readonly quarantine: (q: QuarantineInput) => void;
   readonly identity: IdentityPins;
+  readonly portEvent: (entry: PortLogEntry) => void;
   readonly journal?: JournalSink;
   stop(): Promise<void>;
   /** Settles if the writer thread dies. */
@@ -110,6 +113,13 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     writerGone.abort();
   });
 
+  // Ports up, down or failing go to the store's event log (`hoadon status`), besides the caller's own listener.
+  const logPorts = portLog(writer.portEvent);
+  const onEvent = (event: SessionEvent): void => {
+    logPorts(event);
+    deps.onSessionEvent?.(event);
+  };
+
   const sessions = config.registers.map((register) => {
     const driver = driverById(register.driver);
     if (!driver) throw new DaemonError("DRIVER_UNKNOWN", `Không có driver ${register.driver} / unknown driver`);
@@ -129,7 +139,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       // The write path commits a receipt's journal chunks in the receipt's own transaction.
       ...(writer.journal ? { journal: writer.journal, journalFlush: "by-record" as const } : {}),
       identity: writer.identity,
-      ...(deps.onSessionEvent ? { onEvent: deps.onSessionEvent } : {}),
+      onEvent,
       clock,
       log,
       signal,

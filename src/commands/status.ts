@@ -1,12 +1,23 @@
-/** `hoadon status`: backlog, oldest unsent invoice and its deadline, last accepted — read-only. */
+/**
+ * `hoadon status`: backlog, oldest unsent invoice and its deadline, last accepted; whether hoadon is running; per
+ * register its port (connected, or since when not and why), its sales today and its held receipts — read-only.
+ */
+import { readFileSync } from "node:fs";
 import { HELD_SQL } from "../audit/ledger.js";
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
 import { formatDeadline, formatResultsOverdue } from "../forward/deadline.js";
-import { systemClock, vnDateTime } from "../shared/clock.js";
-import { openStoreReadOnly } from "../store/db.js";
+import { systemClock, vnDateTime, vnEndOfDay } from "../shared/clock.js";
+import { type Db, openStoreReadOnly } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
+import {
+  type DaemonRun,
+  lastDaemonRun,
+  type PortState,
+  portStates,
+  registerActivity,
+} from "../store/register-status.js";
 
 export async function statusCommand(
   file: string,
@@ -20,11 +31,14 @@ export async function statusCommand(
     // A register's own reports (day close, a cancelled receipt) are kept there too but are not held receipts.
     const quarantined = (db.prepare(`SELECT count(*) AS n FROM quarantine WHERE ${HELD_SQL}`).get() as { n: number }).n;
     const invoices = (db.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n;
+    const now = systemClock.now();
+    const daemon = daemonState(lastDaemonRun(db));
+    const registers = registerStates(db, config.registers, daemon, now);
     if (v.json) {
-      ctx.out(JSON.stringify({ invoices, quarantined, ...s }, null, 2));
+      ctx.out(JSON.stringify({ invoices, quarantined, ...s, daemon, registers }, null, 2));
       return 0;
     }
-    const now = systemClock.now();
+    ctx.out(daemonLine(daemon));
     ctx.out(
       `Hóa đơn / invoices: ${invoices}  ·  đã nhận / accepted: ${s.accepted}  ·  bị từ chối / rejected: ${s.rejected}`,
     );
@@ -42,8 +56,116 @@ export async function statusCommand(
     for (const line of formatResultsOverdue(s.resultsOverdue, now)) ctx.out(line);
     if (s.lastAccepted)
       ctx.out(`Gần nhất được nhận / last accepted: ${s.lastAccepted.mccqt} (${vnDateTime(s.lastAccepted.at)})`);
+    ctx.out("Máy tính tiền / registers:");
+    for (const r of registers) for (const line of registerLines(r, daemon.state === "running")) ctx.out(line);
     return 0;
   } finally {
     db.close();
   }
+}
+
+/** Whether hoadon runs on this store now: its last start, a clean stop after it, or its process still alive. */
+type DaemonState =
+  | { readonly state: "never" }
+  | { readonly state: "running"; readonly run: DaemonRun }
+  | { readonly state: "stopped"; readonly run: DaemonRun }
+  /** Started and never said it stopped, and its process is gone: a power cut, a crash or `kill -9`. */
+  | { readonly state: "stopped-unclean"; readonly run: DaemonRun };
+
+function daemonState(run: DaemonRun | undefined): DaemonState {
+  if (!run) return { state: "never" };
+  if (run.stoppedAt !== undefined) return { state: "stopped", run };
+  return { state: processAlive(run.pid) ? "running" : "stopped-unclean", run };
+}
+
+/** The process is alive and (where /proc says) is a hoadon, not another that got its pid after a reboot. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("hoadon");
+  } catch {
+    return true;
+  }
+}
+
+const at = (ms: number): string => vnDateTime(ms).replace("T", " ");
+
+function daemonLine(d: DaemonState): string {
+  switch (d.state) {
+    case "never":
+      return "hoadon: chưa chạy trên kho dữ liệu này / has not run on this store yet";
+    case "running":
+      return `hoadon: đang chạy từ ${at(d.run.startedAt)} (pid ${d.run.pid}) / running since ${at(d.run.startedAt)}`;
+    case "stopped":
+      return `hoadon: đã dừng lúc ${at(d.run.stoppedAt!)} / stopped at ${at(d.run.stoppedAt!)}`;
+    case "stopped-unclean":
+      return (
+        `hoadon: KHÔNG CHẠY — dừng đột ngột (mất điện, lỗi?) sau lần khởi động ${at(d.run.startedAt)}; hãy khởi động lại / ` +
+        `NOT RUNNING — stopped without closing (power cut, crash?) after its start at ${at(d.run.startedAt)}; start it again`
+      );
+  }
+}
+
+interface RegisterState {
+  readonly id: string;
+  readonly port: string;
+  readonly devicePort?: string;
+  /** The ports as the running hoadon last saw them (empty when it is not running, or has not tried them yet). */
+  readonly ports: readonly PortState[];
+  readonly today: number;
+  readonly last?: { readonly receiptId: string; readonly at: number };
+  readonly held: number;
+}
+
+function registerStates(
+  db: Db,
+  registers: readonly { readonly id: string; readonly port: string; readonly devicePort?: string | undefined }[],
+  daemon: DaemonState,
+  now: number,
+): RegisterState[] {
+  const activity = registerActivity(
+    db,
+    registers.map((r) => r.id),
+    vnEndOfDay(now) - 86_400_000,
+  );
+  const held = new Map(
+    (
+      db
+        .prepare(`SELECT register_id AS id, count(*) AS n FROM quarantine WHERE ${HELD_SQL} GROUP BY register_id`)
+        .all() as { id: string; n: number }[]
+    ).map((r) => [r.id, r.n]),
+  );
+  return registers.map((r) => ({
+    id: r.id,
+    port: r.port,
+    ...(r.devicePort ? { devicePort: r.devicePort } : {}),
+    ports: daemon.state === "running" ? portStates(db, r.id, daemon.run.eventId) : [],
+    ...activity.get(r.id)!,
+    held: held.get(r.id) ?? 0,
+  }));
+}
+
+function portLine(p: PortState | undefined, running: boolean): string {
+  if (!running) return "không rõ (hoadon không chạy) / unknown (hoadon is not running)";
+  if (!p) return "chưa kết nối / not connected yet";
+  if (p.state === "up") return `đã kết nối từ ${at(p.since)} / connected since ${at(p.since)}`;
+  const why = p.error ? `: ${p.error}` : "";
+  return p.state === "down"
+    ? `MẤT KẾT NỐI từ ${at(p.since)} / DISCONNECTED since ${at(p.since)}${why}`
+    : `KHÔNG MỞ ĐƯỢC CỔNG từ ${at(p.since)} / CANNOT OPEN THE PORT since ${at(p.since)}${why}`;
+}
+
+function registerLines(r: RegisterState, running: boolean): string[] {
+  const side = (s: "register" | "device") => r.ports.find((p) => p.side === s);
+  const sales =
+    `hôm nay / today: ${r.today} phiếu / receipts` +
+    (r.last ? ` · gần nhất / last: ${at(r.last.at)} (${r.last.receiptId})` : " · chưa có phiếu nào / none yet") +
+    ` · cần xem lại / held: ${r.held}`;
+  const lines = [`  ${r.id} (${r.port}): ${portLine(side("register"), running)}`, `    ${sales}`];
+  if (r.devicePort) lines.push(`    thiết bị / device (${r.devicePort}): ${portLine(side("device"), running)}`);
+  return lines;
 }

@@ -279,6 +279,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
           registerId: register.id,
           error: side === "device" ? `thiết bị / device: ${message}` : message,
           retryInMs,
+          side,
           at: clock.now(),
         });
       },
@@ -292,6 +293,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
           type: "port-up",
           registerId: register.id,
           port: side === "device" ? `device ${conn.description}` : conn.description,
+          side,
           at: upAt,
         });
         if (side === "device") events.push(decode(() => decoder.link?.("device", true, upAt) ?? [], undefined));
@@ -325,6 +327,7 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
           type: "port-down",
           registerId: register.id,
           ...(error ? { error: side === "device" ? `thiết bị / device: ${messageOf(error)}` : messageOf(error) } : {}),
+          side,
           at: downAt,
         });
       },

@@ -4,7 +4,15 @@
  * an open failure, with a new port instance and a fresh decoder each time. Never throws out: one register's trouble
  * stays with that register.
  */
-import type { ByteSpan, Decoder, DecoderEvent, Driver, RecordOutcome, SerialSettings } from "../driver-api/index.js";
+import type {
+  ByteSpan,
+  Decoder,
+  DecoderEvent,
+  Driver,
+  RecordOutcome,
+  SerialSettings,
+  Side,
+} from "../driver-api/index.js";
 import type { Clock } from "../shared/clock.js";
 import type { Logger } from "../shared/log.js";
 import { type CaptureTap, createCaptureTap, idleMsOf } from "./capture.js";
@@ -38,16 +46,32 @@ export interface QuarantineInput {
   readonly journal?: JournalRange;
 }
 
-/** Live events for the demo's output and `hoadon status`. `at` is the session clock. */
+/**
+ * Live events for the demo's output and the port log (src/ingest/port-log.ts, read by `hoadon status`). `at` is the
+ * session clock. `side` is set by a two-port session.
+ */
 export type SessionEvent =
   | { readonly type: "listening"; readonly registerId: string; readonly address: string; readonly at: number }
-  | { readonly type: "port-up"; readonly registerId: string; readonly port: string; readonly at: number }
-  | { readonly type: "port-down"; readonly registerId: string; readonly error?: string; readonly at: number }
+  | {
+      readonly type: "port-up";
+      readonly registerId: string;
+      readonly port: string;
+      readonly side?: Side;
+      readonly at: number;
+    }
+  | {
+      readonly type: "port-down";
+      readonly registerId: string;
+      readonly error?: string;
+      readonly side?: Side;
+      readonly at: number;
+    }
   | {
       readonly type: "open-failed";
       readonly registerId: string;
       readonly error: string;
       readonly retryInMs: number;
+      readonly side?: Side;
       readonly at: number;
     }
   | {

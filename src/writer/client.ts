@@ -13,6 +13,7 @@ import { Worker } from "node:worker_threads";
 import type { RecordOutcome } from "../driver-api/types.js";
 import type { ForwarderEvent } from "../forward/index.js";
 import type { DeviceIdentity, IdentityObservation, JournalSink, JournalStream } from "../ingest/journal-sink.js";
+import type { PortLogEntry } from "../ingest/port-log.js";
 import type { RecordInput } from "../ingest/record-input.js";
 import type { QuarantineInput } from "../ingest/register-session.js";
 import { DaemonError } from "../shared/errors.js";
@@ -34,6 +35,8 @@ export interface WriterClient {
   /** Fire and forget: the writer logs a quarantine it could not write. */
   quarantine(q: QuarantineInput): void;
   identity(registerId: string, identity: DeviceIdentity, at: number): Promise<IdentityObservation>;
+  /** Fire and forget: a port came up, went down or failed to open (the writer logs a row it could not write). */
+  portEvent(entry: PortLogEntry): void;
   /** The journal cursor (when `journal.enabled`); `flush` sends what was appended to the writer. */
   readonly journal?: JournalSink;
   /** Send what is left, let the writer commit it and close the store; resolves once the thread has exited. */
@@ -254,6 +257,9 @@ export async function startWriterThread(options: WriterThreadOptions): Promise<W
         identities.set(id, { resolve, reject });
         post({ t: "identity", id, registerId, identity, at });
       });
+    },
+    portEvent(entry): void {
+      if (!gone) post({ t: "port", entry });
     },
     ...(journal ? { journal } : {}),
     async stop(): Promise<void> {

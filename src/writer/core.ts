@@ -11,6 +11,7 @@ import type { RecordOutcome } from "../driver-api/types.js";
 import { createGatewayFromConfig } from "../forward/config.js";
 import { type ForwarderEvent, startForwarder } from "../forward/index.js";
 import type { DeviceIdentity, IdentityObservation, JournalStream } from "../ingest/journal-sink.js";
+import type { PortLogEntry } from "../ingest/port-log.js";
 import type { RecordInput } from "../ingest/record-input.js";
 import type { QuarantineInput } from "../ingest/register-session.js";
 import { createRecorder, type RecorderSettings } from "../record.js";
@@ -205,6 +206,8 @@ export interface Writer {
   /** Keep undecodable bytes, with their journal range, in a transaction of their own. Throws what the store threw. */
   quarantine(q: QuarantineInput): void;
   identity(registerId: string, identity: DeviceIdentity, at: number): IdentityObservation;
+  /** Keep a port-log row (in the next group's commit); a failure is logged, never thrown. */
+  portEvent(entry: PortLogEntry): void;
   /** The raw journal (when `journal.enabled`): sessions on this thread append to it directly. */
   readonly journal?: JournalWriter;
   /** Chunks the port thread appended (offsets and chains from {@link Writer.heads}). */
@@ -283,8 +286,17 @@ export function startWriter(deps: WriterDeps): Writer {
     ...(deps.onForwarderEvent ? { onEvent: deps.onForwarderEvent } : {}),
   });
 
+  // The event log says when hoadon ran (`hoadon status`: is it running now, or did it stop without closing?).
+  const run = { pid: process.pid, registers: config.registers.map((r) => r.id) };
+  group.now(() => store.event(clock.now(), "daemon-start", null, run));
+
   return {
     record: (input) => group.submit(() => record(input)),
+    portEvent: (entry) => {
+      group
+        .join(() => store.event(entry.at, entry.kind, entry.registerId, entry.detail))
+        .catch((err: unknown) => log.error({ err, kind: entry.kind }, "port log failed"));
+    },
     quarantine: (q) => {
       group.now(() => store.keepQuarantined(q));
     },
@@ -296,6 +308,11 @@ export function startWriter(deps: WriterDeps): Writer {
       if (pruning) clearTimeout(pruning);
       await forwarding.stop();
       await group.idle();
+      try {
+        group.now(() => store.event(clock.now(), "daemon-stop", null, { pid: run.pid }));
+      } catch (err) {
+        log.error({ err }, "could not note the stop");
+      }
       stopJournal?.();
       await checkpointer?.stop();
       db.close();

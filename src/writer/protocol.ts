@@ -5,6 +5,7 @@
 import type { RecordOutcome } from "../driver-api/types.js";
 import type { ForwarderEvent } from "../forward/index.js";
 import type { DeviceIdentity, IdentityObservation, JournalStream } from "../ingest/journal-sink.js";
+import type { PortLogEntry } from "../ingest/port-log.js";
 import type { RecordInput } from "../ingest/record-input.js";
 import type { QuarantineInput } from "../ingest/register-session.js";
 import type { ErrorCode } from "../shared/errors.js";
@@ -31,6 +32,7 @@ export type ToWriter =
   | { readonly t: "chunks"; readonly chunks: readonly JournalChunk[] }
   | { readonly t: "record"; readonly id: number; readonly input: RecordInput }
   | { readonly t: "quarantine"; readonly q: QuarantineInput }
+  | { readonly t: "port"; readonly entry: PortLogEntry }
   | {
       readonly t: "identity";
       readonly id: number;

@@ -55,6 +55,9 @@ if (writer) {
           log.error({ err: error, code: m.q.code, bytes: m.q.raw.length }, "quarantine failed");
         }
         return;
+      case "port":
+        w.portEvent(m.entry);
+        return;
       case "identity":
         try {
           post({ t: "identity", id: m.id, observation: w.identity(m.registerId, m.identity, m.at) });

@@ -1,0 +1,134 @@
+/**
+ * What `hoadon status` says per register, read from the store: whether hoadon is running (its `daemon-start` /
+ * `daemon-stop` events), each port's state in the current run (the port log, src/ingest/port-log.ts) and the
+ * register's sales today. Reads only recent rows: the port log back to the run's start, receipts back to midnight.
+ */
+import type { Db } from "./db.js";
+
+/** The last time hoadon started on this store, and whether it stopped cleanly since. */
+export interface DaemonRun {
+  /** The `events.id` of its start: port-log rows after it belong to this run. */
+  readonly eventId: number;
+  readonly pid: number;
+  readonly startedAt: number;
+  /** Set when it stopped cleanly; unset while it runs, or after it stopped without closing (power cut, crash). */
+  readonly stoppedAt?: number;
+}
+
+export function lastDaemonRun(db: Db): DaemonRun | undefined {
+  const start = db
+    .prepare<[], { id: number; at: number; detail: string }>(
+      "SELECT id, at, detail FROM events WHERE kind = 'daemon-start' ORDER BY id DESC LIMIT 1",
+    )
+    .get();
+  if (!start) return undefined;
+  const pid = (JSON.parse(start.detail) as { pid: number }).pid;
+  const stop = db
+    .prepare<[number], { at: number }>(
+      "SELECT at FROM events WHERE kind = 'daemon-stop' AND id > ? ORDER BY id LIMIT 1",
+    )
+    .get(start.id);
+  return { eventId: start.id, pid, startedAt: start.at, ...(stop ? { stoppedAt: stop.at } : {}) };
+}
+
+/** One port of a register as the port log last saw it. */
+export interface PortState {
+  readonly side: "register" | "device";
+  /** `up`: connected; `down`: the connection went and has not come back; `failing`: it cannot be opened. */
+  readonly state: "up" | "down" | "failing";
+  /** Since when it is in this state (up: the connection's start; down or failing: when the line was lost). */
+  readonly since: number;
+  readonly port?: string;
+  /** The latest error (down or failing). */
+  readonly error?: string;
+}
+
+interface PortRow {
+  readonly kind: "port-up" | "port-down" | "port-open-failed";
+  readonly at: number;
+  readonly detail: string;
+}
+
+/** The state of each port of `registerId` in the run that began at event `sinceEventId` (none seen: no entry). */
+export function portStates(db: Db, registerId: string, sinceEventId: number): PortState[] {
+  const rows = db
+    .prepare<[string, number], PortRow>(
+      `SELECT kind, at, detail FROM events
+        WHERE register_id = ? AND id > ? AND kind IN ('port-up', 'port-down', 'port-open-failed')
+        ORDER BY id DESC`,
+    )
+    .iterate(registerId, sinceEventId);
+  const found = new Map<"register" | "device", PortState>();
+  const settled = new Set<string>();
+  for (const row of rows) {
+    const detail = JSON.parse(row.detail) as { side?: "register" | "device"; port?: string; error?: string };
+    const side = detail.side ?? "register";
+    if (settled.has(side)) continue;
+    const newest = found.get(side);
+    if (!newest) {
+      found.set(side, {
+        side,
+        state: row.kind === "port-up" ? "up" : row.kind === "port-down" ? "down" : "failing",
+        since: row.at,
+        ...(detail.port === undefined ? {} : { port: detail.port }),
+        ...(detail.error === undefined ? {} : { error: detail.error }),
+      });
+      if (row.kind === "port-up") settled.add(side);
+    } else if (row.kind === "port-up") {
+      // The line was lost when this connection ended: the rows after it (newer) said so.
+      settled.add(side);
+    } else {
+      // An older failure or drop of the same outage: the outage began then.
+      found.set(side, { ...newest, since: row.at });
+      if (row.kind === "port-down") settled.add(side);
+    }
+    if (settled.size === 2) break;
+  }
+  return [...found.values()].sort((a, b) => (a.side === b.side ? 0 : a.side === "register" ? -1 : 1));
+}
+
+/** A register's sales as the store has them. */
+export interface RegisterActivity {
+  /** Receipts received since local midnight (`dayStart`). */
+  readonly today: number;
+  /** The latest receipt: its register id and when we received it. */
+  readonly last?: { readonly receiptId: string; readonly at: number };
+}
+
+/**
+ * Receipts per register since `dayStart` (reading back from the newest until midnight), and each listed register's
+ * latest receipt (for one that sold nothing today: a search back from the newest row for it).
+ */
+export function registerActivity(
+  db: Db,
+  registerIds: readonly string[],
+  dayStart: number,
+): Map<string, RegisterActivity> {
+  const counts = new Map<string, { today: number; last?: { receiptId: string; at: number } }>();
+  const rows = db
+    .prepare<[], { register_id: string; receipt_id: string; received_at: number }>(
+      "SELECT register_id, receipt_id, received_at FROM receipts ORDER BY id DESC",
+    )
+    .iterate();
+  for (const row of rows) {
+    if (row.received_at < dayStart) break;
+    const c = counts.get(row.register_id) ?? { today: 0 };
+    c.today++;
+    c.last ??= { receiptId: row.receipt_id, at: row.received_at };
+    counts.set(row.register_id, c);
+  }
+  const lastOf = db.prepare<[string], { receipt_id: string; received_at: number }>(
+    "SELECT receipt_id, received_at FROM receipts NOT INDEXED WHERE register_id = ? ORDER BY id DESC LIMIT 1",
+  );
+  const out = new Map<string, RegisterActivity>();
+  for (const id of registerIds) {
+    const c = counts.get(id);
+    if (c) {
+      out.set(id, c);
+      continue;
+    }
+    const row = lastOf.get(id);
+    out.set(id, { today: 0, ...(row ? { last: { receiptId: row.receipt_id, at: row.received_at } } : {}) });
+  }
+  return out;
+}

@@ -1,0 +1,134 @@
+/**
+ * `hoadon status` per register, against the real daemon: whether hoadon runs (a clean stop and a kill -9 told
+ * apart), a serial port that cannot be opened, then connected once the simulator's cable is there, the sales of the
+ * day, and a tap's printer that is not there.
+ */
+import { join } from "node:path";
+import { describe, expect, it, vi } from "vitest";
+import { runHoadon, spawnHoadon } from "../support/cli.js";
+import { startDaemon } from "../support/daemon.js";
+import { freePort } from "../support/net.js";
+
+interface Status {
+  daemon: { state: string; run?: { pid: number } };
+  registers: {
+    id: string;
+    ports: { side: string; state: string; error?: string }[];
+    today: number;
+    last?: { receiptId: string };
+    held: number;
+  }[];
+}
+
+async function status(file: string): Promise<Status> {
+  const run = await runHoadon(["status", "--config", file, "--json"]);
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as Status;
+}
+
+describe("hoadon status per register", () => {
+  it("says when a serial port cannot be opened, then that it is connected, and the day's sales", {
+    timeout: 120_000,
+  }, async () => {
+    const link = (dir: string) => join(dir, "quay1");
+    const { dir, file, sandbox, daemon } = await startDaemon("ndjson-v1", undefined, undefined, link);
+    try {
+      // No cable yet: hoadon keeps trying, and status says why it cannot.
+      await vi.waitFor(
+        async () => {
+          const s = await status(file);
+          expect(s.daemon.state).toBe("running");
+          expect(s.registers[0]!.ports).toEqual([expect.objectContaining({ side: "register", state: "failing" })]);
+          expect(s.registers[0]!.ports[0]!.error).toMatch(/ENOENT|No such file/);
+        },
+        { timeout: 20_000, interval: 300 },
+      );
+      const text = await runHoadon(["status", "--config", file]);
+      expect(text.stdout).toContain("hoadon: đang chạy");
+      expect(text.stdout).toContain("CANNOT OPEN THE PORT since");
+      // The simulator brings the cable and sells; its cable stays until it ends.
+      const sim = await runHoadon([
+        "simulate",
+        "register",
+        "--port",
+        `pty:${link(dir)}`,
+        "--count",
+        "3",
+        "--seed",
+        "9",
+      ]);
+      expect(sim.code, sim.stderr).toBe(0);
+      const after = await status(file);
+      expect(after.registers[0]).toMatchObject({ id: "quay-1", today: 3, held: 0 });
+      expect(after.registers[0]!.last?.receiptId).toBeDefined();
+      // The simulator took its cable away when it ended: down (or failing again, once hoadon tried to reopen it).
+      expect(["down", "failing"]).toContain(after.registers[0]!.ports[0]!.state);
+      // A register that sells slowly (9600 baud): connected while it does.
+      const during = spawnHoadon([
+        ...["simulate", "register", "--port", `pty:${link(dir)}`, "--count", "40", "--seed", "10", "--baud", "19200"],
+      ]);
+      await vi.waitFor(
+        async () => {
+          const s = await status(file);
+          expect(s.registers[0]!.ports[0]!.state).toBe("up");
+          expect(s.registers[0]!.today).toBeGreaterThan(3);
+        },
+        { timeout: 20_000, interval: 100 },
+      );
+      expect((await runHoadon(["status", "--config", file])).stdout).toContain("connected since");
+      during.kill("SIGTERM");
+      await during.done;
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      const stopped = await status(file);
+      expect(stopped.daemon.state).toBe("stopped");
+      expect(stopped.registers[0]!.ports).toEqual([]);
+      expect((await runHoadon(["status", "--config", file])).stdout).toContain("hoadon: đã dừng lúc");
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+
+  it("tells a kill -9 (or a power cut) from a clean stop", { timeout: 60_000 }, async () => {
+    const { file, sandbox, daemon } = await startDaemon("ndjson-v1");
+    try {
+      await vi.waitFor(async () => expect((await status(file)).daemon.state).toBe("running"), {
+        timeout: 20_000,
+        interval: 200,
+      });
+      daemon.kill("SIGKILL");
+      await daemon.done;
+      const s = await status(file);
+      expect(s.daemon.state).toBe("stopped-unclean");
+      expect((await runHoadon(["status", "--config", file])).stdout).toContain("stopped without closing");
+    } finally {
+      await sandbox.close();
+    }
+  });
+
+  it("shows a tap's printer that is not there, beside its register", { timeout: 60_000 }, async () => {
+    const nobody = await freePort();
+    const { file, sandbox, daemon } = await startDaemon("datecs-isl-v1", { role: "tap" }, `tcp://127.0.0.1:${nobody}`);
+    try {
+      await vi.waitFor(
+        async () => {
+          const s = await status(file);
+          expect(s.registers[0]!.ports).toEqual([
+            expect.objectContaining({ side: "device", state: "failing", error: expect.stringMatching(/ECONNREFUSED/) }),
+          ]);
+        },
+        { timeout: 20_000, interval: 300 },
+      );
+      const text = (await runHoadon(["status", "--config", file])).stdout;
+      expect(text).toMatch(/thiết bị \/ device \(tcp:\/\/127\.0\.0\.1:\d+\): KHÔNG MỞ ĐƯỢC CỔNG/);
+      // The register side listens and nobody has connected yet.
+      expect(text).toContain("chưa kết nối / not connected yet");
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+});
