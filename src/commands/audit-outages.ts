@@ -1,8 +1,9 @@
 /**
  * `hoadon audit outages --db FILE [--from DATE] [--to DATE] [--json]`: the outage evidence report (issue 5,
- * spec §7.4) over the store, read-only. Dates are `YYYY-MM-DD` (a Vietnam-local day: `--from` its start, `--to`
+ * spec §7.4) over the store, read-only, and when hoadon was not reading the registers (src/audit/line-outages.ts). Dates are `YYYY-MM-DD` (a Vietnam-local day: `--from` its start, `--to`
  * its end) or an ISO 8601 time with its zone.
  */
+import { type LineOutageReport, lineOutages } from "../audit/line-outages.js";
 import type { CommandContext } from "../cli.js";
 import { type Outage, type OutageReport, outageReport } from "../forward/outages.js";
 import { VN_OFFSET_MS, vnDateTime } from "../shared/clock.js";
@@ -35,6 +36,7 @@ export function parseAuditTime(text: string, name: string, endOfDay: boolean): n
 }
 
 function span(ms: number): string {
+  if (ms < 59_500) return `${Math.round(ms / 1000)} giây / s`;
   const min = Math.round(ms / 60_000);
   if (min < 60) return `${min} phút / min`;
   const h = Math.floor(min / 60);
@@ -101,6 +103,31 @@ export function formatOutageReport(r: OutageReport): string[] {
   return lines;
 }
 
+const LINE_KIND = {
+  "hoadon-stopped": "hoadon đã dừng / hoadon was stopped",
+  "hoadon-not-closed": "hoadon dừng đột ngột (mất điện, lỗi?) / hoadon stopped without closing (power cut, crash?)",
+} as const;
+
+/** When hoadon was not reading the registers, as text lines (Vietnamese first, Vietnam local time). */
+export function formatLineOutages(r: LineOutageReport): string[] {
+  const lines = ["Khi hoadon không đọc được máy tính tiền / when hoadon was not reading the registers"];
+  if (r.outages.length === 0) lines.push("Không có / none.");
+  for (const o of r.outages) {
+    const who =
+      o.kind === "port"
+        ? `${o.registerId}${o.side === "device" ? " — thiết bị / device" : ""}: mất đường truyền / line down`
+        : LINE_KIND[o.kind];
+    const end = o.end === undefined ? "nay / now (chưa khôi phục / ongoing)" : vnDateTime(o.end);
+    lines.push(`   ${who}: ${vnDateTime(o.start)} → ${end} — ${span(o.durationMs)}`);
+    if (o.errors.length > 0) lines.push(`      lỗi / errors: ${o.errors.join(" · ")}`);
+  }
+  if (r.short > 0)
+    lines.push(
+      `   (${r.short} lần mất đường truyền ngắn hơn ${r.minMs / 1000} s không liệt kê / shorter line drops not listed)`,
+    );
+  return lines;
+}
+
 /** `--from` / `--to` as epoch ms (only those given), refused when --from is after --to. */
 export function auditSpan(values: Record<string, string | boolean | undefined>): { from?: number; to?: number } {
   const from = typeof values.from === "string" ? parseAuditTime(values.from, "from", false) : undefined;
@@ -122,9 +149,11 @@ export async function auditOutagesCommand(
   const { from, to } = auditSpan(values);
   const store = openStoreReadOnly(db);
   try {
-    const report = outageReport(store, { from, to, now: now() });
-    if (values.json) ctx.out(JSON.stringify(report, null, 2));
-    else for (const line of formatOutageReport(report)) ctx.out(line);
+    const at = now();
+    const report = outageReport(store, { from, to, now: at });
+    const lines = lineOutages(store, { from, to, now: at });
+    if (values.json) ctx.out(JSON.stringify({ ...report, lines }, null, 2));
+    else for (const line of [...formatOutageReport(report), "", ...formatLineOutages(lines)]) ctx.out(line);
     return 0;
   } finally {
     store.close();

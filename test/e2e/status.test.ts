@@ -91,8 +91,10 @@ describe("hoadon status per register", () => {
     }
   });
 
-  it("tells a kill -9 (or a power cut) from a clean stop", { timeout: 60_000 }, async () => {
-    const { file, sandbox, daemon } = await startDaemon("ndjson-v1");
+  it("tells a kill -9 (or a power cut) from a clean stop, and the audit report names the gap", {
+    timeout: 60_000,
+  }, async () => {
+    const { dir, file, sandbox, daemon } = await startDaemon("ndjson-v1");
     try {
       await vi.waitFor(async () => expect((await status(file)).daemon.state).toBe("running"), {
         timeout: 20_000,
@@ -103,6 +105,26 @@ describe("hoadon status per register", () => {
       const s = await status(file);
       expect(s.daemon.state).toBe("stopped-unclean");
       expect((await runHoadon(["status", "--config", file])).stdout).toContain("stopped without closing");
+      // Started again: the auditor's outage report names the gap, from the last sign of life to the new start.
+      const again = spawnHoadon(["run", "--config", file]);
+      try {
+        await vi.waitFor(async () => expect((await status(file)).daemon.state).toBe("running"), {
+          timeout: 20_000,
+          interval: 200,
+        });
+      } finally {
+        again.kill("SIGTERM");
+        await again.done;
+      }
+      const db = join(dir, "hoadon.sqlite");
+      const report = await runHoadon(["audit", "outages", "--db", db, "--json"]);
+      expect(report.code, report.stderr).toBe(0);
+      const kinds = (JSON.parse(report.stdout) as { lines: { outages: { kind: string }[] } }).lines.outages.map(
+        (o) => o.kind,
+      );
+      expect(kinds).toEqual(["hoadon-not-closed", "hoadon-stopped"]);
+      const txt = (await runHoadon(["audit", "outages", "--db", db])).stdout;
+      expect(txt).toContain("hoadon stopped without closing");
     } finally {
       await sandbox.close();
     }
