@@ -239,6 +239,7 @@ async function simulateSender(
     } = await withUnplugs(connect, unplug, signal, async (c) => {
       const r = await datecsSender(c, receipts, {
         driver: { framing },
+        signal,
         ...(paced ? { baudRate: paced } : {}),
         // Now and then a storno of an earlier sale, which hoadon turns into a replacement invoice.
         ...(rate > 0 ? { storno: { rate, seed } } : {}),
@@ -274,6 +275,7 @@ async function simulateSender(
     conn,
   } = await withUnplugs(connect, unplug, signal, async (c) => {
     const r = await ndjsonSender(c, todo, {
+      signal,
       ...(paced ? { baudRate: paced } : {}),
       onTransmit: (id) => sent.add(id),
       onResult: (x) => ctx.out(`${x.id}: ${x.status}${x.reply?.type === "ack" ? ` ${x.reply.mccqt}` : ""}`),

@@ -97,7 +97,7 @@ const at = (ms: number): string => vnDateTime(ms).replace("T", " ");
 function daemonLine(d: DaemonState): string {
   switch (d.state) {
     case "never":
-      return "hoadon: chưa chạy trên kho dữ liệu này / has not run on this store yet";
+      return "hoadon: chưa ghi lần chạy nào (chưa chạy, hoặc bản cũ) / no run recorded (never ran, or an older version ran)";
     case "running":
       return `hoadon: đang chạy từ ${at(d.run.startedAt)} (pid ${d.run.pid}) / running since ${at(d.run.startedAt)}`;
     case "stopped":

@@ -40,6 +40,11 @@ export function simulatorPortSource(
   if (given === "") throw new RangeError("pty: thiếu đường dẫn / pty:LINK needs a path");
   const ownDir = given === undefined ? mkdtempSync(join(tmpdir(), "hoadon-sim-")) : undefined;
   const link = given === undefined ? join(ownDir!, "register") : resolve(given);
+  // socat's address syntax: a link path cannot hold these.
+  if (/[,:!\s]/.test(link))
+    throw new RangeError(
+      `pty: đường dẫn không được chứa , : ! hoặc dấu cách / LINK must not contain , : ! or spaces: ${link}`,
+    );
   const own = `${link}.sim`;
   let pair: SocatPair | undefined;
   let told = false;

@@ -422,6 +422,42 @@ describe("the simulator's own virtual cable (--port pty:LINK)", () => {
     }
   });
 
+  it("stops on SIGTERM in the middle of its sales and says how far it got", { timeout: 60_000 }, async () => {
+    const { port, sandbox, daemon } = await startDaemon("ndjson-v1");
+    try {
+      // 50 sales at 4800 baud take ~40 s: it is stopped long before.
+      let out = "";
+      const start = () => {
+        out = "";
+        const child = spawnHoadon([
+          ...["simulate", "register", "--port", `tcp://127.0.0.1:${port}`, "--count", "50", "--baud", "4800"],
+        ]);
+        child.stdout?.on("data", (d: Buffer) => {
+          out += d.toString("utf8");
+        });
+        return child;
+      };
+      let sim = start();
+      await vi.waitFor(
+        () => {
+          if (sim.exitCode !== null) sim = start(); // the daemon was not listening yet
+          expect(out).toMatch(/: ok /);
+        },
+        { timeout: 20_000, interval: 200 },
+      );
+      sim.kill("SIGTERM");
+      const run = await sim.done;
+      expect(run.code, run.stderr).toBe(1);
+      const summary = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { sent: number; acked: number };
+      expect(summary.acked).toBeGreaterThan(0);
+      expect(summary.sent).toBeLessThan(50);
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.done;
+      await sandbox.close();
+    }
+  });
+
   it("stops cleanly on SIGTERM while waiting for hoadon, leaving no cable behind", { timeout: 30_000 }, async () => {
     const dir = tempDir("hoadon-pty-");
     const sim = spawnHoadon(["simulate", "register", "--port", `pty:${join(dir, "quay1")}`, "--count", "3"]);
