@@ -8,15 +8,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { utf8Text } from "../driver-api/index.js";
 import type { JournalRange } from "../ingest/journal-sink.js";
 import { readInvoiceFacts } from "../invoice/index.js";
-import { vnDateTime } from "../shared/clock.js";
+import { vnDateTime, vnEndOfDay } from "../shared/clock.js";
 import type { Lang } from "../shared/i18n.js";
 import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
+import { lastDaemonRun, portStates, registerActivity, registersOfRun } from "../store/register-status.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
 import { heldDetail, previewOf } from "./held.js";
 import { journalSourceOf, journalSummary } from "./journal.js";
 import { HELD_SQL, NOTICE_SQL, RELEASED_SQL, receiptRawOf, releasedAsSql } from "./ledger.js";
+import { lineOutages } from "./line-outages.js";
 import { verifyStore } from "./verify-store.js";
 
 export interface AuditHttpOptions {
@@ -80,6 +82,33 @@ const T = {
   next: { vi: "Trang sau", en: "Next page" },
   prev: { vi: "Trang trước", en: "Previous page" },
   notFound: { vi: "Không tìm thấy", en: "Not found" },
+  registers: { vi: "Máy tính tiền", en: "Registers" },
+  lastRun: { vi: "Lần chạy gần nhất của hoadon", en: "hoadon's latest run" },
+  since: { vi: "từ", en: "since" },
+  stoppedAt: { vi: "dừng lúc", en: "stopped at" },
+  noStop: {
+    vi: "chưa ghi lần dừng: đang chạy, hoặc đã dừng đột ngột (xem hoadon status)",
+    en: "no stop recorded: running, or stopped without closing (see hoadon status)",
+  },
+  noRun: { vi: "chưa ghi lần chạy nào", en: "no run recorded" },
+  today: { vi: "Hôm nay", en: "Today" },
+  lastReceipt: { vi: "Phiếu gần nhất", en: "Latest receipt" },
+  port: { vi: "Cổng (lần chạy gần nhất)", en: "Port (latest run)" },
+  up: { vi: "đã kết nối", en: "connected" },
+  down: { vi: "MẤT KẾT NỐI", en: "DISCONNECTED" },
+  failing: { vi: "KHÔNG MỞ ĐƯỢC", en: "CANNOT OPEN" },
+  device: { vi: "thiết bị", en: "device" },
+  gaps: { vi: "Khi hoadon không đọc được máy tính tiền", en: "When hoadon was not reading the registers" },
+  from: { vi: "Từ", en: "From" },
+  to: { vi: "Đến", en: "To" },
+  what: { vi: "Điều gì", en: "What" },
+  errors: { vi: "Lỗi", en: "Errors" },
+  ongoing: { vi: "chưa khôi phục", en: "ongoing" },
+  stoppedGap: { vi: "hoadon đã dừng", en: "hoadon was stopped" },
+  uncleanGap: { vi: "hoadon dừng đột ngột (mất điện, lỗi?)", en: "hoadon stopped without closing (power cut, crash?)" },
+  lineDown: { vi: "mất đường truyền", en: "line down" },
+  shortOnes: { vi: "lần mất đường truyền dưới 1 phút không liệt kê", en: "line drops under a minute not listed" },
+  none: { vi: "Không có", en: "None" },
 } as const satisfies Record<string, Record<Lang, string>>;
 
 const STATE_WORDS: Record<string, Record<Lang, string>> = {
@@ -103,7 +132,8 @@ pre{white-space:pre-wrap;word-break:break-all;background:#fff;border:1px solid #
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:#555}
 </style></head><body><header><strong>${esc(t("title"))}</strong> &nbsp;
 <a href="/${q}">${esc(t("summary"))}</a><a href="/invoices${q}">${esc(t("invoices"))}</a>
-<a href="/quarantine${q}">${esc(t("quarantine"))}</a><a href="/verify${q}">${esc(t("verify"))}</a>
+<a href="/quarantine${q}">${esc(t("quarantine"))}</a><a href="/registers${q}">${esc(t("registers"))}</a>
+<a href="/verify${q}">${esc(t("verify"))}</a>
 <a href="?lang=${lang === "en" ? "vi" : "en"}">${lang === "en" ? "Tiếng Việt" : "English"}</a></header>
 <main><h1>${esc(title)}</h1>${body}<p class="muted">${esc(t("readOnly"))}</p></main></body></html>`;
 }
@@ -344,6 +374,7 @@ ${printed?.text ? `<h2>${t("printed")}</h2><pre id="printed">${esc(printed.text)
           (released.length > 0 ? `<h2>${t("released")}</h2>${table("released", released)}` : "");
         return send(200, layout(lang, t("quarantine"), body));
       }
+      if (path === "/registers") return send(200, layout(lang, t("registers"), registersBody(db, lang, now())));
       if (path === "/verify") {
         const check = verifyStore(db, opts.trustedCertPem ? { trustedCertPem: opts.trustedCertPem } : {});
         const body = check.ok
@@ -359,6 +390,84 @@ ${printed?.text ? `<h2>${t("printed")}</h2><pre id="printed">${esc(printed.text)
       return send(500, layout(lang, "500", `<pre>${esc(e instanceof Error ? e.message : e)}</pre>`));
     }
   };
+}
+
+/**
+ * The registers page: hoadon's latest run, per register its port as that run last saw it, its receipts today and
+ * held ones; then when hoadon was not reading the registers (src/audit/line-outages.ts).
+ */
+function registersBody(db: Db, lang: Lang, now: number): string {
+  const t = (k: keyof typeof T): string => T[k][lang];
+  const when = (ms: number): string => esc(vnDateTime(ms).replace("T", " "));
+  const run = lastDaemonRun(db);
+  const ids = new Set<string>(run ? (registersOfRun(db, run.eventId) ?? []) : []);
+  for (const r of db
+    .prepare<[], { id: string }>(
+      `SELECT DISTINCT register_id AS id FROM quarantine
+        UNION SELECT DISTINCT register_id FROM events WHERE register_id IS NOT NULL AND kind LIKE 'port-%'`,
+    )
+    .all())
+    ids.add(r.id);
+  if (!run)
+    for (const r of db.prepare<[], { id: string }>("SELECT DISTINCT register_id AS id FROM receipts").all())
+      ids.add(r.id);
+  const registers = [...ids].sort();
+  const activity = registerActivity(db, registers, vnEndOfDay(now) - 86_400_000);
+  const held = new Map(
+    db
+      .prepare<[], { id: string; n: number }>(
+        `SELECT register_id AS id, count(*) AS n FROM quarantine WHERE ${HELD_SQL} GROUP BY register_id`,
+      )
+      .all()
+      .map((r) => [r.id, r.n]),
+  );
+  const portCell = (id: string): string => {
+    if (!run) return "—";
+    // Its ports all went down as it stopped: that says nothing about the line.
+    if (run.stoppedAt !== undefined) return `<span class="muted">${t("stoppedGap")}</span>`;
+    const ports = portStates(db, id, run.eventId);
+    if (ports.length === 0) return "—";
+    return ports
+      .map((p) => {
+        const side = p.side === "device" ? `${t("device")}: ` : "";
+        const cls = p.state === "up" ? "ok" : "bad";
+        return `${side}<span class="${cls}">${t(p.state)}</span> ${t("since")} ${when(p.since)}${p.error ? ` <span class="muted">${esc(p.error)}</span>` : ""}`;
+      })
+      .join("<br>");
+  };
+  const runLine = !run
+    ? t("noRun")
+    : `${t("since")} ${when(run.startedAt)} · ` +
+      (run.stoppedAt === undefined ? t("noStop") : `${t("stoppedAt")} ${when(run.stoppedAt)}`);
+  const rows = registers
+    .map((id) => {
+      const a = activity.get(id);
+      return `<tr><td>${esc(id)}</td><td>${portCell(id)}</td><td class="n">${a?.today ?? 0}</td><td>${
+        a?.last ? `${when(a.last.at)} · ${esc(a.last.receiptId)}` : "—"
+      }</td><td class="n">${held.get(id) ?? 0}</td></tr>`;
+    })
+    .join("");
+  const gaps = lineOutages(db, { now });
+  const gapRows = gaps.outages
+    .map((o) => {
+      const what =
+        o.kind === "port"
+          ? `${esc(o.registerId)}${o.side === "device" ? ` (${t("device")})` : ""}: ${t("lineDown")}`
+          : o.kind === "hoadon-stopped"
+            ? t("stoppedGap")
+            : t("uncleanGap");
+      return `<tr><td>${when(o.start)}</td><td>${o.end === undefined ? `<span class="bad">${t("ongoing")}</span>` : when(o.end)}</td><td>${what}</td><td>${esc(o.errors.join(" · "))}</td></tr>`;
+    })
+    .join("");
+  return (
+    `<p id="run"><strong>${t("lastRun")}:</strong> ${runLine}</p>` +
+    `<table id="registers"><thead><tr><th>${t("register")}</th><th>${t("port")}</th><th>${t("today")}</th><th>${t("lastReceipt")}</th><th>${t("quarantine")}</th></tr></thead><tbody>${rows}</tbody></table>` +
+    `<h2>${t("gaps")}</h2>` +
+    (gaps.outages.length === 0
+      ? `<p id="gaps">${t("none")}</p>`
+      : `<table id="gaps"><thead><tr><th>${t("from")}</th><th>${t("to")}</th><th>${t("what")}</th><th>${t("errors")}</th></tr></thead><tbody>${gapRows}</tbody></table>`) +
+    (gaps.short > 0 ? `<p class="muted">${gaps.short} ${t("shortOnes")}</p>` : "")
+  );
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost"]);

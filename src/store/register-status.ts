@@ -31,6 +31,12 @@ export function lastDaemonRun(db: Db): DaemonRun | undefined {
   return { eventId: start.id, pid, startedAt: start.at, ...(stop ? { stoppedAt: stop.at } : {}) };
 }
 
+/** The registers a run was configured with (its `daemon-start` row). */
+export function registersOfRun(db: Db, eventId: number): string[] | undefined {
+  const row = db.prepare<[number], { detail: string }>("SELECT detail FROM events WHERE id = ?").get(eventId);
+  return row ? (JSON.parse(row.detail) as { registers?: string[] }).registers : undefined;
+}
+
 /** One port of a register as the port log last saw it. */
 export interface PortState {
   readonly side: "register" | "device";

@@ -108,6 +108,19 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
       expect(await page.textContent("#journal")).toMatch(
         /^Raw journal: \d+ streams, .*chains whole; 6 receipts and held jobs/,
       );
+      // The registers: the demo's run (stopped cleanly), each register's sales of the day, the gap since the stop.
+      await page.goto(`${web.url}/`);
+      await page.click('header a[href^="/registers"]');
+      expect(await page.textContent("h1")).toBe("Máy tính tiền");
+      expect(await page.textContent("#run")).toMatch(/^Lần chạy gần nhất của hoadon: từ .* · dừng lúc /);
+      const cells = await page.$$eval("#registers tbody tr", (rows) =>
+        rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+      );
+      expect(cells.reduce((sum, c) => sum + Number(c[2]), 0)).toBe(6);
+      expect(cells.find((c) => c[0] === "quay-2")?.[4]).toBe("1"); // the image receipt held
+      expect(await page.textContent("#gaps tbody")).toMatch(/chưa khôi phục.*hoadon đã dừng/);
+      await page.screenshot({ path: join(dir, "registers.png"), fullPage: true });
+
       const rawFile = await fetch(`${web.url}/invoices/3.raw`);
       expect(rawFile.headers.get("content-type")).toBe("application/octet-stream");
       expect(Buffer.from(await rawFile.arrayBuffer())).toEqual(kept);
