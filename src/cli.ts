@@ -110,8 +110,9 @@ const COMMANDS: Record<string, Command> = {
       "      fiscal printer behind a hoadon tap, e.g. --port tcp-listen://127.0.0.1:9101; one JSON line per receipt closed)\n" +
       "      [--faults bit-flip=P,drop=P,truncate=P,wrong-bcc=P,repeat=P,garbage=P] (per write; escpos pos: bit-flip per\n" +
       "      byte, garbage and truncate per receipt)\n" +
-      "      ndjson, datecs: [--unplug EVERY_MS:FOR_MS] (pty or TCP: the link drops EVERY_MS into each connection, back\n" +
-      "      FOR_MS later; a pty's LINK is gone meanwhile; the datecs printer is then absent, refusing connections)",
+      "      [--unplug EVERY_MS:FOR_MS] (pty or TCP: the link drops EVERY_MS into each connection, back FOR_MS later; a\n" +
+      "      pty's LINK is gone meanwhile; an escpos POS then prints the job it cut again, whole; a printer drops the line\n" +
+      "      EVERY_MS after its first bytes and is absent, refusing connections, for FOR_MS)",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },

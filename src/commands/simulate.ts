@@ -5,7 +5,6 @@
  * per line. A noisy cable (`--faults`) and an unplugged one (`--unplug`, over TCP) for the register's side.
  */
 import { writeFileSync } from "node:fs";
-import { setTimeout as delay } from "node:timers/promises";
 import type { CommandContext } from "../cli.js";
 import type { PortConnection, PortSource } from "../ingest/index.js";
 import type { ReceiptInput } from "../receipt/model.js";
@@ -18,6 +17,7 @@ import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
 import { isPtyPort, simulatorPortSource } from "../simulator/pty-source.js";
+import { parseUnplugSpec, servePrinterLine, type Unplug, withUnplugs } from "../simulator/unplug.js";
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -53,63 +53,24 @@ async function open(source: PortSource, port: string, signal = new AbortControll
   }
 }
 
-/** `--unplug EVERY_MS:FOR_MS`: the cable goes every EVERY_MS of a connection and is back FOR_MS later. */
-interface Unplug {
-  readonly everyMs: number;
-  readonly forMs: number;
-}
-
-/** How long the simulator keeps trying to connect again after an unplug before it gives up. */
-const RECONNECT_FOR_MS = 10_000;
-
 function parseUnplug(v: string | boolean | undefined, port: string): Unplug | undefined {
   if (v === undefined) return undefined;
-  const m = typeof v === "string" ? /^(\d+):(\d+)$/.exec(v) : null;
-  if (!m || Number(m[1]) < 1)
+  let unplug: Unplug;
+  try {
+    unplug = parseUnplugSpec(typeof v === "string" ? v : "");
+  } catch {
     throw new DaemonError(
       "USAGE",
       "--unplug MỖI_MS:TRONG_MS, ví dụ 2000:500 / --unplug EVERY_MS:FOR_MS, e.g. 2000:500",
     );
+  }
   if (!/^tcp(-listen)?:\/\//.test(port) && !isPtyPort(port))
     throw new DaemonError(
       "USAGE",
       "--unplug chỉ dùng với --port pty[:LINK], tcp://… hoặc tcp-listen://… (cổng nối tiếp thật: rút cáp) / " +
         "--unplug needs --port pty[:LINK] or a TCP port (on a real serial line, pull the cable)",
     );
-  return { everyMs: Number(m[1]), forMs: Number(m[2]) };
-}
-
-/**
- * Run `round` on one connection after another: each is closed `everyMs` after it opened (the unplug), the next
- * opens `forMs` later; a round that ends other than `closed` is the last. Without `unplug`, one round.
- */
-async function withUnplugs<R extends { readonly stoppedBy: string }>(
-  connect: (signal: AbortSignal) => Promise<PortConnection>,
-  unplug: Unplug | undefined,
-  signal: AbortSignal,
-  round: (conn: PortConnection) => Promise<R>,
-): Promise<{ readonly last: R; readonly unplugs: number; readonly conn: PortConnection }> {
-  let unplugs = 0;
-  for (;;) {
-    let conn: PortConnection | undefined;
-    const giveUpAt = Date.now() + (unplugs > 0 ? RECONNECT_FOR_MS : 0);
-    while (!conn) {
-      try {
-        conn = await connect(signal);
-      } catch (error) {
-        if (Date.now() >= giveUpAt || signal.aborted) throw error;
-        await delay(200);
-      }
-    }
-    const c = conn;
-    const timer = unplug ? setTimeout(() => void c.close(), unplug.everyMs) : undefined;
-    const last = await round(c);
-    clearTimeout(timer);
-    if (!unplug || last.stoppedBy !== "closed" || signal.aborted) return { last, unplugs, conn: c };
-    unplugs++;
-    await c.close();
-    await delay(unplug.forMs);
-  }
+  return unplug;
 }
 
 const CODE_PAGES = new Set(["cp1258", "tcvn3", "viscii", "utf8", "raster"]);
@@ -132,14 +93,14 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   }
 
   if (protocol === "escpos") {
-    if (v.unplug !== undefined)
-      throw new DaemonError("USAGE", "--unplug: chỉ ndjson, datecs / only with ndjson or datecs");
+    const unplug = parseUnplug(v.unplug, port);
     const role = v.role === "printer" ? "printer" : "pos";
     const codePages = typeof v["code-page"] === "string" ? v["code-page"].split(",") : undefined;
     if (codePages?.some((c) => !CODE_PAGES.has(c)))
       throw new DaemonError("USAGE", `--code-page: ${[...CODE_PAGES].join(", ")}`);
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());
+    process.once("SIGTERM", () => controller.abort());
     return runEscposSimulator(
       {
         role,
@@ -153,6 +114,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
         ...(v.paper === "near-end" || v.paper === "out" ? { paper: v.paper } : {}),
         ...(mix ? { faults: escposFaults(mix, seed) } : {}),
         onPty: (link) => ctx.err(ptyMessage(link)),
+        ...(unplug ? { unplug } : {}),
       },
       ctx.out,
     );
@@ -347,39 +309,14 @@ async function runDatecsPrinter(
     paper: o.paper,
     onClosed: (r) => ctx.out(JSON.stringify({ closed: r.receiptId, total: r.total, kind: r.kind ?? "sale" })),
   });
-  let unplugs = 0;
   try {
+    let unplugs = 0;
     try {
-      while (!stop.signal.aborted) {
-        const conn = await source.open(stop.signal).catch((cause: unknown) => {
-          if (stop.signal.aborted) return undefined;
+      ({ unplugs } = await servePrinterLine(source, o.unplug, stop.signal, (conn) => printer.attach(conn)).catch(
+        (cause: unknown) => {
           throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
-        });
-        if (!conn) break;
-        printer.attach(conn);
-        let unplugged = false;
-        let timer: NodeJS.Timeout | undefined;
-        // Counted from the line's first bytes, so the printer goes away in the middle of sales, not while the line is
-        // idle (hoadon backs off further from a device that drops with nothing said: its hot-loop guard).
-        const stopArming = conn.onData(() => {
-          stopArming();
-          if (o.unplug)
-            timer = setTimeout(() => {
-              unplugged = true;
-              void conn.close();
-            }, o.unplug.everyMs);
-        });
-        await new Promise<void>((resolve) => {
-          conn.onClose(() => resolve());
-          stop.signal.addEventListener("abort", () => resolve(), { once: true });
-        });
-        clearTimeout(timer);
-        await conn.close();
-        if (!unplugged || !o.unplug) break; // the daemon closed the line, or we were stopped
-        unplugs++;
-        await source.close(); // absent: the port refuses connections
-        await delay(o.unplug.forMs, undefined, { signal: stop.signal }).catch(() => undefined);
-      }
+        },
+      ));
     } finally {
       printer.stop();
       await source.close();

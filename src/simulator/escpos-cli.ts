@@ -6,9 +6,17 @@
 import { writeFileSync } from "node:fs";
 import type { CutStyle } from "../../drivers/escpos-tap/index.js";
 import { DaemonError } from "../shared/errors.js";
-import { type EscposFaults, type EscposSimCodePage, escposJobs, escposPos, startPrinterEmulator } from "./escpos.js";
+import {
+  type EscposFaults,
+  type EscposSimCodePage,
+  escposJobs,
+  escposPos,
+  type PrinterEmulator,
+  startPrinterEmulator,
+} from "./escpos.js";
 import { generateReceipts } from "./generate.js";
 import { simulatorPortSource } from "./pty-source.js";
+import { servePrinterLine, type Unplug, withUnplugs } from "./unplug.js";
 
 /** Parsed flags. */
 export interface EscposSimulateArgs {
@@ -37,6 +45,11 @@ export interface EscposSimulateArgs {
   readonly offline?: boolean;
   /** Printer role: run until this aborts. */
   readonly signal?: AbortSignal;
+  /**
+   * POS: the line drops EVERY_MS into each connection, back FOR_MS later; the job it cut is printed again, whole (a
+   * spooler's retry). Printer: it drops the line EVERY_MS after its first bytes and is absent for FOR_MS.
+   */
+  readonly unplug?: Unplug;
   /** First sale time (default now). */
   readonly startMs?: number;
 }
@@ -47,32 +60,46 @@ const SERIAL = { baudRate: 9_600, dataBits: 8, parity: "none", stopBits: 1 } as 
 export async function runEscposSimulator(args: EscposSimulateArgs, out: (line: string) => void): Promise<number> {
   const serial = { ...SERIAL, ...(args.baudRate ? { baudRate: args.baudRate } : {}) };
   const source = simulatorPortSource(args.port, serial, args.onPty ? { onPty: args.onPty } : {});
-  const conn = await source.open(args.signal ?? new AbortController().signal).catch((cause: unknown) => {
-    void source.close();
+  const signal = args.signal ?? new AbortController().signal;
+  const cannotOpen = (cause: unknown): never => {
     throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${args.port} / cannot open the port`, { cause });
-  });
+  };
   try {
     if (args.role === "printer") {
-      const printer = startPrinterEmulator(conn, {
-        state: { paper: args.paper ?? "ok", online: args.offline !== true },
-      });
+      // One emulator per connection, the pages of all of them in order (paper and online state as given).
+      let printed = 0;
+      let answered = 0;
+      let current: PrinterEmulator | undefined;
       let seen = 0;
-      const timer = setInterval(() => {
-        const pages = printer.pages().filter((p) => p.cut);
+      const state = { paper: args.paper ?? "ok", online: args.offline !== true } as const;
+      const report = (): void => {
+        if (!current) return;
+        const pages = current.pages().filter((p) => p.cut);
         for (; seen < pages.length; seen++) {
           const page = pages[seen]!;
-          const first = printer.text(page).split("\n", 1)[0] ?? "";
-          out(JSON.stringify({ page: seen + 1, bytes: page.bytes.length, first, qr: page.qr }));
+          const first = current.text(page).split("\n", 1)[0] ?? "";
+          out(JSON.stringify({ page: ++printed, bytes: page.bytes.length, first, qr: page.qr }));
         }
-      }, 50);
-      await new Promise<void>((resolve) => {
-        if (args.signal?.aborted) resolve();
-        args.signal?.addEventListener("abort", () => resolve(), { once: true });
-        conn.onClose(() => resolve());
-      });
-      clearInterval(timer);
-      printer.close();
-      out(JSON.stringify({ pages: printer.pages().filter((p) => p.cut).length, statusAnswers: printer.answered }));
+      };
+      const timer = setInterval(report, 50);
+      const finish = (): void => {
+        if (!current) return;
+        report();
+        answered += current.answered;
+        current.close();
+        current = undefined;
+      };
+      try {
+        const { unplugs } = await servePrinterLine(source, args.unplug, signal, (conn) => {
+          finish();
+          current = startPrinterEmulator(conn, { state });
+          seen = 0;
+        }).catch(cannotOpen);
+        finish();
+        out(JSON.stringify({ pages: printed, statusAnswers: answered, ...(args.unplug ? { unplugs } : {}) }));
+      } finally {
+        clearInterval(timer);
+      }
       return 0;
     }
     const count = args.count ?? 10;
@@ -89,17 +116,37 @@ export async function runEscposSimulator(args: EscposSimulateArgs, out: (line: s
       args.faults ?? {},
     );
     if (args.truth) writeFileSync(args.truth, jobs.map((j) => `${JSON.stringify(j.truth ?? null)}\n`).join(""));
-    const report = await escposPos(conn, jobs, {
-      ...(args.pollTimeoutMs ? { pollTimeoutMs: args.pollTimeoutMs } : {}),
-      ...(args.gapMs ? { gapMs: args.gapMs } : {}),
-      ...(args.baudRate ? { baudRate: args.baudRate } : {}),
-      ...(args.signal ? { signal: args.signal } : {}),
-      onPrinted: (job) => out(`${job.receipt.receiptId}: ${job.bytes.length} B${job.truth ? "" : " (unreadable)"}`),
-    });
-    out(JSON.stringify(report));
-    return report.printed === count ? 0 : 1;
-  } finally {
+    // After an unplug the POS's spooler prints the job the unplug cut again, whole, and goes on.
+    let next = 0;
+    const sum = { printed: 0, answered: 0, unanswered: 0, printerNotReady: 0 };
+    const { last, unplugs, conn } = await withUnplugs(
+      (s) => source.open(s).catch(cannotOpen),
+      args.unplug,
+      signal,
+      async (c) => {
+        const report = await escposPos(c, jobs.slice(next), {
+          ...(args.pollTimeoutMs ? { pollTimeoutMs: args.pollTimeoutMs } : {}),
+          ...(args.gapMs ? { gapMs: args.gapMs } : {}),
+          ...(args.baudRate ? { baudRate: args.baudRate } : {}),
+          signal,
+          onPrinted: (job) => out(`${job.receipt.receiptId}: ${job.bytes.length} B${job.truth ? "" : " (unreadable)"}`),
+        });
+        next += report.printed;
+        for (const k of ["printed", "answered", "unanswered", "printerNotReady"] as const) sum[k] += report[k];
+        const stoppedBy = next >= jobs.length ? "done" : signal.aborted ? "aborted" : "closed";
+        return { stoppedBy };
+      },
+    );
     await conn.close();
+    out(
+      JSON.stringify({
+        ...sum,
+        ...(args.unplug ? { unplugs } : {}),
+        ...(last.stoppedBy === "done" ? {} : { stoppedBy: last.stoppedBy }),
+      }),
+    );
+    return sum.printed === count ? 0 : 1;
+  } finally {
     await source.close();
   }
 }
