@@ -112,7 +112,9 @@ const COMMANDS: Record<string, Command> = {
       "      byte, garbage and truncate per receipt)\n" +
       "      [--unplug EVERY_MS:FOR_MS] (pty or TCP: the link drops EVERY_MS into each connection, back FOR_MS later; a\n" +
       "      pty's LINK is gone meanwhile; an escpos POS then prints the job it cut again, whole; a printer drops the line\n" +
-      "      EVERY_MS after its first bytes and is absent, refusing connections, for FOR_MS)",
+      "      EVERY_MS after its first bytes and is absent, refusing connections, for FOR_MS)\n" +
+      "  hoadon simulate register --port … --replay FILE.cap [--speed N] [--max-gap-ms MS]   the register's bytes of a\n" +
+      "      capture, at their recorded times (gaps over 10 s shortened), dropping the line where the capture did",
     options: {
       port: { type: "string" },
       protocol: { type: "string" },
@@ -129,6 +131,9 @@ const COMMANDS: Record<string, Command> = {
       "day-close": { type: "boolean" },
       faults: { type: "string" },
       unplug: { type: "string" },
+      replay: { type: "string" },
+      speed: { type: "string" },
+      "max-gap-ms": { type: "string" },
     },
     run: async (v, p, ctx) => {
       if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");

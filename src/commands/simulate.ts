@@ -4,9 +4,9 @@
  * tap). Seeded Vietnamese receipts; `--truth` writes what was sent (the printer: what it closed), one receipt JSON
  * per line. A noisy cable (`--faults`) and an unplugged one (`--unplug`, over TCP) for the register's side.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import type { CommandContext } from "../cli.js";
-import type { PortConnection, PortSource } from "../ingest/index.js";
+import { type Capture, type PortConnection, type PortSource, parseCapture } from "../ingest/index.js";
 import type { ReceiptInput } from "../receipt/model.js";
 import { systemClock } from "../shared/clock.js";
 import { DaemonError } from "../shared/errors.js";
@@ -17,6 +17,7 @@ import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
 import { isPtyPort, simulatorPortSource } from "../simulator/pty-source.js";
+import { replayRegisterSide } from "../simulator/replay.js";
 import { parseUnplugSpec, servePrinterLine, type Unplug, withUnplugs } from "../simulator/unplug.js";
 
 type Values = Record<string, string | boolean | undefined>;
@@ -120,6 +121,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     );
   }
 
+  if (typeof v.replay === "string") return replay(v.replay, port, v, ctx);
   const unplug = parseUnplug(v.unplug, port);
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
   const baud = int(v.baud, "baud", 115_200);
@@ -327,5 +329,39 @@ async function runDatecsPrinter(
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+  }
+}
+
+/**
+ * `--replay FILE.cap`: the register's bytes of a capture, at their recorded times (gaps over `--max-gap-ms`, default
+ * 10 s, shortened; `--speed N` plays N times faster), one JSON line at the end.
+ */
+async function replay(file: string, port: string, v: Values, ctx: CommandContext): Promise<number> {
+  let capture: Capture;
+  try {
+    capture = parseCapture(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new DaemonError("USAGE", `--replay ${file}: ${(error as Error).message}`);
+  }
+  const speed = v.speed === undefined ? 1 : Number(v.speed);
+  if (!(speed > 0)) throw new DaemonError("USAGE", "--speed phải lớn hơn 0 / must be above 0");
+  const maxGapMs = int(v["max-gap-ms"], "max-gap-ms", 10_000);
+  const source = simulatorPort(port, int(v.baud, "baud", 115_200), ctx);
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const report = await replayRegisterSide(capture, () => open(source, port, stop.signal), {
+      maxGapMs,
+      speed,
+      signal: stop.signal,
+    });
+    ctx.out(JSON.stringify(report));
+    return report.stoppedBy === "done" ? 0 : 1;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await source.close();
   }
 }

@@ -585,6 +585,54 @@ describe("an ESC/POS bridge whose printer goes away now and then (printer --unpl
   });
 });
 
+describe("a shop's capture played again to another hoadon (--replay)", () => {
+  it("gives the same receipts, with the line dropped where the capture says it was", { timeout: 120_000 }, async () => {
+    // The first shop: a Datecs POS whose cable drops now and then; its journal exported as a capture.
+    const first = await startDaemon();
+    try {
+      const sim = await simulate(first.port, [
+        ...["--protocol", "datecs", "--count", "12", "--seed", "41", "--unplug", "60:100"],
+      ]);
+      expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+      await waitAccepted(first.dir, 12);
+    } finally {
+      first.daemon.kill("SIGTERM");
+      await first.daemon.done;
+      await first.sandbox.close();
+    }
+    const firstDb = new Database(join(first.dir, "hoadon.sqlite"), { readonly: true });
+    const sold = firstDb.prepare("SELECT receipt_id FROM receipts ORDER BY id").pluck().all();
+    firstDb.close();
+    const exported = join(first.dir, "quay-1.cap");
+    const out = await runHoadon([
+      ...["audit", "journal", "--db", join(first.dir, "hoadon.sqlite"), "--register", "quay-1", "--out", exported],
+    ]);
+    expect(out.code, out.stderr).toBe(0);
+    expect(readFileSync(exported, "utf8")).toMatch(/# disconnected:/);
+
+    // Another hoadon hears the same bytes, at the same times, and the same drops.
+    const second = await startDaemon();
+    try {
+      const replay = await simulate(second.port, ["--replay", exported]);
+      expect(replay.code, replay.stdout + replay.stderr).toBe(0);
+      const report = JSON.parse(replay.stdout.trim().split("\n").at(-1)!) as { reconnects: number; answered: number };
+      expect(report.reconnects).toBeGreaterThanOrEqual(1);
+      expect(report.answered).toBeGreaterThan(0);
+      await waitAccepted(second.dir, 12);
+      const db = new Database(join(second.dir, "hoadon.sqlite"), { readonly: true });
+      try {
+        expect(db.prepare("SELECT receipt_id FROM receipts ORDER BY id").pluck().all()).toEqual(sold);
+      } finally {
+        db.close();
+      }
+    } finally {
+      second.daemon.kill("SIGTERM");
+      await second.daemon.done;
+      await second.sandbox.close();
+    }
+  });
+});
+
 describe("ndjson register in the daemon: voids and the day close", () => {
   it("replaces each voided sale's invoice with a zero-total one, and keeps the Z report for the audit report", {
     timeout: 120_000,
