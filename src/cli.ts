@@ -113,6 +113,7 @@ const COMMANDS: Record<string, Command> = {
       "      [--unplug EVERY_MS:FOR_MS] (pty or TCP: the link drops EVERY_MS into each connection, back FOR_MS later; a\n" +
       "      pty's LINK is gone meanwhile; an escpos POS then prints the job it cut again, whole; a printer drops the line\n" +
       "      EVERY_MS after its first bytes and is absent, refusing connections, for FOR_MS)\n" +
+      "      [--record FILE.cap] (the register's line as a capture: what it wrote, what hoadon answered, the drops)\n" +
       "  hoadon simulate register --port … --replay FILE.cap [--speed N] [--max-gap-ms MS]   the register's bytes of a\n" +
       "      capture, at their recorded times (gaps over 10 s shortened), dropping the line where the capture did",
     options: {
@@ -132,6 +133,7 @@ const COMMANDS: Record<string, Command> = {
       faults: { type: "string" },
       unplug: { type: "string" },
       replay: { type: "string" },
+      record: { type: "string" },
       speed: { type: "string" },
       "max-gap-ms": { type: "string" },
     },

@@ -17,6 +17,7 @@ import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
 import { isPtyPort, simulatorPortSource } from "../simulator/pty-source.js";
+import { type LineRecorder, lineRecorder } from "../simulator/record.js";
 import { replayRegisterSide } from "../simulator/replay.js";
 import { parseUnplugSpec, servePrinterLine, type Unplug, withUnplugs } from "../simulator/unplug.js";
 
@@ -102,26 +103,35 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());
     process.once("SIGTERM", () => controller.abort());
-    return runEscposSimulator(
-      {
-        role,
-        port,
-        count,
-        seed,
-        signal: controller.signal,
-        ...(codePages ? { codePages: codePages as EscposSimCodePage[] } : {}),
-        ...(v.baud !== undefined ? { baudRate: int(v.baud, "baud", 9600) } : {}),
-        ...(truth ? { truth } : {}),
-        ...(v.paper === "near-end" || v.paper === "out" ? { paper: v.paper } : {}),
-        ...(mix ? { faults: escposFaults(mix, seed) } : {}),
-        onPty: (link) => ctx.err(ptyMessage(link)),
-        ...(unplug ? { unplug } : {}),
-      },
-      ctx.out,
-    );
+    const recorder = recorderFor(v, protocol, seed);
+    try {
+      return await runEscposSimulator(
+        {
+          role,
+          port,
+          count,
+          seed,
+          signal: controller.signal,
+          ...(codePages ? { codePages: codePages as EscposSimCodePage[] } : {}),
+          ...(v.baud !== undefined ? { baudRate: int(v.baud, "baud", 9600) } : {}),
+          ...(truth ? { truth } : {}),
+          ...(v.paper === "near-end" || v.paper === "out" ? { paper: v.paper } : {}),
+          ...(mix ? { faults: escposFaults(mix, seed) } : {}),
+          onPty: (link) => ctx.err(ptyMessage(link)),
+          ...(unplug ? { unplug } : {}),
+          ...(recorder ? { wrap: recorder.wrap } : {}),
+        },
+        ctx.out,
+      );
+    } finally {
+      recorder?.save();
+    }
   }
 
-  if (typeof v.replay === "string") return replay(v.replay, port, v, ctx);
+  if (typeof v.replay === "string") {
+    if (v.record !== undefined) throw new DaemonError("USAGE", "--record với --replay: tệp đã có / the capture exists");
+    return replay(v.replay, port, v, ctx);
+  }
   const unplug = parseUnplug(v.unplug, port);
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
   const baud = int(v.baud, "baud", 115_200);
@@ -180,13 +190,37 @@ async function simulateSender(
   ctx: CommandContext,
 ): Promise<number> {
   const { source, port, receipts, unplug, mix, seed, truth, signal } = o;
-  // `--baud` paces what the register writes (a pty takes bytes at any rate); without it, as fast as the port takes them.
-  const paced = v.baud === undefined ? undefined : int(v.baud, "baud", 115_200);
+  const recorder = recorderFor(v, protocol, seed);
   const faults = mix ? faultLayer(mix, seed) : undefined;
   const connect = async (): Promise<PortConnection> => {
-    const conn = await open(source, port, signal);
+    const opened = await open(source, port, signal);
+    const conn = recorder ? recorder.wrap(opened) : opened;
     return faults ? faults.wrap(conn) : conn;
   };
+  try {
+    return await sendAll(protocol, v, { connect, receipts, unplug, seed, truth, signal, faults }, ctx);
+  } finally {
+    recorder?.save();
+  }
+}
+
+async function sendAll(
+  protocol: string,
+  v: Values,
+  o: {
+    readonly connect: () => Promise<PortConnection>;
+    readonly receipts: readonly ReceiptInput[];
+    readonly unplug: Unplug | undefined;
+    readonly seed: number;
+    readonly truth: string | undefined;
+    readonly signal: AbortSignal;
+    readonly faults: ReturnType<typeof faultLayer> | undefined;
+  },
+  ctx: CommandContext,
+): Promise<number> {
+  const { connect, receipts, unplug, seed, truth, signal, faults } = o;
+  // `--baud` paces what the register writes (a pty takes bytes at any rate); without it, as fast as the port takes them.
+  const paced = v.baud === undefined ? undefined : int(v.baud, "baud", 115_200);
   const counted = faults ? { faults: faults.faults } : {};
   if (protocol === "datecs") {
     if (v.role !== undefined && v.role !== "pos") throw new DaemonError("USAGE", "--role pos|printer");
@@ -364,4 +398,24 @@ async function replay(file: string, port: string, v: Values, ctx: CommandContext
     process.off("SIGTERM", onSignal);
     await source.close();
   }
+}
+
+const DRIVER_OF: Readonly<Record<string, string>> = {
+  ndjson: "ndjson-v1",
+  datecs: "datecs-isl-v1",
+  escpos: "escpos-tap-v1",
+};
+
+/** `--record FILE.cap`: the register's line as a capture (register roles only). */
+function recorderFor(v: Values, protocol: string, seed: number): LineRecorder | undefined {
+  if (v.record === undefined) return undefined;
+  if (typeof v.record !== "string" || v.record === "")
+    throw new DaemonError("USAGE", "--record cần tên tệp / --record needs a file name");
+  if (v.role === "printer")
+    throw new DaemonError("USAGE", "--record: chỉ cho máy POS / only for the register's side (the POS)");
+  return lineRecorder(v.record, {
+    register: "simulated",
+    driver: DRIVER_OF[protocol] ?? protocol,
+    "recorded by": `hoadon simulate register --protocol ${protocol} --seed ${seed}`,
+  });
 }

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import type { CutStyle } from "../../drivers/escpos-tap/index.js";
+import type { PortConnection } from "../ingest/connection.js";
 import { DaemonError } from "../shared/errors.js";
 import {
   type EscposFaults,
@@ -50,6 +51,8 @@ export interface EscposSimulateArgs {
    * spooler's retry). Printer: it drops the line EVERY_MS after its first bytes and is absent for FOR_MS.
    */
   readonly unplug?: Unplug;
+  /** POS: each connection as the POS uses it (`--record` taps it). */
+  readonly wrap?: (conn: PortConnection) => PortConnection;
   /** First sale time (default now). */
   readonly startMs?: number;
 }
@@ -120,7 +123,11 @@ export async function runEscposSimulator(args: EscposSimulateArgs, out: (line: s
     let next = 0;
     const sum = { printed: 0, answered: 0, unanswered: 0, printerNotReady: 0 };
     const { last, unplugs, conn } = await withUnplugs(
-      (s) => source.open(s).catch(cannotOpen),
+      (s) =>
+        source.open(s).then(
+          (c) => (args.wrap ? args.wrap(c) : c),
+          (e: unknown) => cannotOpen(e),
+        ),
       args.unplug,
       signal,
       async (c) => {

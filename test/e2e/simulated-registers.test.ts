@@ -633,6 +633,48 @@ describe("a shop's capture played again to another hoadon (--replay)", () => {
   });
 });
 
+describe("the simulator's line as a capture (--record)", () => {
+  it.each([
+    ["datecs", "datecs-isl-v1", []],
+    ["ndjson", "ndjson-v1", ["--unplug", "60:100"]],
+  ] as const)(
+    "%s: hoadon decode reads from the recording the sales the simulator made",
+    {
+      timeout: 120_000,
+    },
+    async (protocol, driver, extra) => {
+      const { dir, port, sandbox, daemon } = await startDaemon(driver);
+      try {
+        const truthFile = join(dir, "truth.jsonl");
+        const recording = join(dir, "line.cap");
+        const sim = await simulate(port, [
+          ...["--protocol", protocol, "--count", "8", "--seed", "5", "--truth", truthFile, "--record", recording],
+          ...extra,
+        ]);
+        expect(sim.code, sim.stdout + sim.stderr).toBe(0);
+        const text = readFileSync(recording, "utf8");
+        expect(text).toMatch(new RegExp(`^# register: simulated\n# driver: ${driver}\n`));
+        expect(text).toMatch(/^\+\d+\s+> /m); // hoadon's answers are there too
+        if (extra.length > 0) expect(text).toContain("# disconnected: unplugged");
+        const decoded = await runHoadon(["decode", "--driver", driver, recording]);
+        expect(decoded.code, decoded.stderr).toBe(0);
+        const ids = decoded.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as { type: string; receipt?: { receiptId: string } })
+          .filter((e) => e.type === "receipt")
+          .map((e) => e.receipt!.receiptId);
+        // Each sale at least once (an ndjson register sends again what an unplug left unanswered), in order.
+        expect([...new Set(ids)]).toEqual(truthOf<{ receiptId: string }>(truthFile).map((r) => r.receiptId));
+      } finally {
+        daemon.kill("SIGTERM");
+        await daemon.done;
+        await sandbox.close();
+      }
+    },
+  );
+});
+
 describe("ndjson register in the daemon: voids and the day close", () => {
   it("replaces each voided sale's invoice with a zero-total one, and keeps the Z report for the audit report", {
     timeout: 120_000,
