@@ -105,6 +105,7 @@ const COMMANDS: Record<string, Command> = {
       "      [--truth FILE]   pty[:LINK]: its own virtual cable (socat); hoadon's register port: is LINK (said on stderr),\n" +
       "      the simulator starts once hoadon has opened it\n" +
       "      escpos: [--role pos|printer] [--code-page cp1258,tcvn3,viscii,utf8,raster] [--baud N] [--paper ok|near-end|out]\n" +
+      "      printers (escpos, datecs): [--until-idle MS] (end once the line, after its first bytes, is quiet that long)\n" +
       "      ndjson: [--baud N] [--void-rate 0..1] [--day-close]\n" +
       "      datecs: [--role pos|printer] [--framing old|x] [--baud N] [--storno-rate 0..1] [--paper ok|out] (printer: the\n" +
       "      fiscal printer behind a hoadon tap, e.g. --port tcp-listen://127.0.0.1:9101; one JSON line per receipt closed)\n" +
@@ -136,6 +137,7 @@ const COMMANDS: Record<string, Command> = {
       record: { type: "string" },
       speed: { type: "string" },
       "max-gap-ms": { type: "string" },
+      "until-idle": { type: "string" },
     },
     run: async (v, p, ctx) => {
       if (positional(p, 0, "register") !== "register") throw usage("dùng / use: hoadon simulate register …");

@@ -120,6 +120,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
           onPty: (link) => ctx.err(ptyMessage(link)),
           ...(unplug ? { unplug } : {}),
           ...(recorder ? { wrap: recorder.wrap } : {}),
+          ...(untilIdle(v) === undefined ? {} : { untilIdleMs: untilIdle(v) }),
         },
         ctx.out,
       );
@@ -142,7 +143,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     return runDatecsPrinter(
       port,
       simulatorPort(port, baud, ctx),
-      { framing: v.framing === "x" ? "x" : "old", paper, truth, unplug },
+      { framing: v.framing === "x" ? "x" : "old", paper, truth, unplug, untilIdleMs: untilIdle(v) },
       ctx,
     );
   }
@@ -333,6 +334,7 @@ async function runDatecsPrinter(
     readonly paper: DatecsPaper;
     readonly truth: string | undefined;
     readonly unplug: Unplug | undefined;
+    readonly untilIdleMs: number | undefined;
   },
   ctx: CommandContext,
 ): Promise<number> {
@@ -348,11 +350,15 @@ async function runDatecsPrinter(
   try {
     let unplugs = 0;
     try {
-      ({ unplugs } = await servePrinterLine(source, o.unplug, stop.signal, (conn) => printer.attach(conn)).catch(
-        (cause: unknown) => {
-          throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
-        },
-      ));
+      ({ unplugs } = await servePrinterLine(
+        source,
+        o.unplug,
+        stop.signal,
+        (conn) => printer.attach(conn),
+        o.untilIdleMs,
+      ).catch((cause: unknown) => {
+        throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
+      }));
     } finally {
       printer.stop();
       await source.close();
@@ -418,4 +424,9 @@ function recorderFor(v: Values, protocol: string, seed: number): LineRecorder | 
     driver: DRIVER_OF[protocol] ?? protocol,
     "recorded by": `hoadon simulate register --protocol ${protocol} --seed ${seed}`,
   });
+}
+
+/** `--until-idle MS` (printer roles): stop once the line has been quiet that long. */
+function untilIdle(v: Values): number | undefined {
+  return v["until-idle"] === undefined ? undefined : int(v["until-idle"], "until-idle", 0);
 }

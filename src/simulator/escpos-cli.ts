@@ -51,6 +51,8 @@ export interface EscposSimulateArgs {
    * spooler's retry). Printer: it drops the line EVERY_MS after its first bytes and is absent for FOR_MS.
    */
   readonly unplug?: Unplug;
+  /** Printer: stop once the line has been quiet this long. */
+  readonly untilIdleMs?: number;
   /** POS: each connection as the POS uses it (`--record` taps it). */
   readonly wrap?: (conn: PortConnection) => PortConnection;
   /** First sale time (default now). */
@@ -93,11 +95,17 @@ export async function runEscposSimulator(args: EscposSimulateArgs, out: (line: s
         current = undefined;
       };
       try {
-        const { unplugs } = await servePrinterLine(source, args.unplug, signal, (conn) => {
-          finish();
-          current = startPrinterEmulator(conn, { state });
-          seen = 0;
-        }).catch(cannotOpen);
+        const { unplugs } = await servePrinterLine(
+          source,
+          args.unplug,
+          signal,
+          (conn) => {
+            finish();
+            current = startPrinterEmulator(conn, { state });
+            seen = 0;
+          },
+          args.untilIdleMs,
+        ).catch(cannotOpen);
         finish();
         out(JSON.stringify({ pages: printed, statusAnswers: answered, ...(args.unplug ? { unplugs } : {}) }));
       } finally {

@@ -66,9 +66,33 @@ export async function withUnplugs<R extends { readonly stoppedBy: string }>(
 export async function servePrinterLine(
   source: PortSource,
   unplug: Unplug | undefined,
+  stop: AbortSignal,
+  attach: (conn: PortConnection) => void,
+  /** Also stop once the line, having carried bytes, has been quiet this long (`--until-idle`). */
+  untilIdleMs?: number,
+): Promise<{ readonly unplugs: number; readonly idle: boolean }> {
+  const quiet = new AbortController();
+  const signal = untilIdleMs === undefined ? stop : AbortSignal.any([stop, quiet.signal]);
+  let idleTimer: NodeJS.Timeout | undefined;
+  const heard = (): void => {
+    if (untilIdleMs === undefined) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => quiet.abort(), untilIdleMs);
+  };
+  try {
+    return { unplugs: await serve(source, unplug, signal, attach, heard), idle: quiet.signal.aborted };
+  } finally {
+    clearTimeout(idleTimer);
+  }
+}
+
+async function serve(
+  source: PortSource,
+  unplug: Unplug | undefined,
   signal: AbortSignal,
   attach: (conn: PortConnection) => void,
-): Promise<{ readonly unplugs: number }> {
+  heard: () => void,
+): Promise<number> {
   let unplugs = 0;
   while (!signal.aborted) {
     const conn = await source.open(signal).catch((error: unknown) => {
@@ -77,6 +101,7 @@ export async function servePrinterLine(
     });
     if (!conn) break;
     attach(conn);
+    conn.onData(heard);
     let unplugged = false;
     let timer: NodeJS.Timeout | undefined;
     const stopArming = conn.onData(() => {
@@ -98,5 +123,5 @@ export async function servePrinterLine(
     await source.close(); // absent: the port refuses connections
     await delay(unplug.forMs, undefined, { signal }).catch(() => undefined);
   }
-  return { unplugs };
+  return unplugs;
 }

@@ -549,7 +549,7 @@ describe("an ESC/POS bridge whose printer goes away now and then (printer --unpl
     const printerPort = await freePort();
     const printer = spawnHoadon([
       ...["simulate", "register", "--protocol", "escpos", "--role", "printer"],
-      ...["--port", `tcp-listen://127.0.0.1:${printerPort}`, "--unplug", "500:300"],
+      ...["--port", `tcp-listen://127.0.0.1:${printerPort}`, "--unplug", "500:300", "--until-idle", "1500"],
     ]);
     const { dir, port, sandbox, daemon } = await startDaemon(
       "escpos-tap-v1",
@@ -571,8 +571,9 @@ describe("an ESC/POS bridge whose printer goes away now and then (printer --unpl
       } finally {
         db.close();
       }
-      printer.kill("SIGTERM");
+      // The printer ends by itself once the line has been quiet 1.5 s (`--until-idle`).
       const printed = await printer.done;
+      expect(printed.code, printed.stderr).toBe(0);
       const summary = JSON.parse(printed.stdout.trim().split("\n").at(-1)!) as { pages: number; unplugs: number };
       expect(summary.unplugs, printed.stdout).toBeGreaterThanOrEqual(1);
       expect(summary.pages).toBeGreaterThanOrEqual(1);
