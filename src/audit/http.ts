@@ -97,6 +97,7 @@ const T = {
   up: { vi: "đã kết nối", en: "connected" },
   down: { vi: "MẤT KẾT NỐI", en: "DISCONNECTED" },
   failing: { vi: "KHÔNG MỞ ĐƯỢC", en: "CANNOT OPEN" },
+  listening: { vi: "đang chờ máy kết nối", en: "waiting for it to connect" },
   device: { vi: "thiết bị", en: "device" },
   gaps: { vi: "Khi hoadon không đọc được máy tính tiền", en: "When hoadon was not reading the registers" },
   from: { vi: "Từ", en: "From" },
@@ -430,7 +431,7 @@ function registersBody(db: Db, lang: Lang, now: number): string {
     return ports
       .map((p) => {
         const side = p.side === "device" ? `${t("device")}: ` : "";
-        const cls = p.state === "up" ? "ok" : "bad";
+        const cls = p.state === "up" ? "ok" : p.state === "listening" ? "muted" : "bad";
         return `${side}<span class="${cls}">${t(p.state)}</span> ${t("since")} ${when(p.since)}${p.error ? ` <span class="muted">${esc(p.error)}</span>` : ""}`;
       })
       .join("<br>");

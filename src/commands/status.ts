@@ -153,6 +153,8 @@ function portLine(p: PortState | undefined, running: boolean): string {
   if (!running) return "không rõ (hoadon không chạy) / unknown (hoadon is not running)";
   if (!p) return "chưa kết nối / not connected yet";
   if (p.state === "up") return `đã kết nối từ ${at(p.since)} / connected since ${at(p.since)}`;
+  if (p.state === "listening")
+    return `đang chờ máy kết nối (${p.port}) từ ${at(p.since)} / waiting for it to connect since ${at(p.since)}`;
   const why = p.error ? `: ${p.error}` : "";
   return p.state === "down"
     ? `MẤT KẾT NỐI từ ${at(p.since)} / DISCONNECTED since ${at(p.since)}${why}`

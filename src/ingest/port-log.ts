@@ -7,7 +7,7 @@
 import type { Side } from "../driver-api/index.js";
 import type { SessionEvent } from "./register-session.js";
 
-export type PortLogKind = "port-up" | "port-down" | "port-open-failed";
+export type PortLogKind = "port-listening" | "port-up" | "port-down" | "port-open-failed";
 
 /** One row of the port log (`events.kind`, `events.register_id`, `events.detail`). */
 export interface PortLogEntry {
@@ -22,6 +22,16 @@ export function portLog(keep: (entry: PortLogEntry) => void): (event: SessionEve
   /** Per register and side: the last failure kept, so a retry with the same error is not kept again. */
   const failing = new Map<string, string>();
   return (event) => {
+    if (event.type === "listening") {
+      // A `tcp-listen://` port bound: hoadon waits for the register to connect.
+      keep({
+        at: event.at,
+        kind: "port-listening",
+        registerId: event.registerId,
+        detail: { side: "register", port: event.address },
+      });
+      return;
+    }
     if (event.type !== "port-up" && event.type !== "port-down" && event.type !== "open-failed") return;
     const side = event.side ?? "register";
     const key = `${event.registerId}\u0000${side}`;

@@ -40,8 +40,11 @@ export function registersOfRun(db: Db, eventId: number): string[] | undefined {
 /** One port of a register as the port log last saw it. */
 export interface PortState {
   readonly side: "register" | "device";
-  /** `up`: connected; `down`: the connection went and has not come back; `failing`: it cannot be opened. */
-  readonly state: "up" | "down" | "failing";
+  /**
+   * `up`: connected; `down`: the connection went and has not come back; `failing`: it cannot be opened;
+   * `listening`: a `tcp-listen://` port waiting for its first connection.
+   */
+  readonly state: "up" | "down" | "failing" | "listening";
   /** Since when it is in this state (up: the connection's start; down or failing: when the line was lost). */
   readonly since: number;
   readonly port?: string;
@@ -50,7 +53,7 @@ export interface PortState {
 }
 
 interface PortRow {
-  readonly kind: "port-up" | "port-down" | "port-open-failed";
+  readonly kind: "port-listening" | "port-up" | "port-down" | "port-open-failed";
   readonly at: number;
   readonly detail: string;
 }
@@ -60,7 +63,7 @@ export function portStates(db: Db, registerId: string, sinceEventId: number): Po
   const rows = db
     .prepare<[string, number], PortRow>(
       `SELECT kind, at, detail FROM events
-        WHERE register_id = ? AND id > ? AND kind IN ('port-up', 'port-down', 'port-open-failed')
+        WHERE register_id = ? AND id > ? AND kind IN ('port-listening', 'port-up', 'port-down', 'port-open-failed')
         ORDER BY id DESC`,
     )
     .iterate(registerId, sinceEventId);
@@ -71,7 +74,12 @@ export function portStates(db: Db, registerId: string, sinceEventId: number): Po
     const side = detail.side ?? "register";
     if (settled.has(side)) continue;
     const newest = found.get(side);
-    if (!newest) {
+    if (row.kind === "port-listening") {
+      // Bound and waiting: the state itself when nothing came after it; else it ends an outage's look-back.
+      if (!newest)
+        found.set(side, { side, state: "listening", since: row.at, ...(detail.port ? { port: detail.port } : {}) });
+      settled.add(side);
+    } else if (!newest) {
       found.set(side, {
         side,
         state: row.kind === "port-up" ? "up" : row.kind === "port-down" ? "down" : "failing",

@@ -100,6 +100,12 @@ describe("hoadon status per register", () => {
         timeout: 20_000,
         interval: 200,
       });
+      // Its register listens on TCP and nobody has connected: status says it waits.
+      await vi.waitFor(
+        async () =>
+          expect((await runHoadon(["status", "--config", file])).stdout).toContain("waiting for it to connect"),
+        { timeout: 10_000, interval: 200 },
+      );
       daemon.kill("SIGKILL");
       await daemon.done;
       const s = await status(file);

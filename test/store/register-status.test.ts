@@ -72,6 +72,18 @@ describe("port log", () => {
 });
 
 describe("port states", () => {
+  it("a listening port: waiting for the register until it connects, and after a drop the drop counts", () => {
+    const listening: SessionEvent = { type: "listening", registerId: R, address: "0.0.0.0:9100", at: 5 };
+    const waiting = storeWith([listening]);
+    expect(portStates(waiting.db, R, lastDaemonRun(waiting.db)!.eventId)).toEqual([
+      { side: "register", state: "listening", since: 5, port: "0.0.0.0:9100" },
+    ]);
+    const dropped = storeWith([listening, up(10), down(20)]);
+    expect(portStates(dropped.db, R, lastDaemonRun(dropped.db)!.eventId)).toEqual([
+      { side: "register", state: "down", since: 20 },
+    ]);
+  });
+
   it("up: since the connection came", () => {
     const { db } = storeWith([failed(10, "ENOENT"), up(20), down(30, "EIO"), up(40)]);
     expect(portStates(db, R, lastDaemonRun(db)!.eventId)).toEqual([
