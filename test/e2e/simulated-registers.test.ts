@@ -110,7 +110,6 @@ describe("datecs-isl device role in the daemon", () => {
 });
 
 describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", () => {
-  /** The printer simulator listening on a free port, the daemon tapping the line to it. */
   /** The printer simulator on TCP (a device server), or on a serial line: its own pty, hoadon's devicePort LINK. */
   async function tapRig(paper: "ok" | "out", printerArgs: readonly string[] = [], line: "tcp" | "pty" = "tcp") {
     const printerPort = await freePort();
