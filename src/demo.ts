@@ -129,7 +129,7 @@ export async function runDemo(
     };
 
     const onSessionEvent = (e: SessionEvent): void => {
-      if (e.type === "listening") listening.get(e.registerId)?.(e.address);
+      if (e.type === "listening" && e.side !== "device") listening.get(e.registerId)?.(e.address);
       if (e.type === "port-up") ctx.out(msg(lang, "demo.register", { id: e.registerId, via: e.port }));
     };
     const onForwarderEvent = (e: ForwarderEvent): void => {

@@ -85,9 +85,19 @@ export function startBridgeSession(deps: BridgeSessionDeps): BridgeSession {
     ...register.serial,
     ...(side === "device" ? register.deviceSerial : {}),
   });
+  const listening =
+    (side: Side) =>
+    (a: { host: string; port: number }): void => {
+      log.info({ side, address: `${a.host}:${a.port}` }, "listening");
+      emit({ type: "listening", registerId: register.id, address: `${a.host}:${a.port}`, side, at: clock.now() });
+    };
   const sources: Record<Side, PortSource> = {
-    register: deps.sources?.register ?? portSourceFor(register.port, serialOf("register")),
-    device: deps.sources?.device ?? portSourceFor(register.devicePort, serialOf("device")),
+    register:
+      deps.sources?.register ??
+      portSourceFor(register.port, serialOf("register"), { onListening: listening("register") }),
+    device:
+      deps.sources?.device ??
+      portSourceFor(register.devicePort, serialOf("device"), { onListening: listening("device") }),
   };
 
   const journals: Record<Side, { in: StreamJournal; out: StreamJournal }> = {

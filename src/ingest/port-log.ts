@@ -28,7 +28,7 @@ export function portLog(keep: (entry: PortLogEntry) => void): (event: SessionEve
         at: event.at,
         kind: "port-listening",
         registerId: event.registerId,
-        detail: { side: "register", port: event.address },
+        detail: { side: event.side ?? "register", port: event.address },
       });
       return;
     }

@@ -51,7 +51,13 @@ export interface QuarantineInput {
  * session clock. `side` is set by a two-port session.
  */
 export type SessionEvent =
-  | { readonly type: "listening"; readonly registerId: string; readonly address: string; readonly at: number }
+  | {
+      readonly type: "listening";
+      readonly registerId: string;
+      readonly address: string;
+      readonly side?: Side;
+      readonly at: number;
+    }
   | {
       readonly type: "port-up";
       readonly registerId: string;

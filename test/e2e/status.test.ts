@@ -144,6 +144,7 @@ describe("hoadon status per register", () => {
         async () => {
           const s = await status(file);
           expect(s.registers[0]!.ports).toEqual([
+            expect.objectContaining({ side: "register", state: "listening" }),
             expect.objectContaining({ side: "device", state: "failing", error: expect.stringMatching(/ECONNREFUSED/) }),
           ]);
         },
@@ -152,7 +153,7 @@ describe("hoadon status per register", () => {
       const text = (await runHoadon(["status", "--config", file])).stdout;
       expect(text).toMatch(/thiết bị \/ device \(tcp:\/\/127\.0\.0\.1:\d+\): KHÔNG MỞ ĐƯỢC CỔNG/);
       // The register side listens and nobody has connected yet.
-      expect(text).toContain("chưa kết nối / not connected yet");
+      expect(text).toMatch(/quay-1 \(tcp-listen:\/\/127\.0\.0\.1:\d+\): đang chờ máy kết nối/);
     } finally {
       daemon.kill("SIGTERM");
       await daemon.done;
