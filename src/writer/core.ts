@@ -288,7 +288,12 @@ export function startWriter(deps: WriterDeps): Writer {
 
   // The event log says when hoadon ran (`hoadon status`: is it running now, or did it stop without closing?).
   const run = { pid: process.pid, registers: config.registers.map((r) => r.id) };
-  group.now(() => store.event(clock.now(), "daemon-start", null, run));
+  try {
+    group.now(() => store.event(clock.now(), "daemon-start", null, run));
+  } catch (err) {
+    // A full disk must not keep hoadon from serving (receipts are answered "retry" until there is room again).
+    log.error({ err }, "could not note the start");
+  }
 
   return {
     record: (input) => group.submit(() => record(input)),

@@ -107,6 +107,31 @@ describe("writer thread", () => {
     }
   });
 
+  it("notes each run's start and stop in the event log, and still serves when it cannot note the start", async () => {
+    const { file } = setUp();
+    const first = await start(file);
+    await first.stop();
+    const db = openStore(storeOf(file));
+    try {
+      const runs = db.prepare("SELECT kind, detail FROM events WHERE kind LIKE 'daemon-%' ORDER BY id").all() as {
+        kind: string;
+        detail: string;
+      }[];
+      expect(runs.map((r) => r.kind)).toEqual(["daemon-start", "daemon-stop"]);
+      expect(JSON.parse(runs[0]!.detail)).toEqual({ pid: process.pid, registers: [...REGISTERS] });
+      // As a full disk would: the start cannot be written.
+      db.exec(
+        "CREATE TRIGGER no_start BEFORE INSERT ON events WHEN NEW.kind = 'daemon-start' BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+      );
+    } finally {
+      db.close();
+    }
+    const second = await start(file);
+    const [receipt] = generateReceipts({ seed: 4, count: 1, registerId: "QUAY1", startMs: Date.now() });
+    expect((await second.record(handOver(second, REGISTERS[0]!, receipt))).status).toBe("ok");
+    await second.stop();
+  });
+
   it("keeps quarantined bytes with their journal range, and pins identities", async () => {
     const { file } = setUp();
     const writer = await start(file);
