@@ -8,17 +8,18 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { utf8Text } from "../driver-api/index.js";
 import type { JournalRange } from "../ingest/journal-sink.js";
 import { readInvoiceFacts } from "../invoice/index.js";
-import { vnDateTime, vnEndOfDay } from "../shared/clock.js";
+import { vnDateTime } from "../shared/clock.js";
 import type { Lang } from "../shared/i18n.js";
 import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
-import { lastDaemonRun, portStates, registerActivity, registersOfRun } from "../store/register-status.js";
+import { lastDaemonRun } from "../store/register-status.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
 import { heldDetail, previewOf } from "./held.js";
 import { journalSourceOf, journalSummary } from "./journal.js";
 import { HELD_SQL, NOTICE_SQL, RELEASED_SQL, receiptRawOf, releasedAsSql } from "./ledger.js";
 import { lineOutages } from "./line-outages.js";
+import { type RegisterState, registerStates } from "./registers.js";
 import { verifyStore } from "./verify-store.js";
 
 export interface AuditHttpOptions {
@@ -401,7 +402,7 @@ function registersBody(db: Db, lang: Lang, now: number): string {
   const t = (k: keyof typeof T): string => T[k][lang];
   const when = (ms: number): string => esc(vnDateTime(ms).replace("T", " "));
   const run = lastDaemonRun(db);
-  const ids = new Set<string>(run ? (registersOfRun(db, run.eventId) ?? []) : []);
+  const ids = new Set<string>(run?.registers ?? []);
   for (const r of db
     .prepare<[], { id: string }>(
       `SELECT DISTINCT register_id AS id FROM quarantine
@@ -412,23 +413,13 @@ function registersBody(db: Db, lang: Lang, now: number): string {
   if (!run)
     for (const r of db.prepare<[], { id: string }>("SELECT DISTINCT register_id AS id FROM receipts").all())
       ids.add(r.id);
-  const registers = [...ids].sort();
-  const activity = registerActivity(db, registers, vnEndOfDay(now) - 86_400_000);
-  const held = new Map(
-    db
-      .prepare<[], { id: string; n: number }>(
-        `SELECT register_id AS id, count(*) AS n FROM quarantine WHERE ${HELD_SQL} GROUP BY register_id`,
-      )
-      .all()
-      .map((r) => [r.id, r.n]),
-  );
-  const portCell = (id: string): string => {
-    if (!run) return "—";
-    // Its ports all went down as it stopped: that says nothing about the line.
-    if (run.stoppedAt !== undefined) return `<span class="muted">${t("stoppedGap")}</span>`;
-    const ports = portStates(db, id, run.eventId);
-    if (ports.length === 0) return "—";
-    return ports
+  // A stopped run's ports all went down as it stopped: that says nothing about the lines.
+  const running = run !== undefined && run.stoppedAt === undefined;
+  const registers = registerStates(db, [...ids].sort(), now, running ? run.eventId : undefined);
+  const portCell = (r: RegisterState): string => {
+    if (run?.stoppedAt !== undefined) return `<span class="muted">${t("stoppedGap")}</span>`;
+    if (r.ports.length === 0) return "—";
+    return r.ports
       .map((p) => {
         const side = p.side === "device" ? `${t("device")}: ` : "";
         const cls = p.state === "up" ? "ok" : p.state === "listening" ? "muted" : "bad";
@@ -441,12 +432,12 @@ function registersBody(db: Db, lang: Lang, now: number): string {
     : `${t("since")} ${when(run.startedAt)} · ` +
       (run.stoppedAt === undefined ? t("noStop") : `${t("stoppedAt")} ${when(run.stoppedAt)}`);
   const rows = registers
-    .map((id) => {
-      const a = activity.get(id);
-      return `<tr><td>${esc(id)}</td><td>${portCell(id)}</td><td class="n">${a?.today ?? 0}</td><td>${
-        a?.last ? `${when(a.last.at)} · ${esc(a.last.receiptId)}` : "—"
-      }</td><td class="n">${held.get(id) ?? 0}</td></tr>`;
-    })
+    .map(
+      (r) =>
+        `<tr><td>${esc(r.id)}</td><td>${portCell(r)}</td><td class="n">${r.today}</td><td>${
+          r.last ? `${when(r.last.at)} · ${esc(r.last.receiptId)}` : "—"
+        }</td><td class="n">${r.held}</td></tr>`,
+    )
     .join("");
   const gaps = lineOutages(db, { now });
   const gapRows = gaps.outages

@@ -16,7 +16,7 @@ import { createDatecsPrinter, type DatecsPaper } from "../simulator/datecs-print
 import type { EscposFaults, EscposSimCodePage } from "../simulator/escpos.js";
 import { runEscposSimulator } from "../simulator/escpos-cli.js";
 import { dayCloseOf, generateReceipts, ndjsonSendDayClose, ndjsonSender, withVoids } from "../simulator/index.js";
-import { isPtyPort, simulatorPortSource } from "../simulator/pty-source.js";
+import { cannotOpenPort, isPtyPort, simulatorPortSource } from "../simulator/pty-source.js";
 import { type LineRecorder, lineRecorder } from "../simulator/record.js";
 import { replayRegisterSide } from "../simulator/replay.js";
 import { parseUnplugSpec, servePrinterLine, type Unplug, withUnplugs } from "../simulator/unplug.js";
@@ -51,8 +51,26 @@ async function open(source: PortSource, port: string, signal = new AbortControll
   try {
     return await source.open(signal);
   } catch (cause) {
-    throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
+    throw cannotOpenPort(port, cause);
   }
+}
+
+/** Until `release()`, SIGINT and SIGTERM abort `signal` (and run `also`) instead of ending the process at once. */
+function stopOnSignals(also?: () => void): { readonly signal: AbortSignal; release(): void } {
+  const stop = new AbortController();
+  const onSignal = (): void => {
+    stop.abort();
+    also?.();
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    signal: stop.signal,
+    release: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
 }
 
 function parseUnplug(v: string | boolean | undefined, port: string): Unplug | undefined {
@@ -100,10 +118,9 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     const codePages = typeof v["code-page"] === "string" ? v["code-page"].split(",") : undefined;
     if (codePages?.some((c) => !CODE_PAGES.has(c)))
       throw new DaemonError("USAGE", `--code-page: ${[...CODE_PAGES].join(", ")}`);
-    const controller = new AbortController();
-    process.once("SIGINT", () => controller.abort());
-    process.once("SIGTERM", () => controller.abort());
+    const stop = stopOnSignals();
     const recorder = recorderFor(v, protocol, seed);
+    const untilIdleMs = untilIdle(v);
     try {
       return await runEscposSimulator(
         {
@@ -111,7 +128,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
           port,
           count,
           seed,
-          signal: controller.signal,
+          signal: stop.signal,
           ...(codePages ? { codePages: codePages as EscposSimCodePage[] } : {}),
           ...(v.baud !== undefined ? { baudRate: int(v.baud, "baud", 9600) } : {}),
           ...(truth ? { truth } : {}),
@@ -120,11 +137,12 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
           onPty: (link) => ctx.err(ptyMessage(link)),
           ...(unplug ? { unplug } : {}),
           ...(recorder ? { wrap: recorder.wrap } : {}),
-          ...(untilIdle(v) === undefined ? {} : { untilIdleMs: untilIdle(v) }),
+          ...(untilIdleMs === undefined ? {} : { untilIdleMs }),
         },
         ctx.out,
       );
     } finally {
+      stop.release();
       recorder?.save();
     }
   }
@@ -149,13 +167,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
   }
   const source = simulatorPort(port, baud, ctx);
   // SIGINT/SIGTERM: unplug and report what was answered (a pty's socat must not outlive us).
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    stop.abort();
-    void source.close();
-  };
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const stop = stopOnSignals(() => void source.close());
   try {
     return await simulateSender(
       protocol,
@@ -169,8 +181,7 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     ctx.err("Đã dừng khi chưa kết nối được / stopped before the line was up");
     return 1;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.release();
     await source.close();
   }
 }
@@ -338,10 +349,7 @@ async function runDatecsPrinter(
   },
   ctx: CommandContext,
 ): Promise<number> {
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const stop = stopOnSignals();
   const printer = createDatecsPrinter({
     driver: { framing: o.framing },
     paper: o.paper,
@@ -357,7 +365,7 @@ async function runDatecsPrinter(
         (conn) => printer.attach(conn),
         o.untilIdleMs,
       ).catch((cause: unknown) => {
-        throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
+        throw cannotOpenPort(port, cause);
       }));
     } finally {
       printer.stop();
@@ -367,8 +375,7 @@ async function runDatecsPrinter(
     ctx.out(JSON.stringify({ closed: printer.closed.length, ...printer.stats, ...(o.unplug ? { unplugs } : {}) }));
     return 0;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.release();
   }
 }
 
@@ -387,10 +394,7 @@ async function replay(file: string, port: string, v: Values, ctx: CommandContext
   if (!(speed > 0)) throw new DaemonError("USAGE", "--speed phải lớn hơn 0 / must be above 0");
   const maxGapMs = int(v["max-gap-ms"], "max-gap-ms", 10_000);
   const source = simulatorPort(port, int(v.baud, "baud", 115_200), ctx);
-  const stop = new AbortController();
-  const onSignal = (): void => stop.abort();
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const stop = stopOnSignals();
   try {
     const report = await replayRegisterSide(capture, () => open(source, port, stop.signal), {
       maxGapMs,
@@ -400,8 +404,7 @@ async function replay(file: string, port: string, v: Values, ctx: CommandContext
     ctx.out(JSON.stringify(report));
     return report.stoppedBy === "done" ? 0 : 1;
   } finally {
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    stop.release();
     await source.close();
   }
 }

@@ -4,20 +4,15 @@
  */
 import { readFileSync } from "node:fs";
 import { HELD_SQL } from "../audit/ledger.js";
+import { type RegisterState, registerStates } from "../audit/registers.js";
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
 import { formatDeadline, formatResultsOverdue } from "../forward/deadline.js";
-import { systemClock, vnDateTime, vnEndOfDay } from "../shared/clock.js";
+import { systemClock, vnDateTime } from "../shared/clock.js";
 import { type Db, openStoreReadOnly } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
-import {
-  type DaemonRun,
-  lastDaemonRun,
-  type PortState,
-  portStates,
-  registerActivity,
-} from "../store/register-status.js";
+import { type DaemonRun, lastDaemonRun, type PortState } from "../store/register-status.js";
 
 export async function statusCommand(
   file: string,
@@ -33,7 +28,7 @@ export async function statusCommand(
     const invoices = (db.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n;
     const now = systemClock.now();
     const daemon = daemonState(lastDaemonRun(db));
-    const registers = registerStates(db, config.registers, daemon, now);
+    const registers = configuredRegisters(db, config.registers, daemon, now);
     if (v.json) {
       ctx.out(JSON.stringify({ invoices, quarantined, ...s, daemon, registers }, null, 2));
       return 0;
@@ -110,42 +105,28 @@ function daemonLine(d: DaemonState): string {
   }
 }
 
-interface RegisterState {
-  readonly id: string;
+/** A register of the config as status shows it: its ports from the config, its state from the store. */
+interface ConfiguredRegister extends RegisterState {
   readonly port: string;
   readonly devicePort?: string;
-  /** The ports as the running hoadon last saw them (empty when it is not running, or has not tried them yet). */
-  readonly ports: readonly PortState[];
-  readonly today: number;
-  readonly last?: { readonly receiptId: string; readonly at: number };
-  readonly held: number;
 }
 
-function registerStates(
+function configuredRegisters(
   db: Db,
   registers: readonly { readonly id: string; readonly port: string; readonly devicePort?: string | undefined }[],
   daemon: DaemonState,
   now: number,
-): RegisterState[] {
-  const activity = registerActivity(
+): ConfiguredRegister[] {
+  const states = registerStates(
     db,
     registers.map((r) => r.id),
-    vnEndOfDay(now) - 86_400_000,
+    now,
+    daemon.state === "running" ? daemon.run.eventId : undefined,
   );
-  const held = new Map(
-    (
-      db
-        .prepare(`SELECT register_id AS id, count(*) AS n FROM quarantine WHERE ${HELD_SQL} GROUP BY register_id`)
-        .all() as { id: string; n: number }[]
-    ).map((r) => [r.id, r.n]),
-  );
-  return registers.map((r) => ({
-    id: r.id,
+  return registers.map((r, i) => ({
+    ...states[i]!,
     port: r.port,
     ...(r.devicePort ? { devicePort: r.devicePort } : {}),
-    ports: daemon.state === "running" ? portStates(db, r.id, daemon.run.eventId) : [],
-    ...activity.get(r.id)!,
-    held: held.get(r.id) ?? 0,
   }));
 }
 
@@ -161,7 +142,7 @@ function portLine(p: PortState | undefined, running: boolean): string {
     : `KHÔNG MỞ ĐƯỢC CỔNG từ ${at(p.since)} / CANNOT OPEN THE PORT since ${at(p.since)}${why}`;
 }
 
-function registerLines(r: RegisterState, running: boolean): string[] {
+function registerLines(r: ConfiguredRegister, running: boolean): string[] {
   const side = (s: "register" | "device") => r.ports.find((p) => p.side === s);
   const sales =
     `hôm nay / today: ${r.today} phiếu / receipts` +

@@ -6,7 +6,6 @@
 import { writeFileSync } from "node:fs";
 import type { CutStyle } from "../../drivers/escpos-tap/index.js";
 import type { PortConnection } from "../ingest/connection.js";
-import { DaemonError } from "../shared/errors.js";
 import {
   type EscposFaults,
   type EscposSimCodePage,
@@ -16,7 +15,7 @@ import {
   startPrinterEmulator,
 } from "./escpos.js";
 import { generateReceipts } from "./generate.js";
-import { simulatorPortSource } from "./pty-source.js";
+import { cannotOpenPort, simulatorPortSource } from "./pty-source.js";
 import { servePrinterLine, type Unplug, withUnplugs } from "./unplug.js";
 
 /** Parsed flags. */
@@ -67,7 +66,7 @@ export async function runEscposSimulator(args: EscposSimulateArgs, out: (line: s
   const source = simulatorPortSource(args.port, serial, args.onPty ? { onPty: args.onPty } : {});
   const signal = args.signal ?? new AbortController().signal;
   const cannotOpen = (cause: unknown): never => {
-    throw new DaemonError("PORT_UNAVAILABLE", `Không mở được ${args.port} / cannot open the port`, { cause });
+    throw cannotOpenPort(args.port, cause);
   };
   try {
     if (args.role === "printer") {

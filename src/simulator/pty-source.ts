@@ -13,7 +13,13 @@ import type { SerialSettings } from "../driver-api/index.js";
 import type { PortConnection, PortSource } from "../ingest/connection.js";
 import { portSourceFor } from "../ingest/port-source.js";
 import { openSerialPort } from "../ingest/serial-port.js";
+import { DaemonError } from "../shared/errors.js";
 import { type SocatPair, startSocatPair } from "./socat.js";
+
+/** What a simulator says when its port cannot be opened. */
+export function cannotOpenPort(port: string, cause: unknown): DaemonError {
+  return new DaemonError("PORT_UNAVAILABLE", `Không mở được ${port} / cannot open the port`, { cause });
+}
 
 /** True for `pty` and `pty:LINK`. */
 export function isPtyPort(port: string): boolean {

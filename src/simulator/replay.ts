@@ -47,10 +47,12 @@ export async function replayRegisterSide(
   let bytes = 0;
   let answered = 0;
   let reconnects = 0;
+  const listen = (c: PortConnection): (() => void) =>
+    c.onData((b) => {
+      answered += b.length;
+    });
   let conn = await connect();
-  let stopListening = conn.onData((b) => {
-    answered += b.length;
-  });
+  let stopListening = listen(conn);
   let stoppedBy: ReplayReport["stoppedBy"] = "done";
   let previousAt: number | undefined;
   let dropPending = false;
@@ -74,9 +76,7 @@ export async function replayRegisterSide(
         stopListening();
         await conn.close();
         conn = await connect();
-        stopListening = conn.onData((b) => {
-          answered += b.length;
-        });
+        stopListening = listen(conn);
         reconnects++;
       }
       if (conn.closed) {

@@ -11,6 +11,8 @@ export interface DaemonRun {
   readonly eventId: number;
   readonly pid: number;
   readonly startedAt: number;
+  /** The registers it was configured with. */
+  readonly registers: readonly string[];
   /** Set when it stopped cleanly; unset while it runs, or after it stopped without closing (power cut, crash). */
   readonly stoppedAt?: number;
 }
@@ -22,19 +24,13 @@ export function lastDaemonRun(db: Db): DaemonRun | undefined {
     )
     .get();
   if (!start) return undefined;
-  const pid = (JSON.parse(start.detail) as { pid: number }).pid;
+  const { pid, registers = [] } = JSON.parse(start.detail) as { pid: number; registers?: string[] };
   const stop = db
     .prepare<[number], { at: number }>(
       "SELECT at FROM events WHERE kind = 'daemon-stop' AND id > ? ORDER BY id LIMIT 1",
     )
     .get(start.id);
-  return { eventId: start.id, pid, startedAt: start.at, ...(stop ? { stoppedAt: stop.at } : {}) };
-}
-
-/** The registers a run was configured with (its `daemon-start` row). */
-export function registersOfRun(db: Db, eventId: number): string[] | undefined {
-  const row = db.prepare<[number], { detail: string }>("SELECT detail FROM events WHERE id = ?").get(eventId);
-  return row ? (JSON.parse(row.detail) as { registers?: string[] }).registers : undefined;
+  return { eventId: start.id, pid, startedAt: start.at, registers, ...(stop ? { stoppedAt: stop.at } : {}) };
 }
 
 /** One port of a register as the port log last saw it. */

@@ -118,7 +118,7 @@ describe("port states", () => {
   it("only the current run counts: a new start forgets the last run's ports; a clean stop is seen", () => {
     const { db, store } = storeWith([up(10)]);
     store.event(20, "daemon-stop", null, { pid: 42 });
-    expect(lastDaemonRun(db)).toEqual({ eventId: 1, pid: 42, startedAt: 1, stoppedAt: 20 });
+    expect(lastDaemonRun(db)).toEqual({ eventId: 1, pid: 42, startedAt: 1, registers: [R], stoppedAt: 20 });
     store.event(30, "daemon-start", null, { pid: 43, registers: [R] });
     const run = lastDaemonRun(db)!;
     expect(run).toMatchObject({ pid: 43, startedAt: 30 });
