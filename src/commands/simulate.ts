@@ -112,6 +112,12 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     throw new DaemonError("USAGE", `--faults ${(e as Error).message}`);
   }
 
+  // A replay plays the capture's bytes whatever the protocol.
+  if (typeof v.replay === "string") {
+    if (v.record !== undefined) throw new DaemonError("USAGE", "--record với --replay: tệp đã có / the capture exists");
+    return replay(v.replay, port, v, ctx);
+  }
+
   if (protocol === "escpos") {
     const unplug = parseUnplug(v.unplug, port);
     const role = v.role === "printer" ? "printer" : "pos";
@@ -147,10 +153,6 @@ export async function simulateRegisterCommand(v: Values, ctx: CommandContext): P
     }
   }
 
-  if (typeof v.replay === "string") {
-    if (v.record !== undefined) throw new DaemonError("USAGE", "--record với --replay: tệp đã có / the capture exists");
-    return replay(v.replay, port, v, ctx);
-  }
   const unplug = parseUnplug(v.unplug, port);
   const receipts = generateReceipts({ seed, count, startMs: systemClock.now() });
   const baud = int(v.baud, "baud", 115_200);

@@ -586,6 +586,23 @@ describe("an ESC/POS bridge whose printer goes away now and then (printer --unpl
 });
 
 describe("a shop's capture played again to another hoadon (--replay)", () => {
+  it("replays whatever --protocol says (the bytes are the capture's)", async () => {
+    const run = await runHoadon([
+      ...[
+        "simulate",
+        "register",
+        "--protocol",
+        "escpos",
+        "--port",
+        "tcp://127.0.0.1:1",
+        "--replay",
+        "/nonexistent.cap",
+      ],
+    ]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toContain("--replay /nonexistent.cap");
+  });
+
   it("gives the same receipts, with the line dropped where the capture says it was", { timeout: 120_000 }, async () => {
     // The first shop: a Datecs POS whose cable drops now and then; its journal exported as a capture.
     const first = await startDaemon();
