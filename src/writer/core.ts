@@ -287,13 +287,15 @@ export function startWriter(deps: WriterDeps): Writer {
   });
 
   // The event log says when hoadon ran (`hoadon status`: is it running now, or did it stop without closing?).
-  const run = { pid: process.pid, registers: config.registers.map((r) => r.id) };
-  try {
-    group.now(() => store.event(clock.now(), "daemon-start", null, run));
-  } catch (err) {
-    // A full disk must not keep hoadon from serving (receipts are answered "retry" until there is room again).
-    log.error({ err }, "could not note the start");
-  }
+  // A note the store cannot take (a full disk) is logged: it must not keep hoadon from serving, or from stopping.
+  const noteRun = (kind: "daemon-start" | "daemon-stop", detail: object): void => {
+    try {
+      group.now(() => store.event(clock.now(), kind, null, detail));
+    } catch (err) {
+      log.error({ err, kind }, "could not note the run in the event log");
+    }
+  };
+  noteRun("daemon-start", { pid: process.pid, registers: config.registers.map((r) => r.id) });
 
   return {
     record: (input) => group.submit(() => record(input)),
@@ -313,11 +315,7 @@ export function startWriter(deps: WriterDeps): Writer {
       if (pruning) clearTimeout(pruning);
       await forwarding.stop();
       await group.idle();
-      try {
-        group.now(() => store.event(clock.now(), "daemon-stop", null, { pid: run.pid }));
-      } catch (err) {
-        log.error({ err }, "could not note the stop");
-      }
+      noteRun("daemon-stop", { pid: process.pid });
       stopJournal?.();
       await checkpointer?.stop();
       db.close();
