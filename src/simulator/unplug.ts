@@ -114,7 +114,10 @@ async function serve(
     });
     await new Promise<void>((resolve) => {
       conn.onClose(() => resolve());
-      signal.addEventListener("abort", () => resolve(), { once: true });
+      // Stopped while the line was being opened (a pty's open awaits socat, then the port): an abort listener added
+      // now would never fire, and the printer would wait for the other side to close the line.
+      if (signal.aborted) resolve();
+      else signal.addEventListener("abort", () => resolve(), { once: true });
     });
     clearTimeout(timer);
     await conn.close();
