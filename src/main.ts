@@ -29,6 +29,7 @@ import { systemClock } from "./shared/clock.js";
 import { DaemonError } from "./shared/errors.js";
 import { msg } from "./shared/i18n.js";
 import { createLogger, type Logger } from "./shared/log.js";
+import { type DaemonLock, takeDaemonLock } from "./store/daemon-lock.js";
 import { startWriterThread } from "./writer/client.js";
 import { writerConfig } from "./writer/config.js";
 
@@ -84,22 +85,29 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const log = deps.log;
   const wc = writerConfig(config);
   const inline = !writerThreadFor(config);
-  // Inline only: the store side's modules (signing, XML, forwarder) are loaded here only when they run here.
-  const core = inline ? await import("./writer/core.js") : undefined;
-  const writer: SessionWriter = core
-    ? core.startWriter({
-        config: wc,
-        keys: core.openKeys(wc, env, log),
-        clock,
-        log,
-        ...(deps.onForwarderEvent ? { onForwarderEvent: deps.onForwarderEvent } : {}),
-      })
-    : await startWriterThread({
-        config: wc,
-        env,
-        log,
-        ...(deps.onForwarderEvent ? { onForwarderEvent: deps.onForwarderEvent } : {}),
-      });
+  const lock = holdStore(config.store.path);
+  let writer: SessionWriter;
+  try {
+    // Inline only: the store side's modules (signing, XML, forwarder) are loaded here only when they run here.
+    const core = inline ? await import("./writer/core.js") : undefined;
+    writer = core
+      ? core.startWriter({
+          config: wc,
+          keys: core.openKeys(wc, env, log),
+          clock,
+          log,
+          ...(deps.onForwarderEvent ? { onForwarderEvent: deps.onForwarderEvent } : {}),
+        })
+      : await startWriterThread({
+          config: wc,
+          env,
+          log,
+          ...(deps.onForwarderEvent ? { onForwarderEvent: deps.onForwarderEvent } : {}),
+        });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
 
   // The sessions stop when the caller aborts, or when the writer thread is gone (nothing can be committed then).
   const writerGone = new AbortController();
@@ -148,11 +156,38 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   });
 
   const stopped = (async () => {
-    await Promise.all(sessions.map((s) => s.stopped));
-    await writer.stop();
+    try {
+      await Promise.all(sessions.map((s) => s.stopped));
+      await writer.stop();
+    } finally {
+      lock?.release();
+    }
     if (failure) throw failure;
   })();
   return { stopped, sessions };
+}
+
+/**
+ * The store's daemon lock (src/store/daemon-lock.ts): one daemon per store. A second one would open the same ports
+ * (and fail on each, forever), forward the same queue and make `hoadon status` describe the wrong run.
+ */
+function holdStore(path: string): DaemonLock | undefined {
+  if (path === ":memory:") return undefined;
+  let lock: DaemonLock | undefined;
+  try {
+    lock = takeDaemonLock(path);
+  } catch (cause) {
+    throw new DaemonError("STORE_UNAVAILABLE", `Không mở được tệp dữ liệu ${path} / cannot open the database`, {
+      cause,
+    });
+  }
+  if (!lock)
+    throw new DaemonError(
+      "ALREADY_RUNNING",
+      `Một hoadon khác đang chạy trên tệp dữ liệu ${path} (xem \`hoadon status\`); hãy dừng nó trước. / ` +
+        `Another hoadon is already running on ${path} (see \`hoadon status\`); stop it first.`,
+    );
+  return lock;
 }
 
 /** `hoadon run --config FILE`: the daemon until SIGINT/SIGTERM. */

@@ -13,7 +13,7 @@ import type { Lang } from "../shared/i18n.js";
 import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
-import { lastDaemonRun } from "../store/register-status.js";
+import { daemonState, lastDaemonRun } from "../store/register-status.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
 import { heldDetail, previewOf } from "./held.js";
 import { journalSourceOf, journalSummary } from "./journal.js";
@@ -87,9 +87,10 @@ const T = {
   lastRun: { vi: "Lần chạy gần nhất của hoadon", en: "hoadon's latest run" },
   since: { vi: "từ", en: "since" },
   stoppedAt: { vi: "dừng lúc", en: "stopped at" },
-  noStop: {
-    vi: "chưa ghi lần dừng: đang chạy, hoặc đã dừng đột ngột (xem hoadon status)",
-    en: "no stop recorded: running, or stopped without closing (see hoadon status)",
+  running: { vi: "đang chạy", en: "running" },
+  unclean: {
+    vi: "KHÔNG CHẠY — dừng đột ngột (mất điện, lỗi?)",
+    en: "NOT RUNNING — stopped without closing (power cut, crash?)",
   },
   noRun: { vi: "chưa ghi lần chạy nào", en: "no run recorded" },
   today: { vi: "Hôm nay", en: "Today" },
@@ -413,9 +414,9 @@ function registersBody(db: Db, lang: Lang, now: number): string {
   if (!run)
     for (const r of db.prepare<[], { id: string }>("SELECT DISTINCT register_id AS id FROM receipts").all())
       ids.add(r.id);
+  const daemon = daemonState(db, run);
   // A stopped run's ports all went down as it stopped: that says nothing about the lines.
-  const running = run !== undefined && run.stoppedAt === undefined;
-  const registers = registerStates(db, [...ids].sort(), now, running ? run.eventId : undefined);
+  const registers = registerStates(db, [...ids].sort(), now, daemon.state === "running" ? run?.eventId : undefined);
   const portCell = (r: RegisterState): string => {
     if (run?.stoppedAt !== undefined) return `<span class="muted">${t("stoppedGap")}</span>`;
     if (r.ports.length === 0) return "—";
@@ -427,10 +428,15 @@ function registersBody(db: Db, lang: Lang, now: number): string {
       })
       .join("<br>");
   };
-  const runLine = !run
-    ? t("noRun")
-    : `${t("since")} ${when(run.startedAt)} · ` +
-      (run.stoppedAt === undefined ? t("noStop") : `${t("stoppedAt")} ${when(run.stoppedAt)}`);
+  const started = run ? `${t("since")} ${when(run.startedAt)} · ` : "";
+  const runLine =
+    daemon.state === "never"
+      ? t("noRun")
+      : daemon.state === "running"
+        ? `${started}<span class="ok">${t("running")}</span>`
+        : daemon.state === "stopped"
+          ? `${started}${t("stoppedAt")} ${when(daemon.run.stoppedAt!)}`
+          : `${started}<span class="bad">${t("unclean")}</span>`;
   const rows = registers
     .map(
       (r) =>

@@ -2,7 +2,6 @@
  * `hoadon status`: backlog, oldest unsent invoice and its deadline, last accepted; whether hoadon is running; per
  * register its port (connected, or since when not and why), its sales today and its held receipts — read-only.
  */
-import { readFileSync } from "node:fs";
 import { HELD_SQL } from "../audit/ledger.js";
 import { type RegisterState, registerStates } from "../audit/registers.js";
 import { driverCatalogue } from "../catalogue.js";
@@ -12,7 +11,7 @@ import { formatDeadline, formatResultsOverdue } from "../forward/deadline.js";
 import { systemClock, vnDateTime } from "../shared/clock.js";
 import { type Db, openStoreReadOnly } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
-import { type DaemonRun, lastDaemonRun, type PortState } from "../store/register-status.js";
+import { type DaemonState, daemonState, type PortState } from "../store/register-status.js";
 
 export async function statusCommand(
   file: string,
@@ -27,7 +26,7 @@ export async function statusCommand(
     const quarantined = (db.prepare(`SELECT count(*) AS n FROM quarantine WHERE ${HELD_SQL}`).get() as { n: number }).n;
     const invoices = (db.prepare("SELECT count(*) AS n FROM invoices").get() as { n: number }).n;
     const now = systemClock.now();
-    const daemon = daemonState(lastDaemonRun(db));
+    const daemon = daemonState(db);
     const registers = configuredRegisters(db, config.registers, daemon, now);
     if (v.json) {
       ctx.out(JSON.stringify({ invoices, quarantined, ...s, daemon, registers }, null, 2));
@@ -59,34 +58,6 @@ export async function statusCommand(
   }
 }
 
-/** Whether hoadon runs on this store now: its last start, a clean stop after it, or its process still alive. */
-type DaemonState =
-  | { readonly state: "never" }
-  | { readonly state: "running"; readonly run: DaemonRun }
-  | { readonly state: "stopped"; readonly run: DaemonRun }
-  /** Started and never said it stopped, and its process is gone: a power cut, a crash or `kill -9`. */
-  | { readonly state: "stopped-unclean"; readonly run: DaemonRun };
-
-function daemonState(run: DaemonRun | undefined): DaemonState {
-  if (!run) return { state: "never" };
-  if (run.stoppedAt !== undefined) return { state: "stopped", run };
-  return { state: processAlive(run.pid) ? "running" : "stopped-unclean", run };
-}
-
-/** The process is alive and (where /proc says) is a hoadon, not another that got its pid after a reboot. */
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("hoadon");
-  } catch {
-    return true;
-  }
-}
-
 const at = (ms: number): string => vnDateTime(ms).replace("T", " ");
 
 function daemonLine(d: DaemonState): string {
@@ -94,7 +65,9 @@ function daemonLine(d: DaemonState): string {
     case "never":
       return "hoadon: chưa ghi lần chạy nào (chưa chạy, hoặc bản cũ) / no run recorded (never ran, or an older version ran)";
     case "running":
-      return `hoadon: đang chạy từ ${at(d.run.startedAt)} (pid ${d.run.pid}) / running since ${at(d.run.startedAt)}`;
+      return d.run
+        ? `hoadon: đang chạy từ ${at(d.run.startedAt)} (pid ${d.run.pid}) / running since ${at(d.run.startedAt)}`
+        : "hoadon: đang chạy (chưa ghi được lần khởi động này) / running (its start could not be recorded)";
     case "stopped":
       return `hoadon: đã dừng lúc ${at(d.run.stoppedAt!)} / stopped at ${at(d.run.stoppedAt!)}`;
     case "stopped-unclean":
@@ -121,7 +94,7 @@ function configuredRegisters(
     db,
     registers.map((r) => r.id),
     now,
-    daemon.state === "running" ? daemon.run.eventId : undefined,
+    daemon.state === "running" ? daemon.run?.eventId : undefined,
   );
   return registers.map((r, i) => ({
     ...states[i]!,

@@ -1,8 +1,10 @@
 /**
- * What `hoadon status` says per register, read from the store: whether hoadon is running (its `daemon-start` /
- * `daemon-stop` events), each port's state in the current run (the port log, src/ingest/port-log.ts) and the
+ * What `hoadon status` says per register, read from the store: whether hoadon is running (the store's daemon lock,
+ * its `daemon-start` / `daemon-stop` events), each port's state in the current run (the port log, src/ingest/port-log.ts) and the
  * register's sales today. Reads only recent rows: the port log back to the run's start, receipts back to midnight.
  */
+import { readFileSync } from "node:fs";
+import { daemonHoldsLock } from "./daemon-lock.js";
 import type { Db } from "./db.js";
 
 /** The last time hoadon started on this store, and whether it stopped cleanly since. */
@@ -31,6 +33,42 @@ export function lastDaemonRun(db: Db): DaemonRun | undefined {
     )
     .get(start.id);
   return { eventId: start.id, pid, startedAt: start.at, registers, ...(stop ? { stoppedAt: stop.at } : {}) };
+}
+
+/** Whether hoadon runs on this store now. */
+export type DaemonState =
+  | { readonly state: "never" }
+  /** `run` is missing when the running daemon could not record its start (a full disk). */
+  | { readonly state: "running"; readonly run?: DaemonRun }
+  | { readonly state: "stopped"; readonly run: DaemonRun }
+  /** Started and never said it stopped, and it is gone: a power cut, a crash or `kill -9`. */
+  | { readonly state: "stopped-unclean"; readonly run: DaemonRun };
+
+/**
+ * Whether hoadon runs on the store `db` was opened on: a daemon holds the store's lock (src/store/daemon-lock.ts),
+ * and its last recorded start. A store a hoadon without the lock last ran on: whether that run's process is alive.
+ */
+export function daemonState(db: Db, run: DaemonRun | undefined = lastDaemonRun(db)): DaemonState {
+  const held = db.name === ":memory:" ? undefined : daemonHoldsLock(db.name);
+  if (held === true) return run && run.stoppedAt === undefined ? { state: "running", run } : { state: "running" };
+  if (!run) return { state: "never" };
+  if (run.stoppedAt !== undefined) return { state: "stopped", run };
+  if (held === false) return { state: "stopped-unclean", run };
+  return { state: processAlive(run.pid) ? "running" : "stopped-unclean", run };
+}
+
+/** The process is alive and (where /proc says) is a hoadon, not another that got its pid after a reboot. */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("hoadon");
+  } catch {
+    return true;
+  }
 }
 
 /** One port of a register as the port log last saw it. */

@@ -168,7 +168,7 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
     timeout: 120_000,
   }, async () => {
     // The shop first set up only the one-line layout, which the simulator's print-outs do not follow.
-    const { dir, port, file, sandbox, daemon } = await startDaemon("escpos-tap-v1", {
+    const { dir, port, file, stop } = await startDaemon("escpos-tap-v1", {
       role: "sink",
       templates: ["vn-basic"],
     });
@@ -275,9 +275,7 @@ describe("hoadon audit rederive: a corrected receipt template reads the held pri
       ) as RederiveReport;
       expect(reread.counts).toEqual({ same: 4, differs: 0, new: 0, missing: 0 });
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 

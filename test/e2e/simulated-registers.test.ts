@@ -49,7 +49,7 @@ function simulate(port: number, args: readonly string[]) {
 
 describe("datecs-isl device role in the daemon", () => {
   it("invoices what the simulated POS sold, once each", { timeout: 120_000 }, async () => {
-    const { dir, port, sandbox, daemon } = await startDaemon();
+    const { dir, port, stop } = await startDaemon();
     try {
       const truth = join(dir, "truth.jsonl");
       const sim = await simulate(port, ["--protocol", "datecs", "--count", "12", "--seed", "5", "--truth", truth]);
@@ -59,13 +59,11 @@ describe("datecs-isl device role in the daemon", () => {
       expect(db.prepare("SELECT count(*) AS n FROM receipts WHERE driver = 'datecs-isl-v1'").get()).toEqual({ n: 12 });
       db.close();
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
   it("turns the POS's stornos into replacement invoices of the sales they name", { timeout: 120_000 }, async () => {
-    const { dir, port, sandbox, daemon } = await startDaemon();
+    const { dir, port, stop } = await startDaemon();
     try {
       const truthFile = join(dir, "truth.jsonl");
       const sim = await simulate(port, [
@@ -102,9 +100,7 @@ describe("datecs-isl device role in the daemon", () => {
         db.close();
       }
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });
@@ -126,7 +122,7 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
   it("invoices each receipt the printer closed, once, and the printer gets every frame", {
     timeout: 120_000,
   }, async () => {
-    const { dir, port, sandbox, daemon, printer } = await tapRig("ok");
+    const { dir, port, daemon, stop, printer } = await tapRig("ok");
     try {
       const truthFile = join(dir, "truth.jsonl");
       const sim = await simulate(port, ["--protocol", "datecs", "--count", "10", "--seed", "17", "--truth", truthFile]);
@@ -150,10 +146,8 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
       expect(JSON.parse(lines.at(-1)!)).toMatchObject({ closed: 10, noPaper: 0 });
       expect(lines.slice(0, -1).map((l) => (JSON.parse(l) as { closed: string }).closed)).toEqual(truth);
     } finally {
-      daemon.kill("SIGTERM");
       printer.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 
@@ -165,7 +159,7 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
     async (line) => {
       // The printer drops the line 400 ms after the first bytes of each connection and refuses connections for 300 ms
       // (on a pty: socat and the link are gone meanwhile).
-      const { dir, port, sandbox, daemon, printer } = await tapRig("ok", ["--unplug", "400:300"], line);
+      const { dir, port, stop, printer } = await tapRig("ok", ["--unplug", "400:300"], line);
       try {
         const truthFile = join(dir, "truth.jsonl");
         const sim = await simulate(port, [
@@ -203,15 +197,13 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
         expect(out.slice(0, -1).map((l) => (JSON.parse(l) as { closed: string }).closed)).toEqual(truth);
       } finally {
         printer.kill("SIGTERM");
-        daemon.kill("SIGTERM");
-        await daemon.done;
-        await sandbox.close();
+        await stop();
       }
     },
   );
 
   it("invoices nothing while the printer is out of paper: it refused every command", { timeout: 120_000 }, async () => {
-    const { dir, port, sandbox, daemon, printer } = await tapRig("out");
+    const { dir, port, stop, printer } = await tapRig("out");
     try {
       const sim = await simulate(port, ["--protocol", "datecs", "--count", "3", "--seed", "17"]);
       const lines = sim.stdout.trim().split("\n");
@@ -229,12 +221,10 @@ describe("datecs-isl tap role: POS simulator → hoadon → printer simulator", 
         db.close();
       }
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
+      await stop();
       printer.kill("SIGTERM");
       const printed = await printer.done;
       expect(JSON.parse(printed.stdout.trim().split("\n").at(-1)!)).toMatchObject({ closed: 0 });
-      await sandbox.close();
     }
   });
 });
@@ -243,7 +233,7 @@ describe("a noisy line (hoadon simulate register --faults)", () => {
   it("invoices every sale the Datecs POS got through once, keeps the damage, and ties each receipt to its bytes", {
     timeout: 120_000,
   }, async () => {
-    const { dir, port, sandbox, daemon } = await startDaemon();
+    const { dir, port, stop } = await startDaemon();
     try {
       const truthFile = join(dir, "truth.jsonl");
       const faults = "bit-flip=0.04,drop=0.04,truncate=0.04,wrong-bcc=0.04,repeat=0.06,garbage=0.04";
@@ -281,9 +271,7 @@ describe("a noisy line (hoadon simulate register --faults)", () => {
       expect(check.journal.receipts).toBe(truth.length);
       expect(check.journal.tied).toBeGreaterThanOrEqual(truth.length);
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });
@@ -292,7 +280,7 @@ describe("an unplugged cable (hoadon simulate register --unplug)", () => {
   it("goes on with a Datecs receipt the unplug cut in two: every sale invoiced once, none abandoned", {
     timeout: 120_000,
   }, async () => {
-    const { dir, port, file, sandbox, daemon } = await startDaemon();
+    const { dir, port, file, stop } = await startDaemon();
     try {
       const truthFile = join(dir, "truth.jsonl");
       // The link drops every 60 ms of a connection (a few receipts) and is back 100 ms later: most drops fall inside a
@@ -331,16 +319,14 @@ describe("an unplugged cable (hoadon simulate register --unplug)", () => {
       expect(again.code, again.stderr).toBe(0);
       expect(JSON.parse(again.stdout)).toMatchObject({ counts: { same: 24, differs: 0, new: 0, missing: 0 } });
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 
   it("sends an ndjson register's unanswered sales again after each unplug (dup for what hoadon has)", {
     timeout: 120_000,
   }, async () => {
-    const { dir, port, sandbox, daemon } = await startDaemon("ndjson-v1");
+    const { dir, port, stop } = await startDaemon("ndjson-v1");
     try {
       const sim = await simulate(port, ["--count", "40", "--seed", "7", "--unplug", "60:100"]);
       expect(sim.code, sim.stdout + sim.stderr).toBe(0);
@@ -350,9 +336,7 @@ describe("an unplugged cable (hoadon simulate register --unplug)", () => {
       expect(summary["acked"]! + summary["dup"]!).toBe(40);
       await waitAccepted(dir, 40);
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });
@@ -365,7 +349,7 @@ describe("the simulator's own virtual cable (--port pty:LINK)", () => {
     const link = (dir: string) => join(dir, "quay1");
     let sim: ReturnType<typeof spawnHoadon> | undefined;
     let truthFile = "";
-    const { dir, sandbox, daemon } = await startDaemon("datecs-isl-v1", undefined, undefined, (d) => {
+    const { dir, stop } = await startDaemon("datecs-isl-v1", undefined, undefined, (d) => {
       truthFile = join(d, "truth.jsonl");
       sim = spawnHoadon([
         ...["simulate", "register", "--port", `pty:${link(d)}`, "--protocol", "datecs"],
@@ -396,16 +380,14 @@ describe("the simulator's own virtual cable (--port pty:LINK)", () => {
       expect(existsSync(link(dir))).toBe(false);
     } finally {
       sim?.kill("SIGTERM");
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 
   it("an ndjson register started after hoadon: it waits for hoadon to open LINK, then every sale is acked", {
     timeout: 120_000,
   }, async () => {
-    const { dir, sandbox, daemon } = await startDaemon("ndjson-v1", undefined, undefined, (d) => join(d, "quay1"));
+    const { dir, stop } = await startDaemon("ndjson-v1", undefined, undefined, (d) => join(d, "quay1"));
     try {
       const run = await runHoadon([
         ...["simulate", "register", "--port", `pty:${join(dir, "quay1")}`, "--count", "10", "--seed", "3"],
@@ -415,14 +397,12 @@ describe("the simulator's own virtual cable (--port pty:LINK)", () => {
       expect(summary).toMatchObject({ sent: 10, acked: 10, unacked: 0 });
       await waitAccepted(dir, 10);
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 
   it("stops on SIGTERM in the middle of its sales and says how far it got", { timeout: 60_000 }, async () => {
-    const { port, sandbox, daemon } = await startDaemon("ndjson-v1");
+    const { port, stop } = await startDaemon("ndjson-v1");
     try {
       // 50 sales at 4800 baud take ~40 s: it is stopped long before.
       let out = "";
@@ -451,9 +431,7 @@ describe("the simulator's own virtual cable (--port pty:LINK)", () => {
       expect(summary.acked).toBeGreaterThan(0);
       expect(summary.sent).toBeLessThan(50);
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 
@@ -474,7 +452,7 @@ describe("a noisy line to an ESC/POS sink (--faults)", () => {
   it("invoices every print-out that arrived whole and keeps the damaged ones for review", {
     timeout: 120_000,
   }, async () => {
-    const { dir, port, sandbox, daemon } = await startDaemon("escpos-tap-v1", { role: "sink" });
+    const { dir, port, stop } = await startDaemon("escpos-tap-v1", { role: "sink" });
     try {
       const truthFile = join(dir, "truth.jsonl");
       const faults = "truncate=0.25,garbage=0.25";
@@ -499,9 +477,7 @@ describe("a noisy line to an ESC/POS sink (--faults)", () => {
       const verify = await runHoadon(["audit", "verify", "--db", join(dir, "hoadon.sqlite")]);
       expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });
@@ -511,7 +487,7 @@ describe("an ESC/POS POS unplugged in the middle of print jobs (--unplug on its 
     timeout: 120_000,
   }, async () => {
     const link = (d: string) => join(d, "quay1");
-    const { dir, sandbox, daemon } = await startDaemon("escpos-tap-v1", { role: "sink" }, undefined, link);
+    const { dir, stop } = await startDaemon("escpos-tap-v1", { role: "sink" }, undefined, link);
     try {
       const truthFile = join(dir, "truth.jsonl");
       // ~1.2 KB a receipt at 19200 baud is ~0.6 s: a drop every 900 ms of line falls in the middle of a job.
@@ -536,9 +512,7 @@ describe("an ESC/POS POS unplugged in the middle of print jobs (--unplug on its 
         db.close();
       }
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });
@@ -550,7 +524,7 @@ describe("an ESC/POS bridge whose printer goes away now and then (printer --unpl
       ...["simulate", "register", "--protocol", "escpos", "--role", "printer"],
       ...["--port", `tcp-listen://127.0.0.1:${printerPort}`, "--unplug", "500:300", "--until-idle", "1500"],
     ]);
-    const { dir, port, sandbox, daemon } = await startDaemon(
+    const { dir, port, stop } = await startDaemon(
       "escpos-tap-v1",
       { role: "bridge" },
       `tcp://127.0.0.1:${printerPort}`,
@@ -578,9 +552,7 @@ describe("an ESC/POS bridge whose printer goes away now and then (printer --unpl
       expect(summary.pages).toBeGreaterThanOrEqual(1);
     } finally {
       printer.kill("SIGTERM");
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });
@@ -613,9 +585,7 @@ describe("a shop's capture played again to another hoadon (--replay)", () => {
       expect(sim.code, sim.stdout + sim.stderr).toBe(0);
       await waitAccepted(first.dir, 12);
     } finally {
-      first.daemon.kill("SIGTERM");
-      await first.daemon.done;
-      await first.sandbox.close();
+      await first.stop();
     }
     const firstDb = new Database(join(first.dir, "hoadon.sqlite"), { readonly: true });
     const sold = firstDb.prepare("SELECT receipt_id FROM receipts ORDER BY id").pluck().all();
@@ -643,9 +613,7 @@ describe("a shop's capture played again to another hoadon (--replay)", () => {
         db.close();
       }
     } finally {
-      second.daemon.kill("SIGTERM");
-      await second.daemon.done;
-      await second.sandbox.close();
+      await second.stop();
     }
   });
 });
@@ -661,7 +629,7 @@ describe("the simulator's line as a capture (--record)", () => {
       timeout: 120_000,
     },
     async (protocol, driver, extra) => {
-      const { dir, port, sandbox, daemon } = await startDaemon(driver);
+      const { dir, port, stop } = await startDaemon(driver);
       try {
         const truthFile = join(dir, "truth.jsonl");
         const recording = join(dir, "line.cap");
@@ -689,9 +657,7 @@ describe("the simulator's line as a capture (--record)", () => {
         // Each sale at least once (an ndjson register sends again what an unplug left unanswered), in order.
         expect([...new Set(ids)]).toEqual(truthOf<{ receiptId: string }>(truthFile).map((r) => r.receiptId));
       } finally {
-        daemon.kill("SIGTERM");
-        await daemon.done;
-        await sandbox.close();
+        await stop();
       }
     },
   );
@@ -701,7 +667,7 @@ describe("ndjson register in the daemon: voids and the day close", () => {
   it("replaces each voided sale's invoice with a zero-total one, and keeps the Z report for the audit report", {
     timeout: 120_000,
   }, async () => {
-    const { dir, port, sandbox, daemon } = await startDaemon("ndjson-v1");
+    const { dir, port, stop } = await startDaemon("ndjson-v1");
     try {
       const truthFile = join(dir, "truth.jsonl");
       const sim = await simulate(port, [
@@ -738,9 +704,7 @@ describe("ndjson register in the daemon: voids and the day close", () => {
       expect(notice).toMatchObject({ registerId: "quay-1", code: "DAY_CLOSE" });
       expect(notice?.detail).toContain(`${sales.length} phiếu, doanh thu ${formatDong(net)} đ`);
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });

@@ -31,7 +31,7 @@ describe("hoadon status per register", () => {
     timeout: 120_000,
   }, async () => {
     const link = (dir: string) => join(dir, "quay1");
-    const { dir, file, sandbox, daemon } = await startDaemon("ndjson-v1", undefined, undefined, link);
+    const { dir, file, daemon, stop } = await startDaemon("ndjson-v1", undefined, undefined, link);
     try {
       // No cable yet: hoadon keeps trying, and status says why it cannot.
       await vi.waitFor(
@@ -85,9 +85,7 @@ describe("hoadon status per register", () => {
       expect(stopped.registers[0]!.ports).toEqual([]);
       expect((await runHoadon(["status", "--config", file])).stdout).toContain("hoadon: đã dừng lúc");
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 
@@ -106,6 +104,11 @@ describe("hoadon status per register", () => {
           expect((await runHoadon(["status", "--config", file])).stdout).toContain("waiting for it to connect"),
         { timeout: 10_000, interval: 200 },
       );
+      // One daemon per store: a second one on the same config is refused, and the first goes on.
+      const second = await runHoadon(["run", "--config", file]);
+      expect(second.code, second.stderr).toBe(75);
+      expect(second.stderr).toContain("Another hoadon is already running");
+      expect((await status(file)).daemon).toMatchObject({ state: "running", run: { pid: daemon.pid } });
       daemon.kill("SIGKILL");
       await daemon.done;
       const s = await status(file);
@@ -138,7 +141,7 @@ describe("hoadon status per register", () => {
 
   it("shows a tap's printer that is not there, beside its register", { timeout: 60_000 }, async () => {
     const nobody = await freePort();
-    const { file, sandbox, daemon } = await startDaemon("datecs-isl-v1", { role: "tap" }, `tcp://127.0.0.1:${nobody}`);
+    const { file, stop } = await startDaemon("datecs-isl-v1", { role: "tap" }, `tcp://127.0.0.1:${nobody}`);
     try {
       await vi.waitFor(
         async () => {
@@ -155,9 +158,7 @@ describe("hoadon status per register", () => {
       // The register side listens and nobody has connected yet.
       expect(text).toMatch(/quay-1 \(tcp-listen:\/\/127\.0\.0\.1:\d+\): đang chờ máy kết nối/);
     } finally {
-      daemon.kill("SIGTERM");
-      await daemon.done;
-      await sandbox.close();
+      await stop();
     }
   });
 });

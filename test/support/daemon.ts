@@ -7,7 +7,7 @@ import { tempDir } from "./tmp.js";
 /**
  * The sandbox and `hoadon run` with one register `quay-1` of `driver` (with `options`, and `devicePort` for a
  * two-port role) listening on a free TCP port (or reading `registerPort`), in a new temp dir holding the config
- * (`file`) and the store (`hoadon.sqlite`).
+ * (`file`) and the store (`hoadon.sqlite`). `stop()` ends both.
  */
 export async function startDaemon(
   driver = "datecs-isl-v1",
@@ -32,5 +32,12 @@ export async function startDaemon(
       },
     ],
   });
-  return { dir, port, file, sandbox, daemon: spawnHoadon(["run", "--config", file]) };
+  const daemon = spawnHoadon(["run", "--config", file]);
+  /** Stop the daemon (SIGTERM, awaited) and the sandbox: each test's teardown. */
+  const stop = async (): Promise<void> => {
+    daemon.kill("SIGTERM");
+    await daemon.done;
+    await sandbox.close();
+  };
+  return { dir, port, file, sandbox, daemon, stop };
 }
