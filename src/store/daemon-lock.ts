@@ -38,9 +38,10 @@ export function takeDaemonLock(storePath: string): DaemonLock | undefined {
     db.pragma("journal_mode = MEMORY");
     // Keep every lock taken until the connection closes: after the first write, the exclusive lock stays.
     db.pragma("locking_mode = EXCLUSIVE");
-    db.exec(
-      "BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (at INTEGER); DELETE FROM held; INSERT INTO held VALUES (0); COMMIT",
-    );
+    // A write (the header's user_version) takes the exclusive lock, which that mode then keeps.
+    db.exec("BEGIN EXCLUSIVE");
+    db.pragma("user_version = 1");
+    db.exec("COMMIT");
   } catch (error) {
     db.close();
     if (isBusy(error)) return undefined;
