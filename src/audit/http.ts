@@ -13,13 +13,13 @@ import type { Lang } from "../shared/i18n.js";
 import { formatDong } from "../shared/i18n.js";
 import type { Db } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
-import { daemonState, lastDaemonRun } from "../store/register-status.js";
+import { daemonState, identityChanges, lastDaemonRun } from "../store/register-status.js";
 import { readSignedXml, type StoredSignedXml } from "../store/signed-xml.js";
 import { heldDetail, previewOf } from "./held.js";
 import { journalSourceOf, journalSummary } from "./journal.js";
 import { HELD_SQL, NOTICE_SQL, RELEASED_SQL, receiptRawOf, releasedAsSql } from "./ledger.js";
 import { lineOutages } from "./line-outages.js";
-import { type RegisterState, registerStates } from "./registers.js";
+import { describeIdentity, type RegisterState, registerStates } from "./registers.js";
 import { verifyStore } from "./verify-store.js";
 
 export interface AuditHttpOptions {
@@ -95,6 +95,12 @@ const T = {
   noRun: { vi: "chưa ghi lần chạy nào", en: "no run recorded" },
   today: { vi: "Hôm nay", en: "Today" },
   lastReceipt: { vi: "Phiếu gần nhất", en: "Latest receipt" },
+  deviceId: { vi: "Máy (tự báo)", en: "Device (as it reports itself)" },
+  changes: { vi: "Đổi máy, đổi firmware", en: "Device and firmware changes" },
+  before: { vi: "Trước", en: "Before" },
+  after: { vi: "Sau", en: "After" },
+  changedFields: { vi: "Thay đổi", en: "Changed" },
+  when: { vi: "Lúc", en: "When" },
   port: { vi: "Cổng (lần chạy gần nhất)", en: "Port (latest run)" },
   up: { vi: "đã kết nối", en: "connected" },
   down: { vi: "MẤT KẾT NỐI", en: "DISCONNECTED" },
@@ -442,7 +448,14 @@ function registersBody(db: Db, lang: Lang, now: number): string {
       (r) =>
         `<tr><td>${esc(r.id)}</td><td>${portCell(r)}</td><td class="n">${r.today}</td><td>${
           r.last ? `${when(r.last.at)} · ${esc(r.last.receiptId)}` : "—"
-        }</td><td class="n">${r.held}</td></tr>`,
+        }</td><td class="n">${r.held}</td><td>${r.identity ? esc(describeIdentity(r.identity)) : "—"}</td></tr>`,
+    )
+    .join("");
+  const changes = identityChanges(db).reverse();
+  const changeRows = changes
+    .map(
+      (c) =>
+        `<tr><td>${when(c.at)}</td><td>${esc(c.registerId)}</td><td>${esc(c.fields.join(", "))}</td><td>${esc(describeIdentity(c.previous))}</td><td>${esc(describeIdentity(c.current))}</td></tr>`,
     )
     .join("");
   const gaps = lineOutages(db, { now });
@@ -459,12 +472,16 @@ function registersBody(db: Db, lang: Lang, now: number): string {
     .join("");
   return (
     `<p id="run"><strong>${t("lastRun")}:</strong> ${runLine}</p>` +
-    `<table id="registers"><thead><tr><th>${t("register")}</th><th>${t("port")}</th><th>${t("today")}</th><th>${t("lastReceipt")}</th><th>${t("quarantine")}</th></tr></thead><tbody>${rows}</tbody></table>` +
+    `<table id="registers"><thead><tr><th>${t("register")}</th><th>${t("port")}</th><th>${t("today")}</th><th>${t("lastReceipt")}</th><th>${t("quarantine")}</th><th>${t("deviceId")}</th></tr></thead><tbody>${rows}</tbody></table>` +
     `<h2>${t("gaps")}</h2>` +
     (gaps.outages.length === 0
       ? `<p id="gaps">${t("none")}</p>`
       : `<table id="gaps"><thead><tr><th>${t("from")}</th><th>${t("to")}</th><th>${t("what")}</th><th>${t("errors")}</th></tr></thead><tbody>${gapRows}</tbody></table>`) +
-    (gaps.short > 0 ? `<p class="muted">${gaps.short} ${t("shortOnes")}</p>` : "")
+    (gaps.short > 0 ? `<p class="muted">${gaps.short} ${t("shortOnes")}</p>` : "") +
+    `<h2>${t("changes")}</h2>` +
+    (changes.length === 0
+      ? `<p id="changes">${t("none")}</p>`
+      : `<table id="changes"><thead><tr><th>${t("when")}</th><th>${t("register")}</th><th>${t("changedFields")}</th><th>${t("before")}</th><th>${t("after")}</th></tr></thead><tbody>${changeRows}</tbody></table>`)
   );
 }
 

@@ -1,10 +1,18 @@
 /**
  * Each register as `hoadon status` and the audit web page show it: its ports as hoadon's current run last saw them,
- * its receipts since local midnight, its latest receipt and its receipts held for review.
+ * its receipts since local midnight, its latest receipt, its receipts held for review and the device it is (or the
+ * printer it prints on), as it reported itself.
  */
+import type { DeviceIdentity } from "../ingest/journal-sink.js";
 import { vnEndOfDay } from "../shared/clock.js";
 import type { Db } from "../store/db.js";
-import { type PortState, portStates, registerActivity } from "../store/register-status.js";
+import {
+  type PortState,
+  portStates,
+  type RegisterIdentity,
+  registerActivity,
+  registerIdentity,
+} from "../store/register-status.js";
 import { HELD_SQL } from "./ledger.js";
 
 export interface RegisterState {
@@ -14,6 +22,8 @@ export interface RegisterState {
   readonly today: number;
   readonly last?: { readonly receiptId: string; readonly at: number };
   readonly held: number;
+  /** What the register (or its printer) reported about itself: model, serial, firmware, and its latest change. */
+  readonly identity?: RegisterIdentity;
 }
 
 /** `ids` in order; their ports from the port log of the run that began at event `runEventId`, when given. */
@@ -27,10 +37,20 @@ export function registerStates(db: Db, ids: readonly string[], now: number, runE
       .all()
       .map((r) => [r.id, r.n]),
   );
-  return ids.map((id) => ({
-    id,
-    ports: runEventId === undefined ? [] : portStates(db, id, runEventId),
-    ...activity.get(id)!,
-    held: held.get(id) ?? 0,
-  }));
+  return ids.map((id) => {
+    const identity = registerIdentity(db, id);
+    return {
+      id,
+      ports: runEventId === undefined ? [] : portStates(db, id, runEventId),
+      ...activity.get(id)!,
+      held: held.get(id) ?? 0,
+      ...(identity ? { identity } : {}),
+    };
+  });
+}
+
+/** `Datecs FP-700 · S/N DT123456 · firmware 1.02`: what a device said of itself, in the words printed on its plate. */
+export function describeIdentity(id: DeviceIdentity): string {
+  const parts = [id.model, id.serial && `S/N ${id.serial}`, id.firmware && `firmware ${id.firmware}`];
+  return parts.filter((p): p is string => Boolean(p)).join(" · ") || "?";
 }

@@ -3,7 +3,7 @@
  * register its port (connected, or since when not and why), its sales today and its held receipts — read-only.
  */
 import { HELD_SQL } from "../audit/ledger.js";
-import { type RegisterState, registerStates } from "../audit/registers.js";
+import { describeIdentity, type RegisterState, registerStates } from "../audit/registers.js";
 import { driverCatalogue } from "../catalogue.js";
 import type { CommandContext } from "../cli.js";
 import { loadConfig } from "../config/load.js";
@@ -11,7 +11,7 @@ import { formatDeadline, formatResultsOverdue } from "../forward/deadline.js";
 import { systemClock, vnDateTime } from "../shared/clock.js";
 import { type Db, openStoreReadOnly } from "../store/db.js";
 import { outboxStatus } from "../store/outbox.js";
-import { type DaemonState, daemonState, type PortState } from "../store/register-status.js";
+import { type DaemonState, daemonState, type PortState, type RegisterIdentity } from "../store/register-status.js";
 
 export async function statusCommand(
   file: string,
@@ -51,7 +51,7 @@ export async function statusCommand(
     if (s.lastAccepted)
       ctx.out(`Gần nhất được nhận / last accepted: ${s.lastAccepted.mccqt} (${vnDateTime(s.lastAccepted.at)})`);
     ctx.out("Máy tính tiền / registers:");
-    for (const r of registers) for (const line of registerLines(r, daemon.state === "running")) ctx.out(line);
+    for (const r of registers) for (const line of registerLines(r, daemon.state === "running", now)) ctx.out(line);
     return 0;
   } finally {
     db.close();
@@ -115,7 +115,7 @@ function portLine(p: PortState | undefined, running: boolean): string {
     : `KHÔNG MỞ ĐƯỢC CỔNG từ ${at(p.since)} / CANNOT OPEN THE PORT since ${at(p.since)}${why}`;
 }
 
-function registerLines(r: ConfiguredRegister, running: boolean): string[] {
+function registerLines(r: ConfiguredRegister, running: boolean, now: number): string[] {
   const side = (s: "register" | "device") => r.ports.find((p) => p.side === s);
   const sales =
     `hôm nay / today: ${r.today} phiếu / receipts` +
@@ -123,5 +123,21 @@ function registerLines(r: ConfiguredRegister, running: boolean): string[] {
     ` · cần xem lại / held: ${r.held}`;
   const lines = [`  ${r.id} (${r.port}): ${portLine(side("register"), running)}`, `    ${sales}`];
   if (r.devicePort) lines.push(`    thiết bị / device (${r.devicePort}): ${portLine(side("device"), running)}`);
+  if (r.identity) lines.push(`    ${identityLine(r.identity, now)}`);
   return lines;
+}
+
+/** A week: a change of device or firmware that recent is shouted, an older one only said. */
+const RECENT_CHANGE_MS = 7 * 86_400_000;
+
+/** The device the register reported itself as, and its latest change (register swapped, firmware updated). */
+function identityLine(id: RegisterIdentity, now: number): string {
+  const line = `máy / device: ${describeIdentity(id)} · từ / since ${at(id.since)}`;
+  if (!id.changed) return line;
+  const fields = id.changed.fields.join(", ");
+  const loud = now - id.changed.at < RECENT_CHANGE_MS;
+  return (
+    `${line} · ${loud ? "ĐÃ ĐỔI / CHANGED" : "đã đổi / changed"} (${fields}) ${at(id.changed.at)}, ` +
+    `trước đó / before: ${describeIdentity(id.changed.previous)}`
+  );
 }

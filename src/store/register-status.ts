@@ -4,6 +4,7 @@
  * register's sales today. Reads only recent rows: the port log back to the run's start, receipts back to midnight.
  */
 import { readFileSync } from "node:fs";
+import type { DeviceIdentity } from "../ingest/journal-sink.js";
 import { daemonHoldsLock } from "./daemon-lock.js";
 import type { Db } from "./db.js";
 
@@ -177,6 +178,89 @@ export function registerActivity(
     }
     const row = lastOf.get(id);
     out.set(id, { today: 0, ...(row ? { last: { receiptId: row.receipt_id, at: row.received_at } } : {}) });
+  }
+  return out;
+}
+
+/** What a register (or the printer it prints on) last reported about itself, as pinned (issue 4 item 6). */
+export interface RegisterIdentity extends DeviceIdentity {
+  /** Since when it is this device: its first report, or the change to it. */
+  readonly since: number;
+  /** The latest change of device or firmware: when, the fields that changed, and what they were before. */
+  readonly changed?: {
+    readonly at: number;
+    readonly fields: readonly (keyof DeviceIdentity)[];
+    readonly previous: DeviceIdentity;
+  };
+}
+
+interface IdentityRow {
+  readonly id: number;
+  readonly at: number;
+  readonly serial: string | null;
+  readonly model: string | null;
+  readonly firmware: string | null;
+  readonly changed: number;
+}
+
+const IDENTITY_FIELDS = ["model", "serial", "firmware"] as const;
+
+const identityOf = (row: IdentityRow): DeviceIdentity => {
+  const out: { -readonly [K in keyof DeviceIdentity]: string } = {};
+  for (const f of IDENTITY_FIELDS) if (row[f] !== null) out[f] = row[f];
+  return out;
+};
+
+/** The fields both reports give, with different values. */
+const changedFields = (before: DeviceIdentity, after: DeviceIdentity): (keyof DeviceIdentity)[] =>
+  IDENTITY_FIELDS.filter((f) => before[f] !== undefined && after[f] !== undefined && before[f] !== after[f]);
+
+/** The pinned identity of `registerId` (none reported yet: `undefined`), from its `register_identity` rows. */
+export function registerIdentity(db: Db, registerId: string): RegisterIdentity | undefined {
+  const rows = db.prepare<[string], IdentityRow>(
+    "SELECT id, at, serial, model, firmware, changed FROM register_identity WHERE register_id = ? ORDER BY id DESC",
+  );
+  let current: IdentityRow | undefined;
+  let change: IdentityRow | undefined;
+  let first: IdentityRow | undefined;
+  // Newest first: the pin now, back to the latest change and the pin before it (or to the first report).
+  for (const row of rows.iterate(registerId)) {
+    current ??= row;
+    first = row;
+    if (change) {
+      const previous = identityOf(row);
+      const fields = changedFields(previous, identityOf(change));
+      return { ...identityOf(current), since: change.at, changed: { at: change.at, fields, previous } };
+    }
+    if (row.changed === 1) change = row;
+  }
+  if (!current || !first) return undefined;
+  return { ...identityOf(current), since: first.at };
+}
+
+/** A change of a register's device or firmware, as the pins recorded it. */
+export interface IdentityChange {
+  readonly registerId: string;
+  readonly at: number;
+  readonly fields: readonly (keyof DeviceIdentity)[];
+  readonly previous: DeviceIdentity;
+  readonly current: DeviceIdentity;
+}
+
+/** Every change of any register's device or firmware, oldest first (the pins are a short table: one row a change). */
+export function identityChanges(db: Db): IdentityChange[] {
+  const last = new Map<string, DeviceIdentity>();
+  const out: IdentityChange[] = [];
+  for (const row of db
+    .prepare<[], IdentityRow & { register_id: string }>(
+      "SELECT id, register_id, at, serial, model, firmware, changed FROM register_identity ORDER BY id",
+    )
+    .iterate()) {
+    const current = identityOf(row);
+    const previous = last.get(row.register_id);
+    last.set(row.register_id, current);
+    if (row.changed !== 1 || !previous) continue;
+    out.push({ registerId: row.register_id, at: row.at, fields: changedFields(previous, current), previous, current });
   }
   return out;
 }

@@ -11,6 +11,7 @@ import { startAuditHttp } from "../../src/audit/http.js";
 import { escposJobs } from "../../src/simulator/escpos.js";
 import { generateReceipts } from "../../src/simulator/generate.js";
 import { openStoreReadOnly } from "../../src/store/db.js";
+import { identityPins } from "../../src/store/journal.js";
 import { readSignedXml, type StoredSignedXml } from "../../src/store/signed-xml.js";
 import { runHoadon } from "../support/cli.js";
 import { tempDir } from "../support/tmp.js";
@@ -45,6 +46,11 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
         )
         .run(Date.now(), Buffer.from(raster!.bytes)).lastInsertRowid,
     );
+    // The printer behind quay-2 as it reported itself, then swapped for another (as the daemon pins them).
+    const pin = identityPins(w);
+    const swappedAt = Date.now() - 3_600_000;
+    pin("quay-2", { model: "TM-T82II", serial: "X5E0001", firmware: "1.05" }, swappedAt - 86_400_000);
+    pin("quay-2", { model: "TM-T82II", serial: "X5E0777", firmware: "1.05" }, swappedAt);
     w.close();
     const db = openStoreReadOnly(join(dir, "hoadon.sqlite"));
     const web = await startAuditHttp({ db, port: 0 });
@@ -119,6 +125,14 @@ describe.skipIf(!existsSync(CHROMIUM))("audit web page", () => {
       expect(cells.reduce((sum, c) => sum + Number(c[2]), 0)).toBe(6);
       expect(cells.find((c) => c[0] === "quay-2")?.[4]).toBe("1"); // the image receipt held
       expect(await page.textContent("#gaps tbody")).toMatch(/chưa khôi phục.*hoadon đã dừng/);
+      expect(cells.find((c) => c[0] === "quay-2")?.[5]).toBe("TM-T82II · S/N X5E0777 · firmware 1.05");
+      expect(cells.find((c) => c[0] === "quay-1")?.[5]).toBe("—");
+      const changes = await page.$$eval("#changes tbody tr", (rows) =>
+        rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.textContent ?? "")),
+      );
+      expect(changes.map((c) => c.slice(1))).toEqual([
+        ["quay-2", "serial", "TM-T82II · S/N X5E0001 · firmware 1.05", "TM-T82II · S/N X5E0777 · firmware 1.05"],
+      ]);
       await page.screenshot({ path: join(dir, "registers.png"), fullPage: true });
 
       const rawFile = await fetch(`${web.url}/invoices/3.raw`);

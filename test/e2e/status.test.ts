@@ -4,7 +4,9 @@
  * day, and a tap's printer that is not there.
  */
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it, vi } from "vitest";
+import { identityPins } from "../../src/store/journal.js";
 import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDaemon } from "../support/daemon.js";
 import { freePort } from "../support/net.js";
@@ -84,6 +86,19 @@ describe("hoadon status per register", () => {
       expect(stopped.daemon.state).toBe("stopped");
       expect(stopped.registers[0]!.ports).toEqual([]);
       expect((await runHoadon(["status", "--config", file])).stdout).toContain("hoadon: đã dừng lúc");
+      // The register's device as it reported itself, pinned as the daemon pins it; then swapped an hour ago.
+      const w = new Database(join(dir, "hoadon.sqlite"));
+      const pin = identityPins(w);
+      pin("quay-1", { model: "FP-700", serial: "DT000001", firmware: "1.0" }, Date.now() - 86_400_000);
+      pin("quay-1", { model: "FP-700", serial: "DT000099", firmware: "1.0" }, Date.now() - 3_600_000);
+      w.close();
+      const swapped = await runHoadon(["status", "--config", file]);
+      expect(swapped.stdout).toMatch(
+        /máy \/ device: FP-700 · S\/N DT000099 · firmware 1\.0 · từ \/ since .* · ĐÃ ĐỔI \/ CHANGED \(serial\) .*, trước đó \/ before: FP-700 · S\/N DT000001 · firmware 1\.0/,
+      );
+      expect((await status(file)).registers[0]).toMatchObject({
+        identity: { serial: "DT000099", changed: { fields: ["serial"], previous: { serial: "DT000001" } } },
+      });
     } finally {
       await stop();
     }

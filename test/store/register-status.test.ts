@@ -6,7 +6,14 @@ import { describe, expect, it } from "vitest";
 import { type PortLogEntry, portLog, type SessionEvent } from "../../src/ingest/index.js";
 import { openStore } from "../../src/store/db.js";
 import { ingestStore } from "../../src/store/ingest.js";
-import { lastDaemonRun, portStates, registerActivity } from "../../src/store/register-status.js";
+import { identityPins } from "../../src/store/journal.js";
+import {
+  identityChanges,
+  lastDaemonRun,
+  portStates,
+  registerActivity,
+  registerIdentity,
+} from "../../src/store/register-status.js";
 
 const R = "quay-1";
 
@@ -141,5 +148,44 @@ describe("register activity", () => {
     expect(got.get("quay-1")).toEqual({ today: 2, last: { receiptId: "A-3", at: 120 } });
     expect(got.get("quay-2")).toEqual({ today: 0, last: { receiptId: "B-1", at: 50 } });
     expect(got.get("quay-3")).toEqual({ today: 0 });
+  });
+});
+
+describe("register identity", () => {
+  it("the pin now, since when it is this device, and its latest change with what it was before", () => {
+    const db = openStore(":memory:");
+    const pin = identityPins(db);
+    expect(registerIdentity(db, R)).toBeUndefined();
+    pin(R, { model: "FP-700", serial: "DT000001" }, 1_000);
+    pin(R, { model: "FP-700", serial: "DT000001" }, 2_000); // the same report: no new row
+    pin(R, { model: "FP-700", serial: "DT000001", firmware: "1.0" }, 3_000); // a field added, not a change
+    expect(registerIdentity(db, R)).toEqual({ model: "FP-700", serial: "DT000001", firmware: "1.0", since: 1_000 });
+    pin(R, { model: "FP-700", serial: "DT000001", firmware: "1.1" }, 4_000); // firmware updated
+    pin("quay-2", { model: "TM-T82II", serial: "X5E0001" }, 4_500);
+    pin(R, { model: "FP-700", serial: "DT000099", firmware: "1.1" }, 5_000); // the register swapped
+    expect(registerIdentity(db, R)).toEqual({
+      model: "FP-700",
+      serial: "DT000099",
+      firmware: "1.1",
+      since: 5_000,
+      changed: { at: 5_000, fields: ["serial"], previous: { model: "FP-700", serial: "DT000001", firmware: "1.1" } },
+    });
+    expect(registerIdentity(db, "quay-2")).toEqual({ model: "TM-T82II", serial: "X5E0001", since: 4_500 });
+    expect(identityChanges(db)).toEqual([
+      {
+        registerId: R,
+        at: 4_000,
+        fields: ["firmware"],
+        previous: { model: "FP-700", serial: "DT000001", firmware: "1.0" },
+        current: { model: "FP-700", serial: "DT000001", firmware: "1.1" },
+      },
+      {
+        registerId: R,
+        at: 5_000,
+        fields: ["serial"],
+        previous: { model: "FP-700", serial: "DT000001", firmware: "1.1" },
+        current: { model: "FP-700", serial: "DT000099", firmware: "1.1" },
+      },
+    ]);
   });
 });
