@@ -29,7 +29,7 @@ import { systemClock } from "./shared/clock.js";
 import { DaemonError } from "./shared/errors.js";
 import { msg } from "./shared/i18n.js";
 import { createLogger, type Logger } from "./shared/log.js";
-import { type DaemonLock, takeDaemonLock } from "./store/daemon-lock.js";
+import { type DaemonLock, daemonLockPath, takeDaemonLock } from "./store/daemon-lock.js";
 import { startWriterThread } from "./writer/client.js";
 import { writerConfig } from "./writer/config.js";
 
@@ -177,6 +177,15 @@ function holdStore(path: string): DaemonLock | undefined {
   try {
     lock = takeDaemonLock(path);
   } catch (cause) {
+    const code = (cause as { code?: string } | null)?.code;
+    if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+      // No daemon can hold a lock on it either: deleting it is safe once no hoadon runs.
+      throw new DaemonError(
+        "STORE_UNAVAILABLE",
+        `Tệp khóa ${daemonLockPath(path)} bị hỏng; nếu không có hoadon nào đang chạy, hãy xóa tệp đó rồi chạy lại. / ` +
+          "The lock file is damaged; if no hoadon is running, delete it and start again (the data is not in it).",
+        { cause },
+      );
     throw new DaemonError("STORE_UNAVAILABLE", `Không mở được tệp dữ liệu ${path} / cannot open the database`, {
       cause,
     });

@@ -60,8 +60,8 @@ export function takeDaemonLock(storePath: string): DaemonLock | undefined {
 }
 
 /**
- * Whether a daemon holds the lock of the store at `storePath` now; `undefined` when there is no lock file (no daemon
- * of this version ever ran on it). Never creates or changes anything.
+ * Whether a daemon holds the lock of the store at `storePath` now; `undefined` when that cannot be told: no lock file
+ * (no daemon of this version ever ran on it), or one this user may not read. Never creates or changes anything.
  */
 export function daemonHoldsLock(storePath: string): boolean | undefined {
   const path = daemonLockPath(storePath);
@@ -71,7 +71,7 @@ export function daemonHoldsLock(storePath: string): boolean | undefined {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: 0 });
   } catch (error) {
     if (isBusy(error)) return true;
-    throw error;
+    return undefined;
   }
   try {
     // Reading needs a shared lock, which the daemon's exclusive one refuses.
@@ -79,7 +79,7 @@ export function daemonHoldsLock(storePath: string): boolean | undefined {
     return false;
   } catch (error) {
     if (isBusy(error)) return true;
-    throw error;
+    return undefined;
   } finally {
     db.close();
   }

@@ -2,6 +2,7 @@
  * Bad input reaches the real daemon over TCP: each bad line gets a nak with the reason, its bytes are kept in
  * quarantine, and the register (and the daemon) keep going. A broken config is refused before any port opens.
  */
+import { rmSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -84,6 +85,34 @@ describe("bad input at the daemon", () => {
       daemon.kill("SIGTERM");
       const run = await daemon.done;
       expect(run.code).toBe(0);
+    }
+  });
+
+  it("a damaged daemon lock file: says which file to delete, exit 74; without it hoadon starts", async () => {
+    const dir = tempDir();
+    const port = await freePort();
+    const { file } = writeDemoConfig(dir, {
+      registers: [{ id: "quay-1", driver: "ndjson-v1", port: `tcp-listen://127.0.0.1:${port}` }],
+    });
+    const lock = join(dir, "hoadon.sqlite-daemon.lock");
+    writeFileSync(lock, "garbage, not SQLite");
+    const run = await runHoadon(["run", "--config", file]);
+    expect(run.code, run.stderr).toBe(74);
+    expect(run.stderr).toContain(`${lock} bị hỏng`);
+    expect(run.stderr).toContain("delete it and start again");
+    rmSync(lock);
+    const daemon = spawnHoadon(["run", "--config", file]);
+    try {
+      await vi.waitFor(
+        async () => expect((await runHoadon(["status", "--config", file, "--json"])).stdout).toContain('"running"'),
+        {
+          timeout: 20_000,
+          interval: 200,
+        },
+      );
+    } finally {
+      daemon.kill("SIGTERM");
+      expect((await daemon.done).code).toBe(0);
     }
   });
 

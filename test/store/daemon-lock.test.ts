@@ -4,7 +4,7 @@
  * The holder is another process here, as it is in a shop: a kill -9 of it must free the lock.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
@@ -67,6 +67,13 @@ describe("daemon lock", () => {
     mine!.release();
     mine!.release();
     expect(daemonHoldsLock(store)).toBe(false);
+  });
+
+  it("cannot tell from a lock file it cannot read (damaged, or another user's): undefined, so status asks the pid", () => {
+    const store = join(tempDir(), "hoadon.sqlite");
+    takeDaemonLock(store)!.release();
+    writeFileSync(daemonLockPath(store), "not a database"); // root reads any file: a damaged one stands in
+    expect(daemonHoldsLock(store)).toBeUndefined();
   });
 });
 
