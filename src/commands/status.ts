@@ -67,7 +67,7 @@ function daemonLine(d: DaemonState): string {
     case "running":
       return d.run
         ? `hoadon: đang chạy từ ${at(d.run.startedAt)} (pid ${d.run.pid}) / running since ${at(d.run.startedAt)}`
-        : "hoadon: đang chạy (chưa ghi được lần khởi động này) / running (its start could not be recorded)";
+        : "hoadon: đang chạy (vừa khởi động, hoặc không ghi được lần khởi động) / running (just starting, or its start could not be recorded)";
     case "stopped":
       return `hoadon: đã dừng lúc ${at(d.run.stoppedAt!)} / stopped at ${at(d.run.stoppedAt!)}`;
     case "stopped-unclean":

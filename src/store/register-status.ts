@@ -39,7 +39,8 @@ export function lastDaemonRun(db: Db): DaemonRun | undefined {
 /** Whether hoadon runs on this store now. */
 export type DaemonState =
   | { readonly state: "never" }
-  /** `run` is missing when the running daemon could not record its start (a full disk). */
+  /** `run` is missing while the daemon starts (the lock is taken before its start is recorded), or when it could not
+   * record it (a full disk). */
   | { readonly state: "running"; readonly run?: DaemonRun }
   | { readonly state: "stopped"; readonly run: DaemonRun }
   /** Started and never said it stopped, and it is gone: a power cut, a crash or `kill -9`. */
