@@ -89,8 +89,8 @@ const T = {
   stoppedAt: { vi: "dừng lúc", en: "stopped at" },
   running: { vi: "đang chạy", en: "running" },
   unclean: {
-    vi: "KHÔNG CHẠY — dừng đột ngột (mất điện, lỗi?)",
-    en: "NOT RUNNING — stopped without closing (power cut, crash?)",
+    vi: "chưa ghi lần dừng: đã dừng đột ngột (mất điện, lỗi?), hoặc đây là bản sao chép lúc hoadon đang chạy",
+    en: "no stop recorded: stopped without closing (power cut, crash?), or this is a copy taken while hoadon ran",
   },
   noRun: { vi: "chưa ghi lần chạy nào", en: "no run recorded" },
   today: { vi: "Hôm nay", en: "Today" },
@@ -420,11 +420,13 @@ function registersBody(db: Db, lang: Lang, now: number): string {
   if (!run)
     for (const r of db.prepare<[], { id: string }>("SELECT DISTINCT register_id AS id FROM receipts").all())
       ids.add(r.id);
-  const daemon = daemonState(db, run);
+  // The page may read a copy of the store: no pid is asked, and a run with no stop is said with that doubt.
+  const daemon = daemonState(db, run, { askPid: false });
   // A stopped run's ports all went down as it stopped: that says nothing about the lines.
-  const registers = registerStates(db, [...ids].sort(), now, daemon.state === "running" ? run?.eventId : undefined);
+  const latest = daemon.state === "running" || daemon.state === "stopped-unclean" ? daemon.run : undefined;
+  const registers = registerStates(db, [...ids].sort(), now, latest?.eventId);
   const portCell = (r: RegisterState): string => {
-    if (run?.stoppedAt !== undefined) return `<span class="muted">${t("stoppedGap")}</span>`;
+    if (daemon.state === "stopped") return `<span class="muted">${t("stoppedGap")}</span>`;
     if (r.ports.length === 0) return "—";
     return r.ports
       .map((p) => {

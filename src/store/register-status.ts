@@ -48,14 +48,19 @@ export type DaemonState =
 
 /**
  * Whether hoadon runs on the store `db` was opened on: a daemon holds the store's lock (src/store/daemon-lock.ts),
- * and its last recorded start. A store a hoadon without the lock last ran on: whether that run's process is alive.
+ * and its last recorded start. A store a hoadon without the lock last ran on: whether that run's process is alive,
+ * unless `askPid` is false (a copied store, read on another machine: its pid means nothing there).
  */
-export function daemonState(db: Db, run: DaemonRun | undefined = lastDaemonRun(db)): DaemonState {
+export function daemonState(
+  db: Db,
+  run: DaemonRun | undefined = lastDaemonRun(db),
+  { askPid = true }: { readonly askPid?: boolean } = {},
+): DaemonState {
   const held = db.name === ":memory:" ? undefined : daemonHoldsLock(db.name);
   if (held === true) return run && run.stoppedAt === undefined ? { state: "running", run } : { state: "running" };
   if (!run) return { state: "never" };
   if (run.stoppedAt !== undefined) return { state: "stopped", run };
-  if (held === false) return { state: "stopped-unclean", run };
+  if (held === false || !askPid) return { state: "stopped-unclean", run };
   return { state: processAlive(run.pid) ? "running" : "stopped-unclean", run };
 }
 

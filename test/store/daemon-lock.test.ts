@@ -3,50 +3,15 @@
  * the lock rather than by a pid (which another pid namespace cannot see, and a reboot can give to another program).
  * The holder is another process here, as it is in a shop: a kill -9 of it must free the lock.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
 import { daemonHoldsLock, daemonLockPath, takeDaemonLock } from "../../src/store/daemon-lock.js";
 import { openStore, openStoreReadOnly } from "../../src/store/db.js";
 import { ingestStore } from "../../src/store/ingest.js";
 import { daemonState } from "../../src/store/register-status.js";
+import { holder, killed } from "../support/lock-holder.js";
 import { tempDir } from "../support/tmp.js";
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill("SIGKILL");
-});
-
-/** Another process that takes the lock of `store` (built code, as `hoadon run` does) and keeps it until killed. */
-async function holder(store: string): Promise<{ child: ChildProcess; said: string }> {
-  const module = pathToFileURL(resolve("dist/src/store/daemon-lock.js")).href;
-  const child = spawn(
-    process.execPath,
-    [
-      "--input-type=module",
-      "-e",
-      `import { takeDaemonLock } from ${JSON.stringify(module)};
-       console.log(takeDaemonLock(process.argv[1]) ? "held" : "busy");
-       setInterval(() => {}, 60_000);`,
-      store,
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  children.push(child);
-  const said = await new Promise<string>((done, fail) => {
-    child.stdout!.once("data", (b: Buffer) => done(b.toString("utf8").trim()));
-    child.once("exit", (code) => fail(new Error(`holder exited ${code}`)));
-  });
-  return { child, said };
-}
-
-const killed = (child: ChildProcess): Promise<void> =>
-  new Promise((done) => {
-    child.once("exit", () => done());
-    child.kill("SIGKILL");
-  });
 
 describe("daemon lock", () => {
   it("is held while its process lives, refused to a second taker, and freed by kill -9", async () => {
