@@ -178,6 +178,11 @@ function holdStore(path: string): DaemonLock | undefined {
     lock = takeDaemonLock(path);
   } catch (cause) {
     const code = (cause as { code?: string } | null)?.code;
+    // A new lock file needs its first page (4 KiB); an existing one takes the lock without growing.
+    if (code === "SQLITE_FULL")
+      throw new DaemonError("STORE_FULL", `Ổ đĩa đầy (${daemonLockPath(path)}) / the disk is full: free some space`, {
+        cause,
+      });
     if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
       // No daemon can hold a lock on it either: deleting it is safe once no hoadon runs.
       throw new DaemonError(

@@ -18,7 +18,7 @@ import { verifyStore } from "../../src/audit/verify-store.js";
 import type { ReceiptInput } from "../../src/receipt/model.js";
 import { createTestIdentity } from "../../src/sign/index.js";
 import { generateReceipts } from "../../src/simulator/index.js";
-import { spawnHoadon } from "../support/cli.js";
+import { runHoadon, spawnHoadon } from "../support/cli.js";
 import { startDemoSandbox, writeDemoConfig } from "../support/demo-config.js";
 import { freePort } from "../support/net.js";
 
@@ -124,7 +124,7 @@ async function diskFullStory(dir: string, fsDir: string): Promise<void> {
     }
   };
 
-  const daemon = spawnHoadon(["run", "--config", config]);
+  let daemon = spawnHoadon(["run", "--config", config]);
   const receipts = generateReceipts({ seed: 11, count: 40, startMs: Date.parse("2026-11-20T02:00:00Z") });
   let register: Awaited<ReturnType<typeof link>> | undefined;
   try {
@@ -148,6 +148,23 @@ async function diskFullStory(dir: string, fsDir: string): Promise<void> {
       if (reply.type === "nak") refused.push(r);
     }
     expect(refused).toHaveLength(4);
+    expect(daemon.exitCode).toBeNull();
+    // One daemon per store, full disk or not.
+    const second = await runHoadon(["run", "--config", config]);
+    expect(second.code, second.stderr).toBe(75);
+
+    // 2b. hoadon restarted while the disk is still full: it starts (its lock file needs no new room) and answers
+    // "retry" as before; it does not refuse to start.
+    register.close();
+    daemon.kill("SIGTERM");
+    expect((await daemon.done).code).toBe(0);
+    daemon = spawnHoadon(["run", "--config", config]);
+    register = await vi.waitFor(() => link(port), { timeout: 20_000, interval: 100 });
+    expect(await register.send(refused[0] as ReceiptInput)).toMatchObject({
+      type: "nak",
+      code: "STORE_FULL",
+      retry: true,
+    });
     expect(daemon.exitCode).toBeNull();
 
     // 3. Space returns: the register resends the same receipts (and new ones); no restart needed.
