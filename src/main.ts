@@ -85,6 +85,12 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
   const log = deps.log;
   const wc = writerConfig(config);
   const inline = !writerThreadFor(config);
+  // Every driver known before anything starts: nothing to undo after.
+  const drivers = config.registers.map((register) => {
+    const driver = driverById(register.driver);
+    if (!driver) throw new DaemonError("DRIVER_UNKNOWN", `Không có driver ${register.driver} / unknown driver`);
+    return driver;
+  });
   const lock = holdStore(config.store.path);
   let writer: SessionWriter;
   try {
@@ -128,10 +134,8 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
     deps.onSessionEvent?.(event);
   };
 
-  const sessions = config.registers.map((register) => {
-    const driver = driverById(register.driver);
-    if (!driver) throw new DaemonError("DRIVER_UNKNOWN", `Không có driver ${register.driver} / unknown driver`);
-    return startSession({
+  const sessions = config.registers.map((register, i) =>
+    startSession({
       register: {
         id: register.id,
         port: register.port,
@@ -140,7 +144,7 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
         ...(register.deviceSerial ? { deviceSerial: register.deviceSerial } : {}),
         ...(register.mirrorLines ? { mirrorLines: true } : {}),
       },
-      driver,
+      driver: drivers[i]!,
       options: register.options,
       record: writer.record,
       quarantine: writer.quarantine,
@@ -152,8 +156,8 @@ export async function startDaemon(deps: DaemonDeps): Promise<Daemon> {
       log,
       signal,
       ...(config.capture.enabled && config.capture.dir ? { capture: { dir: config.capture.dir } } : {}),
-    });
-  });
+    }),
+  );
 
   const stopped = (async () => {
     try {

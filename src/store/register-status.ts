@@ -1,7 +1,8 @@
 /**
  * What `hoadon status` says per register, read from the store: whether hoadon is running (the store's daemon lock,
- * its `daemon-start` / `daemon-stop` events), each port's state in the current run (the port log, src/ingest/port-log.ts) and the
- * register's sales today. Reads only recent rows: the port log back to the run's start, receipts back to midnight.
+ * its `daemon-start` / `daemon-stop` events), each port's state in the current run (the port log,
+ * src/ingest/port-log.ts), the register's sales today and the device it reported itself as. Reads only recent rows:
+ * the port log back to the run's start, receipts back to midnight.
  */
 import { readFileSync } from "node:fs";
 import type { DeviceIdentity } from "../ingest/journal-sink.js";
