@@ -32,15 +32,11 @@ function int(v: string | boolean | undefined, name: string, dflt: number): numbe
 
 /** The simulator's port (`pty[:LINK]` makes its own cable and says where hoadon reads, on stderr). */
 function simulatorPort(port: string, baudRate: number, ctx: CommandContext): PortSource {
-  try {
-    return simulatorPortSource(
-      port,
-      { baudRate, dataBits: 8, parity: "none", stopBits: 1 },
-      { onPty: (link) => ctx.err(ptyMessage(link)) },
-    );
-  } catch (error) {
-    throw new DaemonError("USAGE", `--port: ${(error as Error).message}`);
-  }
+  return simulatorPortSource(
+    port,
+    { baudRate, dataBits: 8, parity: "none", stopBits: 1 },
+    { onPty: (link) => ctx.err(ptyMessage(link)) },
+  );
 }
 
 function ptyMessage(link: string): string {

@@ -34,7 +34,8 @@ export interface SimulatorPortOptions {
 
 /**
  * The port a simulator uses: `pty` / `pty:LINK` (its own socat pair; `pty` alone makes LINK in a new temp directory,
- * removed at `close`), else what `port:` means for hoadon (serial path, `tcp://`, `tcp-listen://`).
+ * removed at `close`), else what `port:` means for hoadon (serial path, `tcp://`, `tcp-listen://`). A LINK socat cannot
+ * take is a USAGE error, whichever simulator asks.
  */
 export function simulatorPortSource(
   port: string,
@@ -43,13 +44,14 @@ export function simulatorPortSource(
 ): PortSource {
   if (!isPtyPort(port)) return portSourceFor(port, serial);
   const given = port.startsWith("pty:") ? port.slice(4) : undefined;
-  if (given === "") throw new RangeError("pty: thiếu đường dẫn / pty:LINK needs a path");
+  if (given === "") throw new DaemonError("USAGE", "--port pty: thiếu đường dẫn / pty:LINK needs a path");
   const ownDir = given === undefined ? mkdtempSync(join(tmpdir(), "hoadon-sim-")) : undefined;
   const link = given === undefined ? join(ownDir!, "register") : resolve(given);
   // socat's address syntax: a link path cannot hold these.
   if (/[,:!\s]/.test(link))
-    throw new RangeError(
-      `pty: đường dẫn không được chứa , : ! hoặc dấu cách / LINK must not contain , : ! or spaces: ${link}`,
+    throw new DaemonError(
+      "USAGE",
+      `--port pty: đường dẫn không được chứa , : ! hoặc dấu cách / LINK must not contain , : ! or spaces: ${link}`,
     );
   const own = `${link}.sim`;
   let pair: SocatPair | undefined;

@@ -28,6 +28,12 @@ describe("hoadon command line", () => {
     expect(cmd.code).toBe(64);
   });
 
+  it.each(["ndjson", "datecs", "escpos"])("simulate %s: a pty LINK socat cannot take is a usage error", async (p) => {
+    const run = await runHoadon(["simulate", "register", "--protocol", p, "--port", "pty:/tmp/a b", "--count", "1"]);
+    expect(run.code, run.stderr).toBe(64);
+    expect(run.stderr).toContain("LINK must not contain , : ! or spaces: /tmp/a b");
+  });
+
   it("every command answers --help", async () => {
     const top = await runHoadon(["--help"]);
     expect(top.code).toBe(0);
