@@ -30,6 +30,7 @@ import { DaemonError } from "./shared/errors.js";
 import { msg } from "./shared/i18n.js";
 import { createLogger, type Logger } from "./shared/log.js";
 import { type DaemonLock, daemonLockPath, takeDaemonLock } from "./store/daemon-lock.js";
+import { storeError } from "./store/db.js";
 import { startWriterThread } from "./writer/client.js";
 import { writerConfig } from "./writer/config.js";
 
@@ -195,9 +196,7 @@ function holdStore(path: string): DaemonLock | undefined {
           "The lock file is damaged; if no hoadon is running, delete it and start again (the data is not in it).",
         { cause },
       );
-    throw new DaemonError("STORE_UNAVAILABLE", `Không mở được tệp dữ liệu ${path} / cannot open the database`, {
-      cause,
-    });
+    throw storeError(path, cause);
   }
   if (!lock)
     throw new DaemonError(

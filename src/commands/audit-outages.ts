@@ -1,7 +1,7 @@
 /**
  * `hoadon audit outages --db FILE [--from DATE] [--to DATE] [--json]`: the outage evidence report (issue 5,
- * spec §7.4) over the store, read-only, and when hoadon was not reading the registers (src/audit/line-outages.ts). Dates are `YYYY-MM-DD` (a Vietnam-local day: `--from` its start, `--to`
- * its end) or an ISO 8601 time with its zone.
+ * spec §7.4) over the store, read-only, and when hoadon was not reading the registers (src/audit/line-outages.ts).
+ * Dates are `YYYY-MM-DD` (a Vietnam-local day: `--from` its start, `--to` its end) or an ISO 8601 time with its zone.
  */
 import { type LineOutageReport, lineOutages } from "../audit/line-outages.js";
 import type { CommandContext } from "../cli.js";

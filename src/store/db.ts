@@ -32,7 +32,8 @@ export function prepared<P extends unknown[] = unknown[], R = unknown>(db: Db, s
 
 const CORRUPT_CODES = new Set(["SQLITE_NOTADB", "SQLITE_CORRUPT"]);
 
-function storeError(path: string, cause: unknown): DaemonError {
+/** The store's failure as an operator reads it: corrupt, full disk, or cannot be opened. */
+export function storeError(path: string, cause: unknown): DaemonError {
   const code = (cause as { code?: string } | null)?.code ?? "";
   if (CORRUPT_CODES.has(code))
     return new DaemonError(
