@@ -440,6 +440,10 @@ export function journalRangeOf(db: Db, kind: "receipt" | "quarantine", rowId: nu
 
 const FIELDS = ["serial", "model", "firmware"] as const;
 
+/** The fields two identity reports both give, with different values: a change of device or firmware. */
+export const changedIdentityFields = (before: DeviceIdentity, after: DeviceIdentity): (keyof DeviceIdentity)[] =>
+  FIELDS.filter((f) => before[f] !== undefined && after[f] !== undefined && before[f] !== after[f]);
+
 /**
  * Identity pins over `register_identity` and `events`: the first report pins, a report that contradicts the pin is a
  * change (new row with `changed = 1` and an event `register-identity-changed`), new fields extend the pin.
@@ -472,7 +476,7 @@ export function identityPins(
           ...(row.firmware ? { firmware: row.firmware } : {}),
         })
       : {};
-    const differs = FIELDS.filter((f) => pin[f] !== undefined && identity[f] !== undefined && pin[f] !== identity[f]);
+    const differs = changedIdentityFields(pin, identity);
     const merged: DeviceIdentity = differs.length > 0 ? identity : { ...pin, ...identity };
     const added = FIELDS.some((f) => identity[f] !== undefined && pin[f] === undefined);
     if (row && differs.length === 0 && !added) return { status: "same", identity: pin };

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import type { DeviceIdentity } from "../ingest/journal-sink.js";
 import { daemonHoldsLock } from "./daemon-lock.js";
 import type { Db } from "./db.js";
+import { changedIdentityFields } from "./journal.js";
 
 /** The last time hoadon started on this store, and whether it stopped cleanly since. */
 export interface DaemonRun {
@@ -218,10 +219,6 @@ const identityOf = (row: IdentityRow): DeviceIdentity => {
   return out;
 };
 
-/** The fields both reports give, with different values. */
-const changedFields = (before: DeviceIdentity, after: DeviceIdentity): (keyof DeviceIdentity)[] =>
-  IDENTITY_FIELDS.filter((f) => before[f] !== undefined && after[f] !== undefined && before[f] !== after[f]);
-
 /** The pinned identity of `registerId` (none reported yet: `undefined`), from its `register_identity` rows. */
 export function registerIdentity(db: Db, registerId: string): RegisterIdentity | undefined {
   const rows = db.prepare<[string], IdentityRow>(
@@ -236,7 +233,7 @@ export function registerIdentity(db: Db, registerId: string): RegisterIdentity |
     first = row;
     if (change) {
       const previous = identityOf(row);
-      const fields = changedFields(previous, identityOf(change));
+      const fields = changedIdentityFields(previous, identityOf(change));
       return { ...identityOf(current), since: change.at, changed: { at: change.at, fields, previous } };
     }
     if (row.changed === 1) change = row;
@@ -267,7 +264,13 @@ export function identityChanges(db: Db): IdentityChange[] {
     const previous = last.get(row.register_id);
     last.set(row.register_id, current);
     if (row.changed !== 1 || !previous) continue;
-    out.push({ registerId: row.register_id, at: row.at, fields: changedFields(previous, current), previous, current });
+    out.push({
+      registerId: row.register_id,
+      at: row.at,
+      fields: changedIdentityFields(previous, current),
+      previous,
+      current,
+    });
   }
   return out;
 }
